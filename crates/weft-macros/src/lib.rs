@@ -1,0 +1,101 @@
+//! The `#[weft::main]` and `#[weft::test]` attributes. Use them through the `weft` crate.
+
+use proc_macro::TokenStream;
+use proc_macro2::Span;
+use quote::quote;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{Expr, ItemFn, MetaNameValue, Token};
+
+/// Parsed `workers = N` argument.
+struct Args {
+    workers: Option<Expr>,
+}
+
+fn parse_args(args: TokenStream) -> syn::Result<Args> {
+    let parsed = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse(args)?;
+    let mut out = Args { workers: None };
+    for kv in parsed {
+        if kv.path.is_ident("workers") {
+            out.workers = Some(kv.value);
+        } else {
+            return Err(syn::Error::new_spanned(
+                kv.path,
+                "unknown argument: the only one is `workers = N`",
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn require_async(f: &ItemFn, what: &str) -> syn::Result<()> {
+    if f.sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            f.sig.fn_token,
+            format!("#[weft::{what}] needs an `async fn`"),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs an `async fn main` on weft. See `weft::main`.
+#[proc_macro_attribute]
+pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, false).unwrap_or_else(|e| e.to_compile_error().into())
+}
+
+/// Runs an `async fn` test on its own executor. See `weft::test`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand(args, item, true).unwrap_or_else(|e| e.to_compile_error().into())
+}
+
+fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> syn::Result<TokenStream> {
+    let args = parse_args(args)?;
+    let mut f: ItemFn = syn::parse(item)?;
+    require_async(&f, if is_test { "test" } else { "main" })?;
+    if !is_test && f.sig.ident != "main" {
+        return Err(syn::Error::new(
+            Span::call_site(),
+            "#[weft::main] goes on `async fn main`",
+        ));
+    }
+    f.sig.asyncness = None;
+    let body = &f.block;
+    let name = f.sig.ident.to_string();
+    let run = match (&args.workers, is_test) {
+        (None, false) => quote! { ::weft::block_on(async move #body) },
+        (workers, _) => {
+            let workers = match workers {
+                Some(w) => quote! { .workers(#w) },
+                None => quote! {},
+            };
+            quote! {
+                let __weft_executor = ::weft::Executor::builder()
+                    #workers
+                    .thread_name(#name)
+                    .build()
+                    .expect("weft: failed to start the executor");
+                let __weft_output = __weft_executor.block_on(async move #body);
+                __weft_executor.shutdown();
+                __weft_output
+            }
+        }
+    };
+    let attrs = &f.attrs;
+    let vis = &f.vis;
+    let sig = &f.sig;
+    let test_attr = if is_test {
+        quote! { #[::core::prelude::v1::test] }
+    } else {
+        quote! {}
+    };
+    Ok(quote! {
+        #test_attr
+        #(#attrs)*
+        #vis #sig {
+            #run
+        }
+    }
+    .into())
+}

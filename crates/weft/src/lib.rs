@@ -1,0 +1,90 @@
+//! weft is an async runtime: a work-stealing executor with a worker per core, tasks you spawn
+//! and await, block on, catch panics from or abort, and the guide's names at the crate root.
+//!
+//! ```
+//! use weft::{spawn, JoinHandle};
+//!
+//! async fn worker(id: u32) -> u32 {
+//!     weft::yield_now().await;
+//!     id * 10
+//! }
+//!
+//! #[weft::main]
+//! async fn main() {
+//!     let handles: Vec<JoinHandle<u32>> = (1..=3).map(|id| spawn(worker(id))).collect();
+//!     let mut total = 0;
+//!     for h in handles {
+//!         total += h.await;
+//!     }
+//!     assert_eq!(total, 60);
+//! }
+//! ```
+//!
+//! # Running async code
+//!
+//! - [`block_on`] drives a future on the calling thread; [`spawn`] runs it as a task.
+//! - `#[weft::main]` and `#[weft::test]` turn an `async fn` into a sync entry point.
+//! - [`Executor`] is an executor you size, spawn on, block on and shut down.
+//! - Outside any executor, [`spawn`] uses a global runtime started on first use.
+//!
+//! # Tasks and panics
+//!
+//! A panic in a task never takes down a worker. It is captured and resumes in whoever awaits
+//! (or [`join`](JoinHandle::join)s) the handle; [`JoinHandle::catch`] returns it as
+//! [`JoinError::Panicked`] with the panic message instead.
+
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod loom;
+pub mod runtime;
+pub mod task;
+
+pub use runtime::{Builder, Executor};
+pub use task::{spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
+
+/// Marks an `async fn main` to run on weft: the body is driven by [`block_on`] and `spawn`
+/// uses the global runtime (one worker per core). `#[weft::main(workers = N)]` runs it on a
+/// dedicated executor with `N` workers instead, shut down when `main` returns.
+///
+/// ```
+/// #[weft::main(workers = 2)]
+/// async fn main() {
+///     let h = weft::spawn(async { 1 });
+///     assert_eq!(h.await, 1);
+/// }
+/// ```
+pub use weft_macros::main;
+
+/// Marks an `async fn` test: each test runs on its own multi-thread executor (one worker per
+/// core, or `#[weft::test(workers = N)]`), shut down when the test returns.
+///
+/// ```
+/// #[weft::test(workers = 2)]
+/// async fn adds() {
+///     assert_eq!(weft::spawn(async { 1 + 1 }).await, 2);
+/// }
+/// ```
+pub use weft_macros::test;
+
+/// Drives `future` to completion on the calling thread and returns its output.
+///
+/// `weft::spawn` inside it uses the global runtime (unless this thread is inside an
+/// [`Executor::block_on`]).
+///
+/// # Panics
+///
+/// Panics when called on a worker thread (inside async code): use `.await` there.
+///
+/// # Examples
+///
+/// ```
+/// let v = weft::block_on(async {
+///     let h = weft::spawn(async { 21 });
+///     h.await * 2
+/// });
+/// assert_eq!(v, 42);
+/// ```
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    runtime::block_on::assert_not_worker("weft::block_on");
+    runtime::block_on::block_on(future)
+}

@@ -1,0 +1,269 @@
+//! The executor: worker threads, their scheduler, and the ways to run futures on them.
+//!
+//! ```
+//! use weft::Executor;
+//!
+//! let executor = Executor::new(4);                       // 4 worker threads
+//! let handle = executor.spawn(async { 6 * 7 });
+//! assert_eq!(handle.join(), 42);                          // block until complete
+//! assert_eq!(executor.block_on(async { 1 + 1 }), 2);     // drive a future on this thread
+//! executor.shutdown();                                    // cancel what is left, join workers
+//! ```
+//!
+//! # How it schedules
+//!
+//! Each worker owns a bounded lock-free run queue (256 slots; idle workers steal half of it at
+//! once) and a LIFO slot for the task it just woke. Tasks spawned or woken from outside the
+//! workers go to a lock-free global injector, which every worker checks first once every 61
+//! ticks. Idle workers steal from a random victim, at most half of them search at once, and a
+//! parked worker is woken only when nobody is searching. Each poll gets a cooperative budget
+//! of 128 operations that weft's own futures spend, so a task that is always ready still
+//! yields. See `docs/architecture.md` for the details and the reasoning.
+
+pub(crate) mod block_on;
+pub(crate) mod blocking;
+pub(crate) mod context;
+mod global;
+pub(crate) mod park;
+pub(crate) mod registry;
+pub(crate) mod scheduler;
+pub(crate) mod shared;
+pub(crate) mod worker;
+
+use crate::task::JoinHandle;
+use shared::Shared;
+use std::future::Future;
+use std::io;
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+pub(crate) use global::global;
+
+/// A multi-threaded work-stealing executor.
+///
+/// Dropping an `Executor` shuts it down, as [`Executor::shutdown`] does.
+///
+/// # Examples
+///
+/// ```
+/// let executor = weft::Executor::new(2);
+/// let handles: Vec<_> = (0..10u64).map(|i| executor.spawn(async move { i * i })).collect();
+/// let total: u64 = handles.into_iter().map(|h| h.join()).sum();
+/// assert_eq!(total, 285);
+/// ```
+pub struct Executor {
+    shared: Arc<Shared>,
+    threads: Vec<thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Executor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Executor")
+            .field("workers", &self.shared.num_workers())
+            .finish()
+    }
+}
+
+/// Configures an [`Executor`].
+///
+/// # Examples
+///
+/// ```
+/// let executor = weft::Executor::builder()
+///     .workers(2)
+///     .thread_name("my-app")
+///     .build()
+///     .expect("threads start");
+/// assert_eq!(executor.block_on(async { 5 }), 5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    workers: Option<usize>,
+    thread_name: String,
+    max_blocking_threads: usize,
+    blocking_keep_alive: Duration,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self {
+            workers: None,
+            thread_name: "weft".to_owned(),
+            max_blocking_threads: 512,
+            blocking_keep_alive: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The number of cores, or 1 if it cannot be read.
+pub(crate) fn default_workers() -> usize {
+    thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl Builder {
+    /// A builder with the defaults: one worker per core, threads named `weft-N`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the number of worker threads (at least 1; the default is one per core).
+    pub fn workers(mut self, n: usize) -> Self {
+        self.workers = Some(n.max(1));
+        self
+    }
+
+    /// Sets the prefix of the worker threads' names (`NAME-0`, `NAME-1`, ...).
+    pub fn thread_name(mut self, name: impl Into<String>) -> Self {
+        self.thread_name = name.into();
+        self
+    }
+
+    /// Caps the blocking pool behind [`spawn_blocking`](crate::spawn_blocking) (default 512).
+    pub fn max_blocking_threads(mut self, n: usize) -> Self {
+        self.max_blocking_threads = n.max(1);
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits (default 10 s).
+    pub fn blocking_keep_alive(mut self, d: Duration) -> Self {
+        self.blocking_keep_alive = d;
+        self
+    }
+
+    /// Starts the executor's worker threads.
+    ///
+    /// # Errors
+    ///
+    /// Fails if the operating system refuses to start a thread; the threads already started
+    /// are stopped again.
+    pub fn build(self) -> io::Result<Executor> {
+        let n = self.workers.unwrap_or_else(default_workers);
+        let (locals, stealers): (Vec<_>, Vec<_>) =
+            (0..n).map(|_| scheduler::queue::local()).unzip();
+        let shared = Arc::new(Shared::new(
+            stealers.into_boxed_slice(),
+            self.thread_name.clone(),
+            self.max_blocking_threads,
+            self.blocking_keep_alive,
+        ));
+        let mut executor = Executor {
+            shared: shared.clone(),
+            threads: Vec::with_capacity(n),
+        };
+        for (index, local) in locals.into_iter().enumerate() {
+            let shared = shared.clone();
+            let started = thread::Builder::new()
+                .name(format!("{}-{index}", self.thread_name))
+                .spawn(move || worker::main(shared, index, local));
+            match started {
+                Ok(t) => executor.threads.push(t),
+                Err(e) => {
+                    // Account for the workers that will never run, then stop the rest.
+                    for _ in index..n {
+                        executor.shared.worker_exited();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(executor)
+    }
+}
+
+impl Executor {
+    /// Starts an executor with `workers` worker threads (at least 1).
+    ///
+    /// # Panics
+    ///
+    /// Panics if the operating system refuses to start the threads; use
+    /// [`Executor::builder`] to get the error instead.
+    pub fn new(workers: usize) -> Self {
+        Builder::new()
+            .workers(workers)
+            .build()
+            .expect("weft: failed to start the executor's worker threads")
+    }
+
+    /// A builder to configure an executor.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// The number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.shared.num_workers()
+    }
+
+    /// Spawns a task onto this executor and returns a handle to await, join, catch or abort it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let executor = weft::Executor::new(1);
+    /// let handle = executor.spawn(async { "done" });
+    /// assert_eq!(handle.join(), "done");
+    /// ```
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.shared.spawn(future)
+    }
+
+    /// Runs a blocking function on this executor's blocking pool.
+    pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.shared.spawn_blocking(f)
+    }
+
+    /// Drives `future` to completion on the calling thread; `weft::spawn` inside it spawns onto
+    /// this executor.
+    ///
+    /// # Panics
+    ///
+    /// Panics when called on a worker thread (inside async code), where blocking would stall
+    /// the worker: use `.await` there.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        block_on::assert_not_worker("Executor::block_on");
+        let _enter = context::enter(self.shared.clone());
+        block_on::block_on(future)
+    }
+
+    /// Stops the executor: cancels every unfinished task (their handles resolve to
+    /// [`JoinError::Cancelled`](crate::JoinError::Cancelled)), joins every worker thread and
+    /// returns. Tasks running on the blocking pool are not interrupted.
+    pub fn shutdown(mut self) {
+        self.stop(None);
+    }
+
+    /// Like [`Executor::shutdown`], but waits at most `timeout` for the workers. Returns true
+    /// if every worker stopped in time; workers still busy then are left to finish on their own.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> bool {
+        self.stop(Some(timeout))
+    }
+
+    fn stop(&mut self, timeout: Option<Duration>) -> bool {
+        if self.threads.is_empty() && self.shared.is_shutdown() {
+            return true;
+        }
+        let all_exited = self.shared.shutdown(timeout);
+        let me = thread::current().id();
+        for t in self.threads.drain(..) {
+            if all_exited && t.thread().id() != me {
+                let _ = t.join();
+            }
+        }
+        all_exited
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        self.stop(None);
+    }
+}

@@ -1,0 +1,151 @@
+//! Which workers are parked, and how many are searching for work.
+//!
+//! The protocol is tokio's: one atomic word packs the number of unparked workers and the number
+//! of searching ones, so the hot check "should a push wake somebody?" is one load. A parked
+//! worker is woken only when nobody is searching (a searcher will find the new task anyway),
+//! and at most half of the workers search at once, so idle workers do not all pile onto the
+//! same victims.
+//!
+//! A worker that is woken by [`Idle::worker_to_notify`] is counted as unparked *and* searching
+//! by the notifier, under the sleepers lock, and told so through its `notified` flag.
+
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::Mutex;
+
+const UNPARK_SHIFT: usize = 16;
+const SEARCH_MASK: usize = (1 << UNPARK_SHIFT) - 1;
+
+#[derive(Debug)]
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+    notified: Box<[AtomicBool]>,
+    num_workers: usize,
+}
+
+fn searching(state: usize) -> usize {
+    state & SEARCH_MASK
+}
+
+fn unparked(state: usize) -> usize {
+    state >> UNPARK_SHIFT
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Self {
+        Self {
+            state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            notified: (0..num_workers).map(|_| AtomicBool::new(false)).collect(),
+            num_workers,
+        }
+    }
+
+    fn should_wake_one(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        searching(state) == 0 && unparked(state) < self.num_workers
+    }
+
+    /// Picks a parked worker to wake, if waking one is useful, and counts it as unparked and
+    /// searching. The caller unparks its thread.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        if !self.should_wake_one() {
+            return None;
+        }
+        let mut sleepers = self.sleepers.lock().unwrap();
+        if !self.should_wake_one() {
+            return None;
+        }
+        let worker = sleepers.pop()?;
+        self.state.fetch_add((1 << UNPARK_SHIFT) | 1, SeqCst);
+        self.notified[worker].store(true, SeqCst);
+        Some(worker)
+    }
+
+    /// Lets a worker start searching, unless half of the workers already are.
+    pub(crate) fn transition_to_searching(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        if 2 * searching(state) >= self.num_workers {
+            return false;
+        }
+        self.state.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// A searching worker found work. Returns true if it was the last searcher, in which case
+    /// the caller should wake another worker to keep looking.
+    pub(crate) fn transition_from_searching(&self) -> bool {
+        searching(self.state.fetch_sub(1, SeqCst)) == 1
+    }
+
+    /// Records that `worker` is about to park.
+    pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) {
+        let mut sleepers = self.sleepers.lock().unwrap();
+        let dec = (1 << UNPARK_SHIFT) | usize::from(is_searching);
+        self.state.fetch_sub(dec, SeqCst);
+        sleepers.push(worker);
+    }
+
+    /// Records that `worker` is running again after a park (woken or not). Returns true if it
+    /// was woken by [`Idle::worker_to_notify`], which already counted it as searching.
+    pub(crate) fn transition_from_parked(&self, worker: usize) -> bool {
+        if self.notified[worker].swap(false, SeqCst) {
+            return true;
+        }
+        let mut sleepers = self.sleepers.lock().unwrap();
+        // The flag is set under this lock, so it is final now.
+        if self.notified[worker].swap(false, SeqCst) {
+            return true;
+        }
+        if let Some(i) = sleepers.iter().position(|&w| w == worker) {
+            sleepers.swap_remove(i);
+            self.state.fetch_add(1 << UNPARK_SHIFT, SeqCst);
+        }
+        false
+    }
+
+    #[cfg(test)]
+    pub(crate) fn counts(&self) -> (usize, usize) {
+        let state = self.state.load(SeqCst);
+        (unparked(state), searching(state))
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wakes_only_when_nobody_searches() {
+        let idle = Idle::new(4);
+        assert_eq!(idle.worker_to_notify(), None, "everyone is awake");
+        idle.transition_to_parked(3, false);
+        idle.transition_to_parked(2, false);
+        assert_eq!(idle.counts(), (2, 0));
+        assert_eq!(idle.worker_to_notify(), Some(2));
+        assert_eq!(idle.counts(), (3, 1));
+        // Worker 2 is searching now: no second wake-up.
+        assert_eq!(idle.worker_to_notify(), None);
+        assert!(idle.transition_from_parked(2));
+        assert!(idle.transition_from_searching());
+        assert_eq!(idle.worker_to_notify(), Some(3));
+    }
+
+    #[test]
+    fn at_most_half_search() {
+        let idle = Idle::new(4);
+        assert!(idle.transition_to_searching());
+        assert!(idle.transition_to_searching());
+        assert!(!idle.transition_to_searching());
+        assert!(!idle.transition_from_searching());
+        assert!(idle.transition_from_searching());
+    }
+
+    #[test]
+    fn spurious_unpark_restores_count() {
+        let idle = Idle::new(2);
+        idle.transition_to_parked(1, false);
+        assert!(!idle.transition_from_parked(1));
+        assert_eq!(idle.counts(), (2, 0));
+    }
+}

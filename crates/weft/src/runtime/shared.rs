@@ -1,0 +1,243 @@
+//! State shared by an executor's workers, its handles and its tasks.
+
+use super::blocking::BlockingPool;
+use super::context;
+use super::park::Parker;
+use super::registry::Registry;
+use super::scheduler::idle::Idle;
+use super::scheduler::queue::{Overflow, Stealer};
+use crate::task::raw::{Runnable, TaskMeta};
+use crate::task::JoinHandle;
+use crossbeam_deque::{Injector, Steal};
+use std::future::Future;
+use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// One executor's shared state.
+pub(crate) struct Shared {
+    /// Tasks spawned or woken from outside the workers, and local-queue overflow. Lock-free.
+    pub(crate) injector: Injector<Runnable>,
+    /// Every worker's queue, for stealing.
+    pub(crate) stealers: Box<[Stealer<Runnable>]>,
+    /// One parker per worker.
+    pub(crate) parkers: Box<[Parker]>,
+    pub(crate) idle: Idle,
+    pub(crate) registry: Registry,
+    pub(crate) blocking: Arc<BlockingPool>,
+    pub(crate) shutdown: AtomicBool,
+    /// Workers still running, and a condvar signalled as each one exits.
+    pub(crate) alive: Mutex<usize>,
+    pub(crate) exited: Condvar,
+    pub(crate) thread_name: String,
+    blocking_seq: AtomicUsize,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("workers", &self.parkers.len())
+            .field("shutdown", &self.shutdown)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Overflow<Runnable> for Shared {
+    fn push_batch(&self, tasks: impl Iterator<Item = Runnable>) {
+        for t in tasks {
+            self.injector.push(t);
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        stealers: Box<[Stealer<Runnable>]>,
+        thread_name: String,
+        max_blocking: usize,
+        keep_alive: Duration,
+    ) -> Self {
+        let n = stealers.len();
+        Self {
+            injector: Injector::new(),
+            stealers,
+            parkers: (0..n).map(|_| Parker::new()).collect(),
+            idle: Idle::new(n),
+            registry: Registry::new(n),
+            blocking: Arc::new(BlockingPool::new(max_blocking, keep_alive)),
+            shutdown: AtomicBool::new(false),
+            alive: Mutex::new(n),
+            exited: Condvar::new(),
+            thread_name,
+            blocking_seq: AtomicUsize::new(0),
+        }
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.parkers.len()
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
+
+    /// Spawns a task onto this executor.
+    pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let worker = context::with_worker(|w| w.filter(|w| w.belongs_to(self)).map(|w| w.index));
+        let shard = self.registry.pick_shard(worker);
+        let spawned = self.registry.register(shard, &self.shutdown, |slot| {
+            let (runnable, task) =
+                crate::task::raw::spawn(TaskMeta::new(self.clone(), Some(slot)), future);
+            (runnable.waker(), (runnable, task))
+        });
+        match spawned {
+            Some((runnable, task)) => {
+                runnable.schedule();
+                JoinHandle::new(task)
+            }
+            // Shut down: the task is created cancelled, so its handle reports `Cancelled`.
+            None => JoinHandle::cancelled(),
+        }
+    }
+
+    /// Runs `f` on the blocking pool.
+    pub(crate) fn spawn_blocking<F, T>(self: &Arc<Self>, f: F) -> JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let (runnable, task) =
+            crate::task::raw::spawn(TaskMeta::new(self.clone(), None), async move { f() });
+        runnable.schedule();
+        JoinHandle::new(task)
+    }
+
+    /// The schedule function of every task of this executor.
+    ///
+    /// `self` may be borrowed from the runnable's own metadata, so once the runnable has been
+    /// handed to a queue (where another thread may run and free it) this function touches
+    /// `self` only through an `Arc` it holds separately.
+    pub(crate) fn schedule(&self, runnable: Runnable, woken_while_running: bool) {
+        if runnable.metadata().is_blocking() {
+            self.push_blocking(runnable);
+            return;
+        }
+        if self.is_shutdown() {
+            // Shutting down: a woken task is cancelled instead of run.
+            drop(runnable);
+            return;
+        }
+        let runnable = context::with_worker(|w| match w {
+            Some(w) if w.belongs_to(self) => {
+                // The worker holds its own `Arc<Shared>`.
+                w.schedule_local(runnable, woken_while_running);
+                None
+            }
+            _ => Some(runnable),
+        });
+        if let Some(runnable) = runnable {
+            let shared = runnable.metadata().shared.clone();
+            shared.injector.push(runnable);
+            shared.notify_parked();
+        }
+    }
+
+    fn push_blocking(&self, runnable: Runnable) {
+        let shared = runnable.metadata().shared.clone();
+        shared.clone().blocking.push(runnable, || {
+            let seq = shared.blocking_seq.fetch_add(1, Ordering::Relaxed);
+            let pool = Arc::downgrade(&shared.blocking);
+            let handle = Arc::downgrade(&shared);
+            let started = std::thread::Builder::new()
+                .name(format!("{}-blocking-{seq}", shared.thread_name))
+                .spawn(move || {
+                    let _enter = handle.upgrade().map(context::enter);
+                    BlockingPool::thread_main(pool, crate::task::raw::run);
+                });
+            if started.is_err() {
+                shared.blocking.thread_failed();
+            }
+        });
+    }
+
+    /// Wakes a parked worker if one should go looking for the work just published.
+    pub(crate) fn notify_parked(&self) {
+        // Pairs with the fence in `Worker::park`: either the parking worker sees our task, or we
+        // see that it parked.
+        fence(Ordering::SeqCst);
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.parkers[worker].unpark();
+        }
+    }
+
+    /// True if some queue holds a task a worker could take.
+    pub(crate) fn has_visible_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Takes one task from the injector.
+    pub(crate) fn pop_injector(&self) -> Option<Runnable> {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(t) => return Some(t),
+                Steal::Empty => return None,
+                Steal::Retry => std::hint::spin_loop(),
+            }
+        }
+    }
+
+    /// Stops the workers, cancels every unfinished task and the blocking pool's queued jobs.
+    /// Returns true if every worker exited within `timeout`.
+    pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
+        self.shutdown.store(true, Ordering::SeqCst);
+        for p in self.parkers.iter() {
+            p.unpark();
+        }
+        let on_worker = context::with_worker(|w| w.is_some_and(|w| w.belongs_to(self)));
+        let all_exited = {
+            let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+            let own = usize::from(on_worker);
+            match timeout {
+                None => {
+                    while *alive > own {
+                        alive = self.exited.wait(alive).unwrap_or_else(|e| e.into_inner());
+                    }
+                    true
+                }
+                Some(t) => {
+                    let (guard, _) = self
+                        .exited
+                        .wait_timeout_while(alive, t, |a| *a > own)
+                        .unwrap_or_else(|e| e.into_inner());
+                    *guard <= own
+                }
+            }
+        };
+        // Cancel every task still registered: waking one now drops it (see `schedule`).
+        loop {
+            let wakers = self.registry.drain();
+            if wakers.is_empty() {
+                break;
+            }
+            for w in wakers {
+                w.wake();
+            }
+        }
+        while let Some(r) = self.pop_injector() {
+            drop(r);
+        }
+        self.blocking.shutdown();
+        all_exited
+    }
+
+    /// Called by a worker thread as it exits.
+    pub(crate) fn worker_exited(&self) {
+        let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+        *alive -= 1;
+        self.exited.notify_all();
+    }
+}

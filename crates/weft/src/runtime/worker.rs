@@ -1,0 +1,210 @@
+//! The worker loop: find a task, run it, and park when there is nothing to do.
+//!
+//! Where a worker looks, in order:
+//! 1. every [`GLOBAL_QUEUE_INTERVAL`] ticks, the injector first, so remote spawns are never
+//!    starved by a worker that keeps feeding itself;
+//! 2. its LIFO slot, holding the task it just woke (message-passing locality), at most
+//!    [`MAX_LIFO_POLLS`] times in a row so two tasks that wake each other cannot starve the
+//!    queue;
+//! 3. its local queue;
+//! 4. the injector (taking a batch into the local queue);
+//! 5. other workers' queues, stealing half, if fewer than half of the workers are searching;
+//! 6. otherwise it parks until woken.
+
+use super::context;
+use super::scheduler::coop;
+use super::scheduler::queue::LocalQueue;
+use super::shared::Shared;
+use crate::task::raw::{self, Runnable};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{fence, Ordering};
+use std::sync::Arc;
+
+/// Ticks between two forced checks of the injector (tokio uses 61 too: a prime, so it does
+/// not line up with other periodic work).
+const GLOBAL_QUEUE_INTERVAL: u32 = 61;
+
+/// LIFO-slot tasks run back to back before the slot's task goes to the back of the queue.
+const MAX_LIFO_POLLS: usize = 3;
+
+/// Tasks at most moved from the injector into the local queue at once.
+const MAX_INJECTOR_BATCH: usize = 64;
+
+/// A worker's state, owned by its thread and reachable from the thread-local context so that
+/// wake-ups on this thread can use the local queue.
+pub(crate) struct WorkerCtx {
+    pub(crate) index: usize,
+    shared: Arc<Shared>,
+    local: LocalQueue<Runnable>,
+    lifo: Cell<Option<Runnable>>,
+    searching: Cell<bool>,
+    tick: Cell<u32>,
+    rng: Cell<u32>,
+}
+
+impl WorkerCtx {
+    pub(crate) fn belongs_to(&self, shared: &Shared) -> bool {
+        std::ptr::eq(Arc::as_ptr(&self.shared), shared)
+    }
+
+    /// Schedules a task woken on this worker.
+    pub(crate) fn schedule_local(&self, runnable: Runnable, woken_while_running: bool) {
+        let should_notify = if woken_while_running {
+            // A task that woke itself (`yield_now`) goes to the back, behind everyone else.
+            self.local.push_back(runnable, &*self.shared);
+            true
+        } else {
+            match self.lifo.replace(Some(runnable)) {
+                Some(prev) => {
+                    self.local.push_back(prev, &*self.shared);
+                    true
+                }
+                None => false,
+            }
+        };
+        if should_notify {
+            self.shared.notify_parked();
+        }
+    }
+
+    fn next_rand(&self) -> u32 {
+        // xorshift32: cheap and good enough to pick a victim.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.rng.set(x);
+        x
+    }
+
+    fn next_task(&self, tick: u32) -> Option<Runnable> {
+        if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            if let Some(t) = self.shared.pop_injector() {
+                return Some(t);
+            }
+        }
+        if let Some(t) = self.local.pop() {
+            return Some(t);
+        }
+        self.pop_injector_batch()
+    }
+
+    /// Takes one task from the injector to run and moves a fair share of the rest into the
+    /// local queue, so the next ticks do not hit the injector again.
+    fn pop_injector_batch(&self) -> Option<Runnable> {
+        if self.shared.injector.is_empty() {
+            return None;
+        }
+        let first = self.shared.pop_injector()?;
+        let share = self.shared.injector.len() / self.shared.num_workers();
+        let n = share
+            .min(self.local.remaining() / 2)
+            .min(MAX_INJECTOR_BATCH);
+        for _ in 0..n {
+            match self.shared.pop_injector() {
+                Some(t) => self.local.push_back(t, &*self.shared),
+                None => break,
+            }
+        }
+        Some(first)
+    }
+
+    fn steal_work(&self) -> Option<Runnable> {
+        if !self.searching.get() {
+            if !self.shared.idle.transition_to_searching() {
+                return None;
+            }
+            self.searching.set(true);
+        }
+        let n = self.shared.stealers.len();
+        let start = self.next_rand() as usize % n;
+        for i in 0..n {
+            let victim = (start + i) % n;
+            if victim == self.index {
+                continue;
+            }
+            if let Some(t) = self.shared.stealers[victim].steal_into(&self.local) {
+                return Some(t);
+            }
+        }
+        self.pop_injector_batch()
+    }
+
+    fn run_task(&self, task: Runnable) {
+        if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
+            // We were the last searcher: wake someone to look for more work.
+            self.shared.notify_parked();
+        }
+        let _budget = coop::with_budget();
+        raw::run(task);
+        for _ in 0..MAX_LIFO_POLLS {
+            match self.lifo.take() {
+                Some(t) => raw::run(t),
+                None => return,
+            }
+        }
+        if let Some(t) = self.lifo.take() {
+            self.local.push_back(t, &*self.shared);
+            self.shared.notify_parked();
+        }
+    }
+
+    fn park(&self) {
+        let shared = &*self.shared;
+        shared
+            .idle
+            .transition_to_parked(self.index, self.searching.replace(false));
+        // Pairs with the fence in `Shared::notify_parked`.
+        fence(Ordering::SeqCst);
+        if !shared.has_visible_work() && !shared.is_shutdown() {
+            shared.parkers[self.index].park(None);
+        }
+        if shared.idle.transition_from_parked(self.index) {
+            self.searching.set(true);
+        }
+    }
+
+    fn run(&self) {
+        while !self.shared.is_shutdown() {
+            let tick = self.tick.get().wrapping_add(1);
+            self.tick.set(tick);
+            if let Some(t) = self.next_task(tick) {
+                self.run_task(t);
+            } else if let Some(t) = self.steal_work() {
+                self.run_task(t);
+            } else {
+                self.park();
+            }
+        }
+        // Shutting down: cancel what is queued here.
+        if self.searching.replace(false) {
+            self.shared.idle.transition_from_searching();
+        }
+        drop(self.lifo.take());
+        while let Some(t) = self.local.pop() {
+            drop(t);
+        }
+    }
+}
+
+/// The body of worker thread `index`.
+pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable>) {
+    let ctx = Rc::new(WorkerCtx {
+        index,
+        shared: shared.clone(),
+        local,
+        lifo: Cell::new(None),
+        searching: Cell::new(false),
+        tick: Cell::new(0),
+        rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+    });
+    context::set_worker(Some(ctx.clone()));
+    {
+        let _enter = context::enter(shared.clone());
+        ctx.run();
+    }
+    context::set_worker(None);
+    drop(ctx);
+    shared.worker_exited();
+}

@@ -1,0 +1,142 @@
+//! Task allocation: one `async-task` allocation per task, holding the header, the metadata
+//! below, the schedule function and the future (then its output).
+//!
+//! The metadata lives inside the task allocation and outlives the future, so the future wrapper
+//! borrows it (that is what `Builder::spawn_unchecked` permits for metadata, and the only
+//! reason this file needs `unsafe`). The wrapper catches the task's panics, turning them into
+//! the task's output, and unregisters the task from its executor when it completes or is dropped.
+
+use super::join::Output;
+use crate::runtime::registry::Slot;
+use crate::runtime::shared::Shared;
+use async_task::{Builder, ScheduleInfo, WithInfo};
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// A task ready to be polled.
+pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
+
+/// The awaiting side of a task.
+pub(crate) type Task<T> = async_task::Task<Output<T>, TaskMeta>;
+
+/// Per-task data stored in the task allocation.
+#[derive(Debug)]
+pub(crate) struct TaskMeta {
+    /// The executor the task belongs to.
+    pub(crate) shared: Arc<Shared>,
+    /// Set by `JoinHandle::abort`; a worker drops an aborted task instead of polling it.
+    aborted: AtomicBool,
+    /// The task's registry entry; `None` for blocking-pool tasks, which are not registered.
+    slot: Option<Slot>,
+}
+
+impl TaskMeta {
+    pub(crate) fn new(shared: Arc<Shared>, slot: Option<Slot>) -> Self {
+        Self {
+            shared,
+            aborted: AtomicBool::new(false),
+            slot,
+        }
+    }
+
+    pub(crate) fn is_blocking(&self) -> bool {
+        self.slot.is_none()
+    }
+
+    /// Marks the task aborted and wakes it so a worker gets to drop it.
+    pub(crate) fn abort(&self) {
+        self.aborted.store(true, Ordering::Release);
+        if let Some(slot) = self.slot {
+            self.shared.registry.wake(slot);
+        }
+    }
+}
+
+fn schedule(runnable: Runnable, info: ScheduleInfo) {
+    let shared: *const Shared = Arc::as_ptr(&runnable.metadata().shared);
+    // SAFETY: `shared` points into the `Arc<Shared>` held by the task's metadata. `schedule`
+    // runs while the caller holds a waker or the runnable, both of which keep the task (and so
+    // the metadata and its `Arc`) alive for the duration of this call; `Shared::schedule`
+    // clones the `Arc` before any step after which the task could be freed elsewhere.
+    unsafe { (*shared).schedule(runnable, info.woken_while_running) }
+}
+
+/// Creates a task for `future` with `meta`. The caller schedules the returned runnable.
+pub(crate) fn spawn<F>(meta: TaskMeta, future: F) -> (Runnable, Task<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn build<F>(future: F) -> impl FnOnce(&TaskMeta) -> TaskFuture<'_, F> {
+        move |meta| TaskFuture {
+            future,
+            guard: Unregister(Some(meta)),
+        }
+    }
+    // SAFETY: `TaskFuture` is `Send` (it holds `F: Send` and a `&TaskMeta`, which is `Sync`);
+    // the only borrow it holds is of the task's own metadata, which async-task permits because
+    // the metadata outlives the future inside the allocation; the schedule function is a plain
+    // `fn` (`Send + Sync + 'static`).
+    unsafe {
+        Builder::new()
+            .metadata(meta)
+            .spawn_unchecked(build(future), WithInfo(schedule))
+    }
+}
+
+/// Runs one task: polls it, unless it was aborted, in which case it is dropped (cancelled).
+pub(crate) fn run(runnable: Runnable) {
+    if runnable.metadata().aborted.load(Ordering::Acquire) {
+        drop(runnable);
+        return;
+    }
+    // The future's own panics are caught inside `TaskFuture`; this catches the rest (a panic
+    // in a destructor or a waker) so a worker thread never dies.
+    let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
+}
+
+/// Unregisters the task when dropped (or earlier, at completion).
+struct Unregister<'a>(Option<&'a TaskMeta>);
+
+impl Unregister<'_> {
+    fn release(&mut self) {
+        if let Some(slot) = self.0.take().and_then(|meta| meta.slot.map(|s| (meta, s))) {
+            slot.0.shared.registry.remove(slot.1);
+        }
+    }
+}
+
+impl Drop for Unregister<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+struct TaskFuture<'a, F> {
+    future: F,
+    guard: Unregister<'a>,
+}
+
+impl<F: Future> Future for TaskFuture<'_, F> {
+    type Output = Output<F::Output>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `future` is structurally pinned: it is never moved out of `self` (nothing
+        // hands it out by value and `TaskFuture` has no `Drop` impl of its own); `guard` is not
+        // pinned and is only used through `&mut`.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above; `this.future` stays where it is for the rest of its life.
+        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(v)) => Ok(v),
+            Err(panic) => Err(panic),
+        };
+        this.guard.release();
+        Poll::Ready(out)
+    }
+}
