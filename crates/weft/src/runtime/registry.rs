@@ -57,25 +57,29 @@ impl Registry {
     }
 
     /// Registers a task: `make` builds it given its slot and returns the task's own waker plus
-    /// whatever the caller wants back. Returns `None` (without calling `make`) once `closed` is set.
+    /// whatever the caller wants back. Once `closed` is set, `make` gets `None` (the task is
+    /// refused) and must return no waker.
     pub(crate) fn register<R>(
         &self,
         shard: usize,
         closed: &AtomicBool,
-        make: impl FnOnce(Slot) -> (Waker, R),
-    ) -> Option<R> {
+        make: impl FnOnce(Option<Slot>) -> (Option<Waker>, R),
+    ) -> R {
         let mut slab = lock(&self.shards[shard]);
         if closed.load(Ordering::Acquire) {
-            return None;
+            drop(slab);
+            return make(None).1;
         }
         let entry = slab.vacant_entry();
         let slot = Slot {
             shard: shard as u32,
             key: entry.key() as u32,
         };
-        let (waker, ret) = make(slot);
-        entry.insert(waker);
-        Some(ret)
+        let (waker, ret) = make(Some(slot));
+        if let Some(waker) = waker {
+            entry.insert(waker);
+        }
+        ret
     }
 
     /// Unregisters a finished or dropped task.
@@ -101,11 +105,6 @@ impl Registry {
             all.extend(lock(shard).drain());
         }
         all
-    }
-
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
     }
 }
 

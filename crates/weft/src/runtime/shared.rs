@@ -89,19 +89,19 @@ impl Shared {
     {
         let worker = context::with_worker(|w| w.filter(|w| w.belongs_to(self)).map(|w| w.index));
         let shard = self.registry.pick_shard(worker);
-        let spawned = self.registry.register(shard, &self.shutdown, |slot| {
+        let (runnable, task) = self.registry.register(shard, &self.shutdown, |slot| {
             let (runnable, task) =
-                crate::task::raw::spawn(TaskMeta::new(self.clone(), Some(slot)), future);
-            (runnable.waker(), (runnable, task))
+                crate::task::raw::spawn(TaskMeta::new(self.clone(), slot), future);
+            (slot.map(|_| runnable.waker()), (runnable, task))
         });
-        match spawned {
-            Some((runnable, task)) => {
-                runnable.schedule();
-                JoinHandle::new(task)
-            }
-            // Shut down: the task is created cancelled, so its handle reports `Cancelled`.
-            None => JoinHandle::cancelled(),
+        if runnable.metadata().is_registered() {
+            runnable.schedule();
+        } else {
+            // Refused (shut down): dropping the runnable cancels the task and drops the future,
+            // so the handle reports `Cancelled`.
+            drop(runnable);
         }
+        JoinHandle::new(task)
     }
 
     /// Runs `f` on the blocking pool.

@@ -72,14 +72,8 @@ impl fmt::Display for JoinError {
 
 impl std::error::Error for JoinError {}
 
-enum Inner<T> {
-    /// The task, and its metadata (kept apart: `FallibleTask` does not expose it).
-    Running(async_task::FallibleTask<Output<T>, TaskMeta>, MetaRef),
-    /// Refused at spawn (the executor had shut down).
-    Cancelled,
-    /// The output was taken.
-    Done,
-}
+/// The task, and its metadata (kept apart: `FallibleTask` does not expose it).
+struct Running<T>(async_task::FallibleTask<Output<T>, TaskMeta>, MetaRef);
 
 /// A pointer to the metadata inside a task allocation.
 struct MetaRef(NonNull<TaskMeta>);
@@ -116,7 +110,8 @@ unsafe impl Sync for MetaRef {}
 /// # });
 /// ```
 pub struct JoinHandle<T> {
-    inner: Inner<T>,
+    /// `None` once the output has been taken.
+    inner: Option<Running<T>>,
 }
 
 impl<T> fmt::Debug for JoinHandle<T> {
@@ -131,13 +126,7 @@ impl<T> JoinHandle<T> {
     pub(crate) fn new(task: Task<T>) -> Self {
         let meta = MetaRef(NonNull::from(task.metadata()));
         Self {
-            inner: Inner::Running(task.fallible(), meta),
-        }
-    }
-
-    pub(crate) fn cancelled() -> Self {
-        Self {
-            inner: Inner::Cancelled,
+            inner: Some(Running(task.fallible(), meta)),
         }
     }
 
@@ -156,7 +145,7 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        if let Inner::Running(_, meta) = &self.inner {
+        if let Some(Running(_, meta)) = &self.inner {
             meta.get().abort();
         }
     }
@@ -164,8 +153,8 @@ impl<T> JoinHandle<T> {
     /// True once the task has completed, panicked or been cancelled.
     pub fn is_finished(&self) -> bool {
         match &self.inner {
-            Inner::Running(task, _) => task.is_finished(),
-            Inner::Cancelled | Inner::Done => true,
+            Some(Running(task, _)) => task.is_finished(),
+            None => true,
         }
     }
 
@@ -190,15 +179,12 @@ impl<T> JoinHandle<T> {
     /// Polls for the output; `Err(Some(payload))` if the task panicked, `Err(None)` if it was
     /// cancelled.
     fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Option<Panic>>> {
-        let out = match &mut self.inner {
-            Inner::Running(task, _) => {
-                ready!(coop::poll_proceed(cx));
-                ready!(Pin::new(task).poll(cx))
-            }
-            Inner::Cancelled => None,
-            Inner::Done => panic!("JoinHandle polled after it returned the output"),
+        let Some(Running(task, _)) = &mut self.inner else {
+            panic!("JoinHandle polled after it returned the output");
         };
-        self.inner = Inner::Done;
+        ready!(coop::poll_proceed(cx));
+        let out = ready!(Pin::new(task).poll(cx));
+        self.inner = None;
         Poll::Ready(match out {
             Some(Ok(v)) => Ok(v),
             Some(Err(panic)) => Err(Some(panic)),
@@ -232,7 +218,7 @@ impl<T> Unpin for JoinHandle<T> {}
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Inner::Running(task, _) = std::mem::replace(&mut self.inner, Inner::Done) {
+        if let Some(Running(task, _)) = self.inner.take() {
             task.detach();
         }
     }

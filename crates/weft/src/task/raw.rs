@@ -43,8 +43,15 @@ impl TaskMeta {
         }
     }
 
+    /// True for tasks on the blocking pool (and for tasks refused at shutdown, which are
+    /// never scheduled).
     pub(crate) fn is_blocking(&self) -> bool {
         self.slot.is_none()
+    }
+
+    /// True if the task is in its executor's registry.
+    pub(crate) fn is_registered(&self) -> bool {
+        self.slot.is_some()
     }
 
     /// Marks the task aborted and wakes it so a worker gets to drop it.

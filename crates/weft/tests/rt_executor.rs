@@ -1,0 +1,250 @@
+//! Executor: sizing, block_on, shutdown, shutdown_timeout, drop, fairness.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use weft::{Executor, JoinError};
+
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn sizes_and_names_workers() {
+    let ex = Executor::builder()
+        .workers(3)
+        .thread_name("pool")
+        .build()
+        .unwrap();
+    assert_eq!(ex.workers(), 3);
+    let mut names: Vec<String> = (0..200)
+        .map(|_| {
+            ex.spawn(async {
+                std::thread::sleep(Duration::from_micros(200));
+                std::thread::current().name().unwrap().to_owned()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.iter().all(|n| n.starts_with("pool-")), "{names:?}");
+    assert!(names.len() >= 2, "work spread over workers: {names:?}");
+}
+
+#[test]
+fn workers_zero_means_one() {
+    let ex = Executor::new(0);
+    assert_eq!(ex.workers(), 1);
+    assert_eq!(ex.spawn(async { 1 }).join(), 1);
+}
+
+#[test]
+fn block_on_drives_future_on_this_thread() {
+    let ex = Executor::new(1);
+    let me = std::thread::current().id();
+    let id = ex.block_on(async { std::thread::current().id() });
+    assert_eq!(id, me);
+}
+
+#[test]
+fn shutdown_cancels_pending_tasks() {
+    let ex = Executor::new(2);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    let pending = ex.spawn(async move {
+        let _flag = flag;
+        std::future::pending::<()>().await;
+    });
+    let queued: Vec<_> = (0..100)
+        .map(|_| ex.spawn(std::future::pending::<()>()))
+        .collect();
+    ex.shutdown();
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "shutdown dropped the pending future"
+    );
+    assert_eq!(weft::block_on(pending.catch()), Err(JoinError::Cancelled));
+    for h in queued {
+        assert!(weft::block_on(h.catch()).unwrap_err().is_cancelled());
+    }
+}
+
+#[test]
+fn spawn_after_shutdown_is_cancelled() {
+    let ex = Arc::new(Executor::new(1));
+    let ex2 = ex.clone();
+    // Keep a second reference so we can spawn after the first one shut down; shutdown needs
+    // the value, so go through a handle captured inside a task spawned before.
+    let (tx, rx) = mpsc::channel();
+    ex2.spawn(async move {
+        tx.send(()).unwrap();
+    });
+    rx.recv().unwrap();
+    drop(ex2);
+    let ex = Arc::try_unwrap(ex).unwrap();
+    let h = std::thread::scope(|s| {
+        s.spawn(|| {
+            let h = ex.spawn(std::future::pending::<()>());
+            ex.shutdown();
+            h
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(weft::block_on(h.catch()).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn drop_is_shutdown() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let h = {
+        let ex = Executor::new(2);
+        let flag = DropFlag(dropped.clone());
+        ex.spawn(async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        })
+    };
+    assert!(dropped.load(Ordering::SeqCst));
+    assert!(weft::block_on(h.catch()).unwrap_err().is_cancelled());
+}
+
+#[test]
+fn shutdown_timeout_reports_stuck_worker() {
+    let ex = Executor::new(1);
+    let (tx, rx) = mpsc::channel();
+    ex.spawn(async move {
+        tx.send(()).unwrap();
+        // Blocks the worker (deliberately bad): shutdown cannot join it in time.
+        std::thread::sleep(Duration::from_millis(500));
+    });
+    rx.recv().unwrap();
+    let start = Instant::now();
+    assert!(!ex.shutdown_timeout(Duration::from_millis(50)));
+    assert!(start.elapsed() < Duration::from_millis(400));
+}
+
+#[test]
+fn shutdown_timeout_in_time() {
+    let ex = Executor::new(2);
+    ex.spawn(async {});
+    assert!(ex.shutdown_timeout(Duration::from_secs(10)));
+}
+
+/// A future that is always ready to make progress but spends the cooperative budget, like a
+/// loop over a channel that always has a value.
+struct AlwaysReady {
+    polls: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Future for AlwaysReady {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        loop {
+            if this.stop.load(Ordering::Relaxed) {
+                return Poll::Ready(());
+            }
+            let budget = std::pin::pin!(weft::task::consume_budget());
+            match budget.poll(cx) {
+                Poll::Ready(()) => {
+                    this.polls.fetch_add(1, Ordering::Relaxed);
+                }
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+}
+
+#[test]
+fn always_ready_task_does_not_starve_others_on_one_worker() {
+    let ex = Executor::new(1);
+    let polls = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let hog = ex.spawn(AlwaysReady {
+        polls: polls.clone(),
+        stop: stop.clone(),
+    });
+    // Spawned after the hog, on the same single worker: it still gets to run.
+    let other = ex.spawn(async { 5 });
+    assert_eq!(other.join(), 5);
+    stop.store(true, Ordering::Relaxed);
+    hog.join();
+    assert!(polls.load(Ordering::Relaxed) > 0);
+}
+
+#[test]
+fn yield_now_interleaves_tasks_on_one_worker() {
+    let ex = Executor::new(1);
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let hs: Vec<_> = (0..2)
+        .map(|id| {
+            let log = log.clone();
+            ex.spawn(async move {
+                for step in 0..3 {
+                    log.lock().unwrap().push((id, step));
+                    weft::yield_now().await;
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+    let log = log.lock().unwrap();
+    // Each task yields after every step, so neither runs all three steps back to back.
+    let first_three: Vec<_> = log.iter().take(3).map(|(id, _)| *id).collect();
+    assert!(
+        first_three.contains(&0) && first_three.contains(&1),
+        "{log:?}"
+    );
+}
+
+#[test]
+fn remote_spawns_wake_a_parked_worker() {
+    let ex = Executor::new(2);
+    for _ in 0..200 {
+        // Workers park between these; each spawn must wake one.
+        std::thread::sleep(Duration::from_micros(50));
+        assert_eq!(ex.spawn(async { 1 }).join(), 1);
+    }
+}
+
+#[test]
+fn wake_from_foreign_thread() {
+    let ex = Executor::new(2);
+    let h = ex.spawn(async {
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        let waker_slot = Arc::new(std::sync::Mutex::new(None::<std::task::Waker>));
+        let slot = waker_slot.clone();
+        std::thread::spawn(move || loop {
+            if let Some(w) = slot.lock().unwrap().take() {
+                tx.send(11).unwrap();
+                w.wake();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        });
+        std::future::poll_fn(move |cx| match rx.try_recv() {
+            Ok(v) => Poll::Ready(v),
+            Err(_) => {
+                *waker_slot.lock().unwrap() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        })
+        .await
+    });
+    assert_eq!(h.join(), 11);
+}
