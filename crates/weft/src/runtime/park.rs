@@ -5,8 +5,8 @@
 //! mutex off the path when the parker is not asleep. When the I/O driver lands, a worker parks
 //! in the driver instead; the interface (park with a deadline, unpark from any thread) stays.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Condvar, Mutex};
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::{Condvar, Mutex};
 use std::task::Wake;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ const EMPTY: usize = 0;
 const PARKED: usize = 1;
 const NOTIFIED: usize = 2;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Parker {
     state: AtomicUsize,
     lock: Mutex<()>,
@@ -23,7 +23,11 @@ pub(crate) struct Parker {
 
 impl Parker {
     pub(crate) fn new() -> Self {
-        Self::default()
+        Self {
+            state: AtomicUsize::new(EMPTY),
+            lock: Mutex::new(()),
+            cvar: Condvar::new(),
+        }
     }
 
     /// Blocks until [`Parker::unpark`] is called or `timeout` passes (spurious returns are

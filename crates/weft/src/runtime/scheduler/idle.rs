@@ -149,3 +149,126 @@ mod tests {
         assert_eq!(idle.counts(), (2, 0));
     }
 }
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    //! The parking hand-shake: a worker announces that it parks, then re-checks for work; a
+    //! pusher publishes work, then asks `Idle` whom to wake. The `SeqCst` fences on both sides
+    //! (the same ones `Shared::notify_parked` and `WorkerCtx::park` use) must make it
+    //! impossible for the work to sit in the queue while every worker sleeps: loom reports
+    //! such an interleaving as a deadlock.
+    use super::*;
+    use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize};
+    use crate::loom::sync::Arc;
+    use crate::runtime::park::Parker;
+    use loom::thread;
+
+    struct World {
+        idle: Idle,
+        parkers: Vec<Parker>,
+        /// Stands in for the run queues: the number of queued tasks.
+        queued: AtomicUsize,
+        ran: AtomicUsize,
+        shutdown: AtomicBool,
+    }
+
+    impl World {
+        fn new(workers: usize) -> Arc<Self> {
+            Arc::new(World {
+                idle: Idle::new(workers),
+                parkers: (0..workers).map(|_| Parker::new()).collect(),
+                queued: AtomicUsize::new(0),
+                ran: AtomicUsize::new(0),
+                shutdown: AtomicBool::new(false),
+            })
+        }
+
+        fn push(&self) {
+            self.queued.fetch_add(1, SeqCst);
+            fence(SeqCst);
+            if let Some(w) = self.idle.worker_to_notify() {
+                self.parkers[w].unpark();
+            }
+        }
+
+        fn try_take(&self) -> bool {
+            let mut n = self.queued.load(SeqCst);
+            while n > 0 {
+                match self.queued.compare_exchange(n, n - 1, SeqCst, SeqCst) {
+                    Ok(_) => return true,
+                    Err(actual) => n = actual,
+                }
+            }
+            false
+        }
+
+        /// One worker: runs tasks until shutdown, parking when there is nothing to do.
+        fn worker(&self, me: usize) {
+            let mut searching = false;
+            loop {
+                if self.try_take() {
+                    if searching && self.idle.transition_from_searching() {
+                        if let Some(w) = self.idle.worker_to_notify() {
+                            self.parkers[w].unpark();
+                        }
+                    }
+                    searching = false;
+                    self.ran.fetch_add(1, SeqCst);
+                    continue;
+                }
+                if self.shutdown.load(SeqCst) {
+                    return;
+                }
+                self.idle.transition_to_parked(me, searching);
+                fence(SeqCst);
+                if self.queued.load(SeqCst) == 0 && !self.shutdown.load(SeqCst) {
+                    self.parkers[me].park(None);
+                }
+                searching = self.idle.transition_from_parked(me);
+            }
+        }
+    }
+
+    #[test]
+    fn loom_park_handshake_one_worker() {
+        loom::model(|| {
+            let world = World::new(1);
+            let w = world.clone();
+            let worker = thread::spawn(move || w.worker(0));
+            world.push();
+            // Wait for the task to run; if the wake-up were lost this never returns and loom
+            // reports the deadlock.
+            while world.ran.load(SeqCst) == 0 {
+                thread::yield_now();
+            }
+            world.shutdown.store(true, SeqCst);
+            world.parkers[0].unpark();
+            worker.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn loom_park_handshake_two_workers() {
+        loom::model(|| {
+            let world = World::new(2);
+            let workers: Vec<_> = (0..2)
+                .map(|i| {
+                    let w = world.clone();
+                    thread::spawn(move || w.worker(i))
+                })
+                .collect();
+            world.push();
+            world.push();
+            while world.ran.load(SeqCst) < 2 {
+                thread::yield_now();
+            }
+            world.shutdown.store(true, SeqCst);
+            for p in &world.parkers {
+                p.unpark();
+            }
+            for w in workers {
+                w.join().unwrap();
+            }
+        });
+    }
+}
