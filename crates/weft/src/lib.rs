@@ -37,12 +37,16 @@
 // Under loom only the lock-free cores are exercised; the rest of the runtime is idle there.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
+pub mod future;
 mod loom;
 pub mod runtime;
 pub mod task;
+pub mod time;
 
+pub use future::FutureExt;
 pub use runtime::{Builder, Executor};
 pub use task::{spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
+pub use time::{sleep, sleep_until, timeout, TimeoutError};
 
 /// Marks an `async fn main` to run on weft: the body is driven by [`block_on`] and `spawn`
 /// uses the global runtime (one worker per core). `#[weft::main(workers = N)]` runs it on a

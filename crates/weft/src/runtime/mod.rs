@@ -190,6 +190,10 @@ impl Executor {
         Builder::new()
     }
 
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     /// The number of worker threads.
     pub fn workers(&self) -> usize {
         self.shared.num_workers()

@@ -8,6 +8,7 @@ use super::scheduler::idle::Idle;
 use super::scheduler::queue::{Overflow, Stealer};
 use crate::task::raw::{Runnable, TaskMeta};
 use crate::task::JoinHandle;
+use crate::time::{Clock, TimerDriver};
 use crossbeam_deque::{Injector, Steal};
 use std::future::Future;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
@@ -31,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) exited: Condvar,
     pub(crate) thread_name: String,
     blocking_seq: AtomicUsize,
+    /// One timer wheel per worker.
+    pub(crate) timers: Box<[TimerDriver]>,
+    pub(crate) clock: Clock,
 }
 
 impl std::fmt::Debug for Shared {
@@ -70,6 +74,8 @@ impl Shared {
             exited: Condvar::new(),
             thread_name,
             blocking_seq: AtomicUsize::new(0),
+            timers: (0..n).map(|_| TimerDriver::new()).collect(),
+            clock: Clock::new(),
         }
     }
 

@@ -16,10 +16,12 @@ use super::scheduler::coop;
 use super::scheduler::queue::LocalQueue;
 use super::shared::Shared;
 use crate::task::raw::{self, Runnable};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
+use std::task::Waker;
+use std::time::Instant;
 
 /// Ticks between two forced checks of the injector (tokio uses 61 too: a prime, so it does
 /// not line up with other periodic work).
@@ -41,9 +43,15 @@ pub(crate) struct WorkerCtx {
     searching: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u32>,
+    /// Wakers of fired timers, reused between rounds.
+    fired: RefCell<Vec<Waker>>,
 }
 
 impl WorkerCtx {
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
     pub(crate) fn belongs_to(&self, shared: &Shared) -> bool {
         std::ptr::eq(Arc::as_ptr(&self.shared), shared)
     }
@@ -78,11 +86,34 @@ impl WorkerCtx {
         x
     }
 
+    /// Fires this worker's due timers; returns true if any fired (their tasks are queued here).
+    fn process_timers(&self) -> bool {
+        let driver = &self.shared.timers[self.index];
+        let now = self.shared.clock.now_ms();
+        if !driver.is_due(now) {
+            return false;
+        }
+        // Take the buffer out so no borrow is held while wakers run.
+        let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
+        driver.advance(now, &mut fired);
+        let any = !fired.is_empty();
+        for w in fired.drain(..) {
+            w.wake();
+        }
+        *self.fired.borrow_mut() = fired;
+        any
+    }
+
     fn next_task(&self, tick: u32) -> Option<Runnable> {
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
+            self.process_timers();
             if let Some(t) = self.shared.pop_injector() {
                 return Some(t);
             }
+        }
+        // Woken outside a task run (by a timer), so not picked up by `run_task`'s LIFO loop.
+        if let Some(t) = self.lifo.take() {
+            return Some(t);
         }
         if let Some(t) = self.local.pop() {
             return Some(t);
@@ -152,17 +183,31 @@ impl WorkerCtx {
 
     fn park(&self) {
         let shared = &*self.shared;
+        if self.process_timers() {
+            // Timers woke tasks onto this worker: run them instead of parking.
+            return;
+        }
         shared
             .idle
             .transition_to_parked(self.index, self.searching.replace(false));
         // Pairs with the fence in `Shared::notify_parked`.
         fence(Ordering::SeqCst);
+        let driver = &shared.timers[self.index];
+        let next_timer = driver.prepare_park();
         if !shared.has_visible_work() && !shared.is_shutdown() {
-            shared.parkers[self.index].park(None);
+            let timeout = next_timer.map(|ms| {
+                shared
+                    .clock
+                    .instant_of(ms)
+                    .saturating_duration_since(Instant::now())
+            });
+            shared.parkers[self.index].park(timeout);
         }
+        driver.unparked();
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }
+        self.process_timers();
     }
 
     fn run(&self) {
@@ -198,6 +243,7 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         searching: Cell::new(false),
         tick: Cell::new(0),
         rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
+        fired: RefCell::new(Vec::new()),
     });
     context::set_worker(Some(ctx.clone()));
     {

@@ -1,0 +1,121 @@
+//! `interval`: periodic ticks.
+
+use super::sleep::{sleep_until, Sleep};
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+/// What an [`Interval`] does when ticks were missed (the task was busy past one or more
+/// periods). The names and meanings are tokio's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MissedTickBehavior {
+    /// Fire the missed ticks back to back until caught up, keeping the original schedule.
+    #[default]
+    Burst,
+    /// Fire once now, then every period from now (the schedule shifts).
+    Delay,
+    /// Fire once now, then at the next tick of the original schedule (missed ones are skipped).
+    Skip,
+}
+
+/// Ticks every `period`; the first tick completes at once.
+///
+/// # Panics
+///
+/// Panics if `period` is zero.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # weft::block_on(async {
+/// let start = Instant::now();
+/// let mut every = weft::time::interval(Duration::from_millis(10));
+/// for _ in 0..3 {
+///     every.tick().await; // at 0, 10 and 20 ms
+/// }
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// # });
+/// ```
+pub fn interval(period: Duration) -> Interval {
+    interval_at(Instant::now(), period)
+}
+
+/// Ticks every `period`, the first tick at `start`.
+///
+/// # Panics
+///
+/// Panics if `period` is zero.
+pub fn interval_at(start: Instant, period: Duration) -> Interval {
+    assert!(
+        !period.is_zero(),
+        "weft::time::interval: the period must be non-zero"
+    );
+    Interval {
+        sleep: sleep_until(start),
+        period,
+        missed: MissedTickBehavior::default(),
+    }
+}
+
+/// Periodic ticks; see [`interval`].
+#[derive(Debug)]
+pub struct Interval {
+    sleep: Sleep,
+    period: Duration,
+    missed: MissedTickBehavior,
+}
+
+impl Interval {
+    /// Waits for the next tick and returns the instant it was scheduled for.
+    ///
+    /// Cancel-safe: dropping the returned future before it completes loses no tick.
+    pub async fn tick(&mut self) -> Instant {
+        poll_fn(|cx| self.poll_tick(cx)).await
+    }
+
+    /// Polls for the next tick.
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
+        ready!(Pin::new(&mut self.sleep).poll(cx));
+        let scheduled = self.sleep.deadline();
+        let now = Instant::now();
+        let next = scheduled + self.period;
+        let next = if next > now {
+            next
+        } else {
+            match self.missed {
+                MissedTickBehavior::Burst => next,
+                MissedTickBehavior::Delay => now + self.period,
+                MissedTickBehavior::Skip => {
+                    // The first tick of the original schedule that is still ahead.
+                    let behind = now.duration_since(scheduled).as_nanos();
+                    let periods = behind / self.period.as_nanos() + 1;
+                    scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX)
+                }
+            }
+        };
+        self.sleep.reset(next);
+        Poll::Ready(scheduled)
+    }
+
+    /// Sets what happens after missed ticks.
+    pub fn set_missed_tick_behavior(&mut self, behavior: MissedTickBehavior) {
+        self.missed = behavior;
+    }
+
+    /// The current missed-tick behaviour.
+    pub fn missed_tick_behavior(&self) -> MissedTickBehavior {
+        self.missed
+    }
+
+    /// The period.
+    pub fn period(&self) -> Duration {
+        self.period
+    }
+
+    /// Restarts the schedule: the next tick is one period from now.
+    pub fn reset(&mut self) {
+        self.sleep.reset(Instant::now() + self.period);
+    }
+}

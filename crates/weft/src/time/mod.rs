@@ -1,0 +1,31 @@
+//! Time: sleeping, timeouts and intervals.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! # weft::block_on(async {
+//! weft::sleep(Duration::from_millis(10)).await;
+//!
+//! match weft::timeout(weft::sleep(Duration::from_secs(5)), Duration::from_millis(10)).await {
+//!     Ok(()) => println!("finished in time"),
+//!     Err(weft::TimeoutError) => println!("timed out"),
+//! }
+//! # });
+//! ```
+//!
+//! Timers have millisecond resolution and never fire early: a deadline is rounded up to the
+//! next millisecond of the runtime's clock and a sleep completes only once `Instant::now()` has
+//! reached it. Each worker keeps its own hierarchical timing wheel (6 levels of 64 slots) and
+//! parks until its next timer; a sleep polled outside the workers (in `block_on` on a plain
+//! thread) registers on a worker of the executor it is inside, or of the global runtime.
+
+mod driver;
+mod interval;
+mod sleep;
+mod timeout;
+pub(crate) mod wheel;
+
+pub(crate) use driver::{Clock, TimerDriver};
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use timeout::{timeout, timeout_at, Timeout, TimeoutError};

@@ -1,0 +1,154 @@
+//! `sleep`, `sleep_until` and the `Sleep` future.
+
+use crate::runtime::scheduler::coop;
+use crate::runtime::shared::Shared;
+use crate::runtime::{context, global};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+/// Waits until `duration` has passed.
+///
+/// The deadline is taken when `sleep` is called. Cancel-safe: dropping the future cancels the
+/// timer.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # weft::block_on(async {
+/// let start = Instant::now();
+/// weft::sleep(Duration::from_millis(20)).await;
+/// assert!(start.elapsed() >= Duration::from_millis(20));
+/// # });
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    let now = Instant::now();
+    sleep_until(now.checked_add(duration).unwrap_or_else(far_future))
+}
+
+/// Waits until `deadline`.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// # weft::block_on(async {
+/// let deadline = Instant::now() + Duration::from_millis(5);
+/// weft::sleep_until(deadline).await;
+/// assert!(Instant::now() >= deadline);
+/// # });
+/// ```
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        entry: None,
+    }
+}
+
+/// About thirty years from now: what an overflowing deadline means.
+pub(crate) fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365 * 30)
+}
+
+/// A future that completes at a deadline. Created by [`sleep`] and [`sleep_until`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Instant,
+    entry: Option<TimerEntry>,
+}
+
+/// A timer registered on one worker's wheel.
+#[derive(Debug)]
+struct TimerEntry {
+    shared: Arc<Shared>,
+    wheel: u32,
+    key: u32,
+}
+
+impl Drop for TimerEntry {
+    fn drop(&mut self) {
+        self.shared.timers[self.wheel as usize].cancel(self.key as usize);
+    }
+}
+
+static NEXT_REMOTE_WHEEL: AtomicUsize = AtomicUsize::new(0);
+
+impl TimerEntry {
+    /// Registers a timer for `deadline` on the wheel of the current worker or, off the workers,
+    /// on a worker of the executor this thread is inside (else the global runtime).
+    fn register(deadline: Instant, waker: Waker) -> TimerEntry {
+        let local = context::with_worker(|w| w.map(|w| (w.shared().clone(), w.index)));
+        let (shared, wheel, remote) = match local {
+            Some((shared, index)) => (shared, index, false),
+            None => {
+                let shared = context::current().unwrap_or_else(|| global().shared().clone());
+                let n = shared.timers.len();
+                let index = NEXT_REMOTE_WHEEL.fetch_add(1, Ordering::Relaxed) % n;
+                (shared, index, true)
+            }
+        };
+        let when = shared.clock.deadline_ms(deadline);
+        let (key, must_unpark) = shared.timers[wheel].register(when, waker);
+        if remote && must_unpark {
+            shared.parkers[wheel].unpark();
+        }
+        TimerEntry {
+            shared,
+            wheel: wheel as u32,
+            key: key as u32,
+        }
+    }
+}
+
+impl Sleep {
+    /// The instant this sleep completes at.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// True once the deadline has passed.
+    pub fn is_elapsed(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Moves the deadline (earlier or later); the sleep can be awaited again afterwards.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// # weft::block_on(async {
+    /// let mut s = weft::sleep(Duration::from_secs(3600));
+    /// s.reset(Instant::now() + Duration::from_millis(5));
+    /// (&mut s).await;
+    /// # });
+    /// ```
+    pub fn reset(&mut self, deadline: Instant) {
+        self.deadline = deadline;
+        // Re-registered at the next poll, with the new deadline.
+        self.entry = None;
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = self.get_mut();
+        ready!(coop::poll_proceed(cx));
+        if Instant::now() >= this.deadline {
+            this.entry = None;
+            return Poll::Ready(());
+        }
+        match &this.entry {
+            Some(e) => e.shared.timers[e.wheel as usize].update_waker(e.key as usize, cx.waker()),
+            None => this.entry = Some(TimerEntry::register(this.deadline, cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+}

@@ -1,0 +1,87 @@
+//! interval: first tick at once, period, and the three missed-tick behaviours.
+
+use std::time::{Duration, Instant};
+use weft::time::{interval, interval_at, MissedTickBehavior};
+
+const P: Duration = Duration::from_millis(20);
+
+#[test]
+fn first_tick_is_immediate_then_every_period() {
+    weft::block_on(async {
+        let start = Instant::now();
+        let mut iv = interval(P);
+        let t0 = iv.tick().await;
+        let t1 = iv.tick().await;
+        let t2 = iv.tick().await;
+        assert_eq!(t1 - t0, P);
+        assert_eq!(t2 - t1, P);
+        assert!(start.elapsed() >= 2 * P, "never early");
+        assert!(Instant::now() >= t2);
+    });
+}
+
+/// Ticks once, then blocks the task for 3.5 periods, then records the next ticks.
+fn after_stall(behavior: MissedTickBehavior) -> (Instant, Vec<Instant>, Instant) {
+    weft::block_on(async move {
+        let start = Instant::now();
+        let mut iv = interval_at(start, P);
+        iv.set_missed_tick_behavior(behavior);
+        assert_eq!(iv.missed_tick_behavior(), behavior);
+        iv.tick().await;
+        std::thread::sleep(P * 7 / 2);
+        let resumed = Instant::now();
+        let mut ticks = Vec::new();
+        for _ in 0..4 {
+            ticks.push(iv.tick().await);
+        }
+        (start, ticks, resumed)
+    })
+}
+
+#[test]
+fn burst_fires_missed_ticks_on_the_original_schedule() {
+    let (start, ticks, _) = after_stall(MissedTickBehavior::Burst);
+    let expect: Vec<_> = (1..=4).map(|k| start + P * k).collect();
+    assert_eq!(ticks, expect);
+}
+
+#[test]
+fn delay_restarts_the_schedule_from_now() {
+    let (start, ticks, resumed) = after_stall(MissedTickBehavior::Delay);
+    // The first late tick is the one due at 1 period; after it the schedule restarts.
+    assert_eq!(ticks[0], start + P);
+    assert!(ticks[1] >= resumed + P, "{:?} vs {:?}", ticks[1], resumed);
+    assert_eq!(ticks[2] - ticks[1], P);
+    assert_eq!(ticks[3] - ticks[2], P);
+}
+
+#[test]
+fn skip_jumps_to_the_next_tick_of_the_original_schedule() {
+    let (start, ticks, resumed) = after_stall(MissedTickBehavior::Skip);
+    assert_eq!(ticks[0], start + P);
+    for t in &ticks[1..] {
+        let since = t.duration_since(start);
+        assert_eq!(since.as_nanos() % P.as_nanos(), 0, "on the original grid");
+        assert!(*t > resumed, "missed ticks were skipped");
+    }
+    assert_eq!(ticks[2] - ticks[1], P);
+}
+
+#[test]
+fn reset_restarts_from_now() {
+    weft::block_on(async {
+        let mut iv = interval(P);
+        iv.tick().await;
+        let before = Instant::now();
+        iv.reset();
+        let t = iv.tick().await;
+        assert!(t >= before + P);
+        assert_eq!(iv.period(), P);
+    });
+}
+
+#[test]
+#[should_panic(expected = "period must be non-zero")]
+fn zero_period_panics() {
+    let _ = interval(Duration::ZERO);
+}
