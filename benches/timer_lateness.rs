@@ -1,0 +1,286 @@
+//! How late sleeps wake up, and how much memory a sleeping task takes: weft, tokio and smol
+//! (async-executor with async-io timers) side by side in one process, 2 workers each.
+//!
+//! For N tasks each sleeping a random 1-50 ms (the same sequence for every runtime), prints the
+//! wall time of the whole batch and the lateness of each wake-up (time it resumed minus its
+//! deadline): p50, p99 and max. Then the bytes per task of 1,000,000 tasks parked in a one-hour
+//! sleep. Run with `cargo bench -p weft-benches --bench timer_lateness`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::future::Future;
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const WORKERS: usize = 2;
+
+fn durations(n: usize) -> Vec<Duration> {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            Duration::from_micros(1_000 + x % 49_000)
+        })
+        .collect()
+}
+
+/// The three runtimes behind one interface: spawn a batch of futures, wait for their outputs.
+trait Runtime {
+    const NAME: &'static str;
+    fn run_all<F>(&self, futs: Vec<F>) -> Vec<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static;
+}
+
+struct Weft(weft::Executor);
+struct Tokio(tokio::runtime::Runtime);
+struct Smol(&'static async_executor::Executor<'static>);
+
+impl Runtime for Weft {
+    const NAME: &'static str = "weft";
+    fn run_all<F>(&self, futs: Vec<F>) -> Vec<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let hs: Vec<_> = futs.into_iter().map(|f| self.0.spawn(f)).collect();
+        self.0.block_on(async move {
+            let mut out = Vec::with_capacity(hs.len());
+            for h in hs {
+                out.push(h.await);
+            }
+            out
+        })
+    }
+}
+
+impl Runtime for Tokio {
+    const NAME: &'static str = "tokio";
+    fn run_all<F>(&self, futs: Vec<F>) -> Vec<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let hs: Vec<_> = futs.into_iter().map(|f| self.0.spawn(f)).collect();
+        self.0.block_on(async move {
+            let mut out = Vec::with_capacity(hs.len());
+            for h in hs {
+                out.push(h.await.unwrap());
+            }
+            out
+        })
+    }
+}
+
+impl Runtime for Smol {
+    const NAME: &'static str = "smol";
+    fn run_all<F>(&self, futs: Vec<F>) -> Vec<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let hs: Vec<_> = futs.into_iter().map(|f| self.0.spawn(f)).collect();
+        futures_lite::future::block_on(async move {
+            let mut out = Vec::with_capacity(hs.len());
+            for h in hs {
+                out.push(h.await);
+            }
+            out
+        })
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn lateness<R: Runtime>(
+    rt: &R,
+    n: usize,
+    sleep: fn(Instant) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
+) {
+    let ds = durations(n);
+    let start = Instant::now();
+    let futs: Vec<_> = ds
+        .into_iter()
+        .map(|d| async move {
+            let deadline = Instant::now() + d;
+            sleep(deadline).await;
+            Instant::now().saturating_duration_since(deadline)
+        })
+        .collect();
+    let mut late = rt.run_all(futs);
+    let wall = start.elapsed();
+    late.sort_unstable();
+    println!(
+        "  {:>6} {n:>7} sleeps: wall {:>8.1} ms, late p50 {:>7.3} ms, p99 {:>8.3} ms, max {:>8.3} ms",
+        R::NAME,
+        wall.as_secs_f64() * 1e3,
+        percentile(&late, 0.5).as_secs_f64() * 1e3,
+        percentile(&late, 0.99).as_secs_f64() * 1e3,
+        late.last().unwrap().as_secs_f64() * 1e3,
+    );
+}
+
+const SLEEPERS: usize = 1_000_000;
+
+fn wait_registered(polled: &AtomicUsize) {
+    let start = Instant::now();
+    while polled.load(Relaxed) < SLEEPERS {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "tasks never ran"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // The counter moves just before each task's first poll of its sleep; let those finish.
+    std::thread::sleep(Duration::from_millis(200));
+}
+
+/// Bytes per task of `SLEEPERS` tasks parked in a one-hour sleep, handles excluded.
+fn per_task<H>(before: isize, handles: &Vec<H>) -> f64 {
+    let grown = (LIVE.load(Relaxed) - before) as f64;
+    let handle_bytes = (handles.capacity() * std::mem::size_of::<H>()) as f64;
+    (grown - handle_bytes) / SLEEPERS as f64
+}
+
+fn sleeping_task_memory(weft: &Weft, tokio: &Tokio, smol: &Smol) {
+    let hour = Duration::from_secs(3600);
+    println!("memory per task parked in a one-hour sleep ({SLEEPERS} tasks, handles excluded):");
+    let mut rows = Vec::new();
+    {
+        let polled = Arc::new(AtomicUsize::new(0));
+        let before = LIVE.load(Relaxed);
+        let hs: Vec<_> = (0..SLEEPERS)
+            .map(|_| {
+                let polled = polled.clone();
+                weft.0.spawn(async move {
+                    polled.fetch_add(1, Relaxed);
+                    weft::sleep(hour).await;
+                })
+            })
+            .collect();
+        wait_registered(&polled);
+        rows.push(("weft", per_task(before, &hs)));
+        for h in &hs {
+            h.abort();
+        }
+    }
+    {
+        let polled = Arc::new(AtomicUsize::new(0));
+        let before = LIVE.load(Relaxed);
+        let hs: Vec<_> = (0..SLEEPERS)
+            .map(|_| {
+                let polled = polled.clone();
+                tokio.0.spawn(async move {
+                    polled.fetch_add(1, Relaxed);
+                    tokio::time::sleep(hour).await;
+                })
+            })
+            .collect();
+        wait_registered(&polled);
+        rows.push(("tokio", per_task(before, &hs)));
+        for h in &hs {
+            h.abort();
+        }
+    }
+    {
+        let polled = Arc::new(AtomicUsize::new(0));
+        let before = LIVE.load(Relaxed);
+        let hs: Vec<_> = (0..SLEEPERS)
+            .map(|_| {
+                let polled = polled.clone();
+                smol.0.spawn(async move {
+                    polled.fetch_add(1, Relaxed);
+                    async_io::Timer::after(hour).await;
+                })
+            })
+            .collect();
+        wait_registered(&polled);
+        rows.push(("smol", per_task(before, &hs)));
+        drop(hs);
+    }
+    let tokio_bytes = rows[1].1;
+    for (name, bytes) in rows {
+        println!(
+            "  {name:>6}: {bytes:6.1} B/task ({:.2}x tokio)",
+            bytes / tokio_bytes
+        );
+    }
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let weft = Weft(weft::Executor::new(WORKERS));
+    let tokio = Tokio(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(WORKERS)
+            .enable_time()
+            .build()
+            .unwrap(),
+    );
+    let smol_ex: &'static async_executor::Executor<'static> =
+        Box::leak(Box::new(async_executor::Executor::new()));
+    for _ in 0..WORKERS {
+        std::thread::spawn(move || {
+            futures_lite::future::block_on(smol_ex.run(std::future::pending::<()>()))
+        });
+    }
+    let smol = Smol(smol_ex);
+
+    fn weft_sleep(d: Instant) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(weft::sleep_until(d))
+    }
+    fn tokio_sleep(d: Instant) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(tokio::time::sleep_until(d.into()))
+    }
+    fn smol_sleep(d: Instant) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(async move {
+            async_io::Timer::at(d).await;
+        })
+    }
+
+    println!("sleep lateness, random 1-50 ms, {WORKERS} workers:");
+    for n in [1_000, 100_000] {
+        for round in 0..2 {
+            if round == 1 {
+                println!("  (second round)");
+            }
+            lateness(&weft, n, weft_sleep);
+            lateness(&tokio, n, tokio_sleep);
+            lateness(&smol, n, smol_sleep);
+        }
+    }
+    sleeping_task_memory(&weft, &tokio, &smol);
+}
