@@ -89,7 +89,7 @@ impl WorkerCtx {
     /// Fires this worker's due timers; returns true if any fired (their tasks are queued here).
     fn process_timers(&self) -> bool {
         let driver = &self.shared.timers[self.index];
-        let now = self.shared.clock.now_ms();
+        let now = self.shared.clock.now();
         if !driver.is_due(now) {
             return false;
         }
@@ -195,10 +195,10 @@ impl WorkerCtx {
         let driver = &shared.timers[self.index];
         let next_timer = driver.prepare_park();
         if !shared.has_visible_work() && !shared.is_shutdown() {
-            let timeout = next_timer.map(|ms| {
+            let timeout = next_timer.map(|t| {
                 shared
                     .clock
-                    .instant_of(ms)
+                    .instant_of(t)
                     .saturating_duration_since(Instant::now())
             });
             shared.parkers[self.index].park(timeout);

@@ -15,7 +15,7 @@ use crate::loom::sync::Mutex;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
-/// Maps instants to whole milliseconds since the executor started.
+/// Maps instants to nanoseconds since the executor started (the wheel's time).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Clock {
     start: Instant,
@@ -28,26 +28,25 @@ impl Clock {
         }
     }
 
-    /// The current wheel time, rounded down: timers due by then have truly expired.
-    pub(crate) fn now_ms(&self) -> u64 {
-        self.start.elapsed().as_millis() as u64
+    /// The current wheel time: timers due by then have truly expired.
+    pub(crate) fn now(&self) -> u64 {
+        nanos(self.start.elapsed())
     }
 
-    /// The wheel time of `deadline`, rounded up, so a timer never fires before its deadline.
-    pub(crate) fn deadline_ms(&self, deadline: Instant) -> u64 {
-        let d = deadline.saturating_duration_since(self.start);
-        let ms = d.as_millis() as u64;
-        if d > Duration::from_millis(ms) {
-            ms + 1
-        } else {
-            ms
-        }
+    /// The wheel time of `deadline`.
+    pub(crate) fn deadline(&self, deadline: Instant) -> u64 {
+        nanos(deadline.saturating_duration_since(self.start))
     }
 
-    /// The instant of wheel time `ms`.
-    pub(crate) fn instant_of(&self, ms: u64) -> Instant {
-        self.start + Duration::from_millis(ms)
+    /// The instant of wheel time `t`.
+    pub(crate) fn instant_of(&self, t: u64) -> Instant {
+        self.start + Duration::from_nanos(t)
     }
+}
+
+/// Nanoseconds in `d`, saturating (u64 nanoseconds last 584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 /// `parked_until` value of a worker that is running (it will look at its timers soon).

@@ -13,9 +13,10 @@
 //! # });
 //! ```
 //!
-//! Timers have millisecond resolution and never fire early: a deadline is rounded up to the
-//! next millisecond of the runtime's clock and a sleep completes only once `Instant::now()` has
-//! reached it. Each worker keeps its own hierarchical timing wheel (6 levels of 64 slots) and
+//! Timers never fire early: a sleep completes only once `Instant::now()` has reached its
+//! deadline. The wheels sort timers into 1 ms slots but keep each exact deadline, and a worker
+//! parks until the exact deadline of its earliest timer, so wake-ups are not rounded up to the
+//! next millisecond. Each worker keeps its own hierarchical timing wheel (6 levels of 64 slots) and
 //! parks until its next timer; a sleep polled outside the workers (in `block_on` on a plain
 //! thread) registers on a worker of the executor it is inside, or of the global runtime.
 

@@ -92,7 +92,7 @@ impl TimerEntry {
                 (shared, index, true)
             }
         };
-        let when = shared.clock.deadline_ms(deadline);
+        let when = shared.clock.deadline(deadline);
         let (key, must_unpark) = shared.timers[wheel].register(when, waker);
         if remote && must_unpark {
             shared.parkers[wheel].unpark();
