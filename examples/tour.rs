@@ -1,11 +1,11 @@
 //! A walk through the guide with weft, section by section. Run it with
 //! `cargo run --example tour`.
 //!
-//! Sections that later parts of weft will cover (channels, timers, I/O, HTTP) join this tour as
-//! they land.
+//! Sections that later parts of weft will cover (channels, I/O, HTTP) join this tour as they
+//! land.
 
-use std::time::Instant;
-use weft::{spawn, Executor, JoinError, JoinHandle};
+use std::time::{Duration, Instant};
+use weft::{sleep, spawn, timeout, Executor, JoinError, JoinHandle, TimeoutError};
 
 // 2.1 Async functions: an `async fn` returns a future; `?` works as usual.
 async fn fetch_data(id: u32) -> Result<String, String> {
@@ -19,15 +19,14 @@ async fn fetch_data(id: u32) -> Result<String, String> {
 // 3.1 Futures are lazy: this prints only when the future is spawned or awaited.
 async fn compute() -> i32 {
     println!("  compute() is running now");
+    sleep(Duration::from_millis(10)).await;
     42
 }
 
 // 3.2 Spawning tasks.
 async fn worker(id: u32) -> u32 {
     println!("  worker {id} starting");
-    for _ in 0..id {
-        weft::yield_now().await;
-    }
+    sleep(Duration::from_millis(10 * u64::from(id))).await;
     println!("  worker {id} done");
     id
 }
@@ -63,6 +62,12 @@ async fn main() {
         .collect();
     for h in handles {
         println!("  {}", h.await);
+    }
+
+    println!("5.3 timeout: a slow operation is cancelled");
+    match timeout(sleep(Duration::from_secs(5)), Duration::from_millis(20)).await {
+        Ok(()) => println!("  finished"),
+        Err(TimeoutError) => println!("  timed out after 20 ms"),
     }
 
     println!("6.3 a panic in a task is caught, not fatal");
