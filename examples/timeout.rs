@@ -26,8 +26,12 @@ async fn slow_operation_or_default(latency: Duration) -> u32 {
     };
     match timeout(slow_operation, Duration::from_millis(100)).await {
         Ok(result) => result,
-        Err(TimeoutError) => 0, // default_value()
+        Err(TimeoutError) => default_value(),
     }
+}
+
+fn default_value() -> u32 {
+    0
 }
 
 #[weft::main]
