@@ -3,36 +3,12 @@
 //! counting allocator as the growth of live heap bytes. Run with
 //! `cargo bench -p weft-benches --bench task_memory`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: weft_benches::Counting = weft_benches::Counting;
 
 const TASKS: usize = 1_000_000;
 
@@ -63,7 +39,7 @@ struct Row {
 }
 
 fn row<H>(name: &'static str, before: isize, handles: &[H], handles_cap: usize) -> Row {
-    let grown = (LIVE.load(Relaxed) - before) as f64;
+    let grown = (weft_benches::live_bytes() - before) as f64;
     let handle_bytes = (handles_cap * std::mem::size_of::<H>()) as f64;
     let _ = handles;
     Row {
@@ -84,7 +60,7 @@ fn main() {
     {
         let ex = weft::Executor::new(workers);
         let polled = Arc::new(AtomicUsize::new(0));
-        let before = LIVE.load(Relaxed);
+        let before = weft_benches::live_bytes();
         let handles: Vec<_> = (0..TASKS)
             .map(|_| ex.spawn(parked(polled.clone())))
             .collect();
@@ -100,7 +76,7 @@ fn main() {
             .build()
             .unwrap();
         let polled = Arc::new(AtomicUsize::new(0));
-        let before = LIVE.load(Relaxed);
+        let before = weft_benches::live_bytes();
         let handles: Vec<_> = (0..TASKS)
             .map(|_| rt.spawn(parked(polled.clone())))
             .collect();
@@ -121,7 +97,7 @@ fn main() {
             })
             .collect();
         let polled = Arc::new(AtomicUsize::new(0));
-        let before = LIVE.load(Relaxed);
+        let before = weft_benches::live_bytes();
         let handles: Vec<_> = (0..TASKS)
             .map(|_| ex.spawn(parked(polled.clone())))
             .collect();

@@ -6,37 +6,13 @@
 //! deadline): p50, p99 and max. Then the bytes per task of 1,000,000 tasks parked in a one-hour
 //! sleep. Run with `cargo bench -p weft-benches --bench timer_lateness`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is forwarded to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: weft_benches::Counting = weft_benches::Counting;
 
 const WORKERS: usize = 2;
 
@@ -168,7 +144,7 @@ fn wait_registered(polled: &AtomicUsize) {
 
 /// Bytes per task of `SLEEPERS` tasks parked in a one-hour sleep, handles excluded.
 fn per_task<H>(before: isize, handles: &Vec<H>) -> f64 {
-    let grown = (LIVE.load(Relaxed) - before) as f64;
+    let grown = (weft_benches::live_bytes() - before) as f64;
     let handle_bytes = (handles.capacity() * std::mem::size_of::<H>()) as f64;
     (grown - handle_bytes) / SLEEPERS as f64
 }
@@ -179,7 +155,7 @@ fn sleeping_task_memory(weft: &Weft, tokio: &Tokio, smol: &Smol) {
     let mut rows = Vec::new();
     {
         let polled = Arc::new(AtomicUsize::new(0));
-        let before = LIVE.load(Relaxed);
+        let before = weft_benches::live_bytes();
         let hs: Vec<_> = (0..SLEEPERS)
             .map(|_| {
                 let polled = polled.clone();
@@ -197,7 +173,7 @@ fn sleeping_task_memory(weft: &Weft, tokio: &Tokio, smol: &Smol) {
     }
     {
         let polled = Arc::new(AtomicUsize::new(0));
-        let before = LIVE.load(Relaxed);
+        let before = weft_benches::live_bytes();
         let hs: Vec<_> = (0..SLEEPERS)
             .map(|_| {
                 let polled = polled.clone();
@@ -215,7 +191,7 @@ fn sleeping_task_memory(weft: &Weft, tokio: &Tokio, smol: &Smol) {
     }
     {
         let polled = Arc::new(AtomicUsize::new(0));
-        let before = LIVE.load(Relaxed);
+        let before = weft_benches::live_bytes();
         let hs: Vec<_> = (0..SLEEPERS)
             .map(|_| {
                 let polled = polled.clone();
