@@ -1,4 +1,7 @@
-//! The `#[weft::main]` and `#[weft::test]` attributes. Use them through the `weft` crate.
+//! The `#[weft::main]` and `#[weft::test]` attributes and `select!`. Use them through the
+//! `weft` crate.
+
+mod select;
 
 use proc_macro::TokenStream;
 use proc_macro2::Span;
@@ -98,4 +101,14 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> syn::Result<To
         }
     }
     .into())
+}
+
+/// Waits on several channel operations and futures; exactly one arm takes effect. See
+/// `weft::select!`.
+#[proc_macro]
+pub fn select(input: TokenStream) -> TokenStream {
+    match syn::parse::<select::Input>(input) {
+        Ok(parsed) => select::expand(parsed).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
 }

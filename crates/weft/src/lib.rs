@@ -37,12 +37,15 @@
 // Under loom only the lock-free cores are exercised; the rest of the runtime is idle there.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
+pub mod channel;
 pub mod future;
 mod loom;
 pub mod runtime;
 pub mod task;
 pub mod time;
 
+pub use channel::select::select;
+pub use channel::Channel;
 pub use future::FutureExt;
 pub use runtime::{Builder, Executor};
 pub use task::{spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
@@ -71,6 +74,58 @@ pub use weft_macros::main;
 /// }
 /// ```
 pub use weft_macros::test;
+
+/// Waits on several channel operations and futures at once; exactly one arm takes effect, as
+/// in Go's `select`.
+///
+/// ```text
+/// weft::select! {
+///     biased;                                   // optional: poll arms in order, not at random
+///     pattern = expression, if condition => handler,
+///     default => handler,                       // optional: taken at once if nothing is ready
+/// }
+/// ```
+///
+/// - Arms are channel operations (`ch.recv()`, `ch.send(v)`) and any other futures. Every
+///   enabled arm's expression is evaluated once, in order, before waiting; an arm whose
+///   `if` condition is false is not evaluated at all.
+/// - **Exactly one arm takes effect.** A send arm that loses never delivers its value and a recv
+///   arm that loses never consumes one, also on unbuffered channels with peers racing on other
+///   threads. A select never matches its own send with its own receive.
+/// - Among arms ready at once, one is chosen uniformly at random (`biased;` picks the first).
+/// - A recv arm on a closed channel is ready with `None`; a send arm on a closed channel is
+///   ready with `Err(SendError(v))`.
+/// - A future arm is polled only while no channel arm can take effect at the same time.
+/// - A refutable pattern that does not match disables its arm for the rest of that select and
+///   drops the value it received (`Some(v) = ch.recv()` skips a closed channel).
+/// - Handlers run after the select finished (its arms are dropped by then) and may `.await`,
+///   `break`, `continue` and `return` as the enclosing code could.
+/// - Dropped before it completes, a select has let at most one arm take effect; a value a peer
+///   handed to one of its recv arms is put back, first in line.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::Channel;
+///
+/// # weft::block_on(async {
+/// let ints = Channel::<i32>::with_capacity(1);
+/// let words = Channel::<String>::with_capacity(1);
+/// words.send("hi".to_owned()).await.unwrap();
+/// weft::select! {
+///     v = ints.recv() => println!("int: {v:?}"),
+///     s = words.recv() => assert_eq!(s.as_deref(), Some("hi")),
+///     _ = weft::sleep(Duration::from_secs(1)) => println!("timeout"),
+/// }
+/// let picked = weft::select! {
+///     v = ints.recv() => v,
+///     default => None,
+/// };
+/// assert_eq!(picked, None);
+/// # });
+/// ```
+pub use weft_macros::select;
 
 /// Drives `future` to completion on the calling thread and returns its output.
 ///

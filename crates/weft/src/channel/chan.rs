@@ -1,0 +1,272 @@
+//! The channel core: one lock around the buffer and the two waiter FIFOs.
+//!
+//! Every operation takes the lock once. A value goes straight to the receiver that has waited
+//! longest when one is parked (Go's direct hand-off), else into the buffer if there is room,
+//! else the sender parks with the value. A receiver takes from the buffer (refilling it from the
+//! first parked sender), else straight from the first parked sender, else parks.
+//!
+//! Parked waiters that belong to a `select` carry its token; a peer completes them only after
+//! winning the token (see `token.rs`), and never completes a waiter of its own select.
+//!
+//! Cancellation keeps every value exactly once: a parked sender's value stays in its waiter
+//! until a receiver takes it (then the send has happened) or the sender's future is dropped
+//! (then it has not). A value handed to a parked receiver sits in that receiver's waiter until
+//! its future collects it; if the future is dropped first, the value is offered again, first in
+//! line (to the next parked receiver, else the front of the buffer).
+//!
+//! Wakers are collected under the lock and woken after it is released.
+
+use super::queue::WaitQueue;
+use super::token::{Claim, SelectToken};
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use std::collections::VecDeque;
+use std::task::Waker;
+
+/// How a parked waiter is told it was served.
+#[derive(Debug)]
+pub(crate) enum Notify {
+    /// A plain `send`/`recv` future.
+    Waker(Waker),
+    /// Arm `arm` of a select.
+    Select(Arc<SelectToken>, usize),
+}
+
+impl Notify {
+    /// Claims the waiter for the caller (`me` is the caller's own select, if any).
+    fn claim(&self, me: Option<&Arc<SelectToken>>) -> Claim {
+        match self {
+            Notify::Waker(_) => Claim::Won,
+            Notify::Select(token, arm) => {
+                if me.is_some_and(|m| Arc::ptr_eq(m, token)) {
+                    // Never match a select's send with its own receive.
+                    return Claim::Lost;
+                }
+                token.claim(*arm)
+            }
+        }
+    }
+
+    fn waker(&self) -> Option<Waker> {
+        match self {
+            Notify::Waker(w) => Some(w.clone()),
+            Notify::Select(token, _) => token.waker(),
+        }
+    }
+}
+
+/// The outcome of a parked send.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum SendOutcome {
+    Pending,
+    Delivered,
+    /// The channel closed; the value is still in the waiter.
+    Closed,
+}
+
+#[derive(Debug)]
+pub(crate) struct SendWaiter<T> {
+    pub(crate) value: Option<T>,
+    pub(crate) outcome: SendOutcome,
+    pub(crate) notify: Notify,
+}
+
+/// The outcome of a parked receive.
+#[derive(Debug)]
+pub(crate) enum RecvOutcome<T> {
+    Pending,
+    Value(T),
+    Closed,
+}
+
+#[derive(Debug)]
+pub(crate) struct RecvWaiter<T> {
+    pub(crate) outcome: RecvOutcome<T>,
+    pub(crate) notify: Notify,
+}
+
+/// The buffer's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Capacity {
+    Bounded(usize),
+    Unbounded,
+}
+
+#[derive(Debug)]
+pub(crate) struct State<T> {
+    pub(crate) buf: VecDeque<T>,
+    pub(crate) closed: bool,
+    pub(crate) senders: WaitQueue<SendWaiter<T>>,
+    pub(crate) receivers: WaitQueue<RecvWaiter<T>>,
+}
+
+/// Wakers to wake once the lock is released.
+#[derive(Debug, Default)]
+pub(crate) struct Wakeups(Vec<Waker>);
+
+impl Wakeups {
+    fn push(&mut self, w: Option<Waker>) {
+        self.0.extend(w);
+    }
+
+    pub(crate) fn wake(self) {
+        for w in self.0 {
+            w.wake();
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Chan<T> {
+    state: Mutex<State<T>>,
+    pub(crate) capacity: Capacity,
+}
+
+impl<T> Chan<T> {
+    pub(crate) fn new(capacity: Capacity) -> Self {
+        let prealloc = match capacity {
+            Capacity::Bounded(n) => n.min(1024),
+            Capacity::Unbounded => 0,
+        };
+        Self {
+            state: Mutex::new(State {
+                buf: VecDeque::with_capacity(prealloc),
+                closed: false,
+                senders: WaitQueue::default(),
+                receivers: WaitQueue::default(),
+            }),
+            capacity,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
+        // Nothing panics while holding this lock, but never let poison spread.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn has_room(&self, st: &State<T>) -> bool {
+        match self.capacity {
+            Capacity::Bounded(n) => st.buf.len() < n,
+            Capacity::Unbounded => true,
+        }
+    }
+
+    /// Sends without waiting: to the longest-waiting receiver, else into the buffer.
+    /// Gives the value back if neither is possible (or the channel is closed).
+    pub(crate) fn try_send_locked(
+        &self,
+        st: &mut State<T>,
+        value: T,
+        me: Option<&Arc<SelectToken>>,
+        wake: &mut Wakeups,
+    ) -> Result<(), T> {
+        if st.closed {
+            return Err(value);
+        }
+        let mut at = st.receivers.next_linked(None);
+        while let Some(key) = at {
+            at = st.receivers.next_linked(Some(key));
+            let waiter = st.receivers.get_mut(key);
+            if waiter.notify.claim(me) != Claim::Won {
+                continue;
+            }
+            waiter.outcome = RecvOutcome::Value(value);
+            wake.push(waiter.notify.waker());
+            st.receivers.unlink(key);
+            return Ok(());
+        }
+        if self.has_room(st) {
+            st.buf.push_back(value);
+            return Ok(());
+        }
+        Err(value)
+    }
+
+    /// Receives without waiting: from the buffer (refilling it from the first parked sender),
+    /// else straight from the first parked sender.
+    pub(crate) fn try_recv_locked(
+        &self,
+        st: &mut State<T>,
+        me: Option<&Arc<SelectToken>>,
+        wake: &mut Wakeups,
+    ) -> Option<T> {
+        if let Some(v) = st.buf.pop_front() {
+            if self.has_room(st) {
+                if let Some(refill) = self.take_parked_sender(st, me, wake) {
+                    st.buf.push_back(refill);
+                }
+            }
+            return Some(v);
+        }
+        self.take_parked_sender(st, me, wake)
+    }
+
+    fn take_parked_sender(
+        &self,
+        st: &mut State<T>,
+        me: Option<&Arc<SelectToken>>,
+        wake: &mut Wakeups,
+    ) -> Option<T> {
+        let mut at = st.senders.next_linked(None);
+        while let Some(key) = at {
+            at = st.senders.next_linked(Some(key));
+            let waiter = st.senders.get_mut(key);
+            if waiter.notify.claim(me) != Claim::Won {
+                continue;
+            }
+            let v = waiter.value.take();
+            waiter.outcome = SendOutcome::Delivered;
+            wake.push(waiter.notify.waker());
+            st.senders.unlink(key);
+            return v;
+        }
+        None
+    }
+
+    /// Puts back a value a dropped receiver had been handed: first in line.
+    pub(crate) fn reoffer_locked(&self, st: &mut State<T>, value: T, wake: &mut Wakeups) {
+        let mut at = st.receivers.next_linked(None);
+        while let Some(key) = at {
+            at = st.receivers.next_linked(Some(key));
+            let waiter = st.receivers.get_mut(key);
+            if waiter.notify.claim(None) != Claim::Won {
+                continue;
+            }
+            waiter.outcome = RecvOutcome::Value(value);
+            wake.push(waiter.notify.waker());
+            st.receivers.unlink(key);
+            return;
+        }
+        st.buf.push_front(value);
+    }
+
+    /// Closes the channel: parked senders get their values back, parked receivers get `None`
+    /// (receivers park only when the buffer is empty). Returns true if this call closed it.
+    pub(crate) fn close_locked(&self, st: &mut State<T>, wake: &mut Wakeups) -> bool {
+        if st.closed {
+            return false;
+        }
+        st.closed = true;
+        let mut at = st.senders.next_linked(None);
+        while let Some(key) = at {
+            at = st.senders.next_linked(Some(key));
+            let waiter = st.senders.get_mut(key);
+            // A busy select re-polls and sees the channel closed; one that lost keeps its value.
+            if waiter.notify.claim(None) == Claim::Won {
+                waiter.outcome = SendOutcome::Closed;
+                wake.push(waiter.notify.waker());
+            }
+            st.senders.unlink(key);
+        }
+        let mut at = st.receivers.next_linked(None);
+        while let Some(key) = at {
+            at = st.receivers.next_linked(Some(key));
+            let waiter = st.receivers.get_mut(key);
+            if waiter.notify.claim(None) == Claim::Won {
+                waiter.outcome = RecvOutcome::Closed;
+                wake.push(waiter.notify.waker());
+            }
+            st.receivers.unlink(key);
+        }
+        true
+    }
+}

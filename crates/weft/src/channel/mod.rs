@@ -1,0 +1,415 @@
+//! Go-style channels: unbuffered (rendezvous), buffered and unbounded, many producers and many
+//! consumers, `close`, and `select!` over several of them with Go's semantics.
+//!
+//! ```
+//! use weft::Channel;
+//!
+//! # weft::block_on(async {
+//! let ch = Channel::<i32>::with_capacity(2);
+//! let producer = {
+//!     let ch = ch.clone();
+//!     weft::spawn(async move {
+//!         for i in 0..5 {
+//!             ch.send(i).await.unwrap();
+//!         }
+//!         ch.close();
+//!     })
+//! };
+//! let mut got = Vec::new();
+//! while let Some(v) = ch.recv().await {
+//!     got.push(v);
+//! }
+//! producer.await;
+//! assert_eq!(got, vec![0, 1, 2, 3, 4]);
+//! # });
+//! ```
+//!
+//! # Guarantees
+//!
+//! - **Nothing lost, nothing duplicated.** A `send` future dropped before it completes either
+//!   delivered its value or did not send it; a `recv` future dropped before it completes took
+//!   nothing (a value already handed to it goes to the next receiver in line).
+//! - **FIFO.** Parked senders and parked receivers are served in arrival order; a value sent
+//!   while receivers are parked goes to the one that has waited longest.
+//! - **Unbuffered means rendezvous.** On `Channel::new()` a send completes only when a receiver
+//!   takes the value, and `try_send` succeeds only if a receiver is parked.
+//! - **Closing** refuses new sends (the value comes back in the error), lets receivers drain
+//!   what is buffered, hands parked senders their values back and wakes every parked party.
+//! - **Bounded memory.** A parked operation occupies one slot in the channel until it completes
+//!   or its future is dropped; dropped futures free their slots.
+//! - Channel operations spend the task's cooperative budget.
+//!
+//! See [`select!`](crate::select!) for waiting on several operations at once.
+
+mod chan;
+mod error;
+mod ops;
+mod queue;
+#[doc(hidden)]
+pub mod select;
+#[doc(hidden)]
+pub mod token;
+
+pub use error::{SendError, TryRecvError, TrySendError};
+pub use ops::{RecvFuture, SendFuture};
+
+use chan::{Capacity, Chan, Wakeups};
+use futures_core::Stream;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// The internals the `select!` macro expands to. Not a public API.
+#[doc(hidden)]
+pub mod __select {
+    pub use super::select::{
+        Arm, ArmSlot, FutureArm, IntoChannelArm, IntoFutureArm, RecvArm, Select, SendArm, Wrap,
+    };
+}
+
+struct Inner<T> {
+    chan: Chan<T>,
+    /// Handles that can send (`Channel` and `Sender`); the channel closes when none is left.
+    senders: AtomicUsize,
+    /// Handles that can receive (`Channel` and `Receiver`); the channel closes when none is left.
+    receivers: AtomicUsize,
+}
+
+impl<T> Inner<T> {
+    fn new(capacity: Capacity, senders: usize, receivers: usize) -> Arc<Self> {
+        Arc::new(Self {
+            chan: Chan::new(capacity),
+            senders: AtomicUsize::new(senders),
+            receivers: AtomicUsize::new(receivers),
+        })
+    }
+
+    fn close(&self) -> bool {
+        let mut wake = Wakeups::default();
+        let closed = self.chan.close_locked(&mut self.chan.lock(), &mut wake);
+        wake.wake();
+        closed
+    }
+
+    fn release(&self, count: &AtomicUsize) {
+        if count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.close();
+        }
+    }
+}
+
+/// A channel handle with both ends, as in the guide: clone it to share it between producers
+/// and consumers. Closed by [`close`](Channel::close) or when its last handle is dropped.
+///
+/// A `Channel` is also a [`Stream`] of received values.
+pub struct Channel<T> {
+    inner: Arc<Inner<T>>,
+    /// This handle's parked receiver when used as a `Stream`.
+    stream_key: Option<usize>,
+}
+
+/// The sending half of a channel; see [`Channel::sender`] and [`bounded`].
+pub struct Sender<T> {
+    inner: Arc<Inner<T>>,
+}
+
+/// The receiving half of a channel; see [`Channel::receiver`] and [`bounded`]. Also a
+/// [`Stream`].
+pub struct Receiver<T> {
+    inner: Arc<Inner<T>>,
+    stream_key: Option<usize>,
+}
+
+/// A buffered channel with room for `capacity` values (0: unbuffered), as split halves. The
+/// channel closes when every sender (or every receiver) is dropped.
+///
+/// # Examples
+///
+/// ```
+/// # weft::block_on(async {
+/// let (tx, rx) = weft::channel::bounded::<u8>(4);
+/// tx.send(1).await.unwrap();
+/// drop(tx);
+/// assert_eq!(rx.recv().await, Some(1));
+/// assert_eq!(rx.recv().await, None);
+/// # });
+/// ```
+pub fn bounded<T>(capacity: usize) -> (Sender<T>, Receiver<T>) {
+    split(Capacity::Bounded(capacity))
+}
+
+/// An unbounded channel, as split halves.
+pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
+    split(Capacity::Unbounded)
+}
+
+fn split<T>(capacity: Capacity) -> (Sender<T>, Receiver<T>) {
+    let inner = Inner::new(capacity, 1, 1);
+    (
+        Sender {
+            inner: inner.clone(),
+        },
+        Receiver {
+            inner,
+            stream_key: None,
+        },
+    )
+}
+
+macro_rules! shared_methods {
+    () => {
+        /// True once the channel is closed, even while values remain buffered.
+        pub fn is_closed(&self) -> bool {
+            self.inner.chan.lock().closed
+        }
+
+        /// Closes the channel; returns true if this call closed it. Buffered values stay
+        /// receivable; parked senders get their values back.
+        pub fn close(&self) -> bool {
+            self.inner.close()
+        }
+
+        /// Number of buffered values.
+        pub fn len(&self) -> usize {
+            self.inner.chan.lock().buf.len()
+        }
+
+        /// True if no value is buffered.
+        pub fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+
+        /// `Some(0)` unbuffered, `Some(n)` buffered, `None` unbounded.
+        pub fn capacity(&self) -> Option<usize> {
+            match self.inner.chan.capacity {
+                Capacity::Bounded(n) => Some(n),
+                Capacity::Unbounded => None,
+            }
+        }
+    };
+}
+
+macro_rules! send_methods {
+    () => {
+        /// Sends a value, waiting for room (or, unbuffered, for a receiver to take it).
+        /// `Err(SendError(value))` once the channel is closed.
+        ///
+        /// Cancel-safe: see [`SendFuture`].
+        pub fn send(&self, value: T) -> SendFuture<'_, T> {
+            SendFuture {
+                chan: &self.inner.chan,
+                value: Some(value),
+                key: None,
+            }
+        }
+
+        /// Sends without waiting. On an unbuffered channel this succeeds only if a receiver is
+        /// parked (Go's non-blocking send).
+        pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+            let chan = &self.inner.chan;
+            let mut wake = Wakeups::default();
+            let mut st = chan.lock();
+            let res = match chan.try_send_locked(&mut st, value, None, &mut wake) {
+                Ok(()) => Ok(()),
+                Err(v) if st.closed => Err(TrySendError::Closed(v)),
+                Err(v) => Err(TrySendError::Full(v)),
+            };
+            drop(st);
+            wake.wake();
+            res
+        }
+    };
+}
+
+macro_rules! recv_methods {
+    () => {
+        /// Receives a value, waiting for one; `None` once the channel is closed and drained.
+        ///
+        /// Cancel-safe: see [`RecvFuture`].
+        pub fn recv(&self) -> RecvFuture<'_, T> {
+            RecvFuture {
+                chan: &self.inner.chan,
+                key: None,
+            }
+        }
+
+        /// Receives without waiting. On an unbuffered channel this succeeds only if a sender
+        /// is parked.
+        pub fn try_recv(&self) -> Result<T, TryRecvError> {
+            let chan = &self.inner.chan;
+            let mut wake = Wakeups::default();
+            let mut st = chan.lock();
+            let res = match chan.try_recv_locked(&mut st, None, &mut wake) {
+                Some(v) => Ok(v),
+                None if st.closed => Err(TryRecvError::Closed),
+                None => Err(TryRecvError::Empty),
+            };
+            drop(st);
+            wake.wake();
+            res
+        }
+    };
+}
+
+impl<T> Channel<T> {
+    /// An unbuffered channel: a send completes when a receiver takes the value.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// A buffered channel with room for `capacity` values; `with_capacity(0)` is
+    /// [`Channel::new`].
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self::from_inner(Inner::new(Capacity::Bounded(capacity), 1, 1))
+    }
+
+    /// A channel whose buffer grows without bound: sends never wait.
+    pub fn unbounded() -> Self {
+        Self::from_inner(Inner::new(Capacity::Unbounded, 1, 1))
+    }
+
+    fn from_inner(inner: Arc<Inner<T>>) -> Self {
+        Self {
+            inner,
+            stream_key: None,
+        }
+    }
+
+    pub(crate) fn chan(&self) -> &Chan<T> {
+        &self.inner.chan
+    }
+
+    /// A sending half for this channel.
+    pub fn sender(&self) -> Sender<T> {
+        self.inner.senders.fetch_add(1, Ordering::Relaxed);
+        Sender {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// A receiving half for this channel.
+    pub fn receiver(&self) -> Receiver<T> {
+        self.inner.receivers.fetch_add(1, Ordering::Relaxed);
+        Receiver {
+            inner: self.inner.clone(),
+            stream_key: None,
+        }
+    }
+
+    shared_methods!();
+    send_methods!();
+    recv_methods!();
+}
+
+impl<T> Sender<T> {
+    shared_methods!();
+    send_methods!();
+}
+
+impl<T> Receiver<T> {
+    shared_methods!();
+    recv_methods!();
+}
+
+impl<T> Default for Channel<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T> Clone for Channel<T> {
+    fn clone(&self) -> Self {
+        self.inner.senders.fetch_add(1, Ordering::Relaxed);
+        self.inner.receivers.fetch_add(1, Ordering::Relaxed);
+        Self::from_inner(self.inner.clone())
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Self {
+        self.inner.senders.fetch_add(1, Ordering::Relaxed);
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Self {
+        self.inner.receivers.fetch_add(1, Ordering::Relaxed);
+        Self {
+            inner: self.inner.clone(),
+            stream_key: None,
+        }
+    }
+}
+
+impl<T> Drop for Channel<T> {
+    fn drop(&mut self) {
+        ops::cancel_recv(&self.inner.chan, &mut self.stream_key);
+        self.inner.release(&self.inner.senders);
+        self.inner.release(&self.inner.receivers);
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        self.inner.release(&self.inner.senders);
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        ops::cancel_recv(&self.inner.chan, &mut self.stream_key);
+        self.inner.release(&self.inner.receivers);
+    }
+}
+
+impl<T> Stream for Channel<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        ops::poll_recv(&this.inner.chan, &mut this.stream_key, cx)
+    }
+}
+
+impl<T> Stream for Receiver<T> {
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        ops::poll_recv(&this.inner.chan, &mut this.stream_key, cx)
+    }
+}
+
+impl<T> Unpin for Channel<T> {}
+impl<T> Unpin for Receiver<T> {}
+
+impl<T> fmt::Debug for Channel<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Channel")
+            .field("capacity", &self.capacity())
+            .field("len", &self.len())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

@@ -1,0 +1,204 @@
+//! The `send` and `recv` futures, and the polling steps they share with streams and `select`.
+
+use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
+use super::error::SendError;
+use crate::runtime::scheduler::coop;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll, Waker};
+
+fn update_waker(notify: &mut Notify, waker: &Waker) {
+    if let Notify::Waker(w) = notify {
+        if !w.will_wake(waker) {
+            w.clone_from(waker);
+        }
+    }
+}
+
+/// One receive step: collects a parked waiter's outcome, or receives now, or parks.
+/// `key` is the caller's parked waiter, kept across polls.
+pub(crate) fn poll_recv<T>(
+    chan: &Chan<T>,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    ready!(coop::poll_proceed(cx));
+    let mut wake = Wakeups::default();
+    let mut st = chan.lock();
+    let out = match *key {
+        Some(k) => match st.receivers.get(k).outcome {
+            RecvOutcome::Pending => {
+                update_waker(&mut st.receivers.get_mut(k).notify, cx.waker());
+                None
+            }
+            _ => {
+                *key = None;
+                match st.receivers.remove(k).outcome {
+                    RecvOutcome::Value(v) => Some(Some(v)),
+                    _ => Some(None),
+                }
+            }
+        },
+        None => match chan.try_recv_locked(&mut st, None, &mut wake) {
+            Some(v) => Some(Some(v)),
+            None if st.closed => Some(None),
+            None => {
+                *key = Some(st.receivers.push_back(RecvWaiter {
+                    outcome: RecvOutcome::Pending,
+                    notify: Notify::Waker(cx.waker().clone()),
+                }));
+                None
+            }
+        },
+    };
+    drop(st);
+    wake.wake();
+    match out {
+        Some(v) => Poll::Ready(v),
+        None => Poll::Pending,
+    }
+}
+
+/// Removes a parked receiver; a value it had been handed is offered to the next in line.
+pub(crate) fn cancel_recv<T>(chan: &Chan<T>, key: &mut Option<usize>) {
+    let Some(k) = key.take() else { return };
+    let mut wake = Wakeups::default();
+    let mut st = chan.lock();
+    if let RecvOutcome::Value(v) = st.receivers.remove(k).outcome {
+        chan.reoffer_locked(&mut st, v, &mut wake);
+    }
+    drop(st);
+    wake.wake();
+}
+
+/// One send step. `value` is `Some` until the value has been handed to the channel.
+pub(crate) fn poll_send<T>(
+    chan: &Chan<T>,
+    value: &mut Option<T>,
+    key: &mut Option<usize>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), SendError<T>>> {
+    ready!(coop::poll_proceed(cx));
+    let mut wake = Wakeups::default();
+    let mut st = chan.lock();
+    let out = match *key {
+        Some(k) => match st.senders.get(k).outcome {
+            SendOutcome::Pending => {
+                update_waker(&mut st.senders.get_mut(k).notify, cx.waker());
+                None
+            }
+            SendOutcome::Delivered => {
+                *key = None;
+                st.senders.remove(k);
+                Some(Ok(()))
+            }
+            SendOutcome::Closed => {
+                *key = None;
+                let w = st.senders.remove(k);
+                Some(Err(SendError(
+                    w.value.expect("a closed send keeps its value"),
+                )))
+            }
+        },
+        None => {
+            let v = value.take().expect("send polled after completion");
+            match chan.try_send_locked(&mut st, v, None, &mut wake) {
+                Ok(()) => Some(Ok(())),
+                Err(v) if st.closed => Some(Err(SendError(v))),
+                Err(v) => {
+                    *key = Some(st.senders.push_back(SendWaiter {
+                        value: Some(v),
+                        outcome: SendOutcome::Pending,
+                        notify: Notify::Waker(cx.waker().clone()),
+                    }));
+                    None
+                }
+            }
+        }
+    };
+    drop(st);
+    wake.wake();
+    match out {
+        Some(r) => Poll::Ready(r),
+        None => Poll::Pending,
+    }
+}
+
+/// Removes a parked sender; an undelivered value is dropped after the lock is released.
+pub(crate) fn cancel_send<T>(chan: &Chan<T>, key: &mut Option<usize>) {
+    let Some(k) = key.take() else { return };
+    let waiter = chan.lock().senders.remove(k);
+    drop(waiter);
+}
+
+/// The future of [`Channel::recv`](super::Channel::recv).
+///
+/// Cancel-safe: dropped before it completes, it has taken nothing (a value already handed to it
+/// goes to the next receiver in line).
+#[must_use = "futures do nothing unless awaited"]
+pub struct RecvFuture<'a, T> {
+    pub(crate) chan: &'a Chan<T>,
+    pub(crate) key: Option<usize>,
+}
+
+impl<T> Unpin for RecvFuture<'_, T> {}
+
+impl<T> fmt::Debug for RecvFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFuture")
+            .field("parked", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl<T> Future for RecvFuture<'_, T> {
+    type Output = Option<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        poll_recv(this.chan, &mut this.key, cx)
+    }
+}
+
+impl<T> Drop for RecvFuture<'_, T> {
+    fn drop(&mut self) {
+        cancel_recv(self.chan, &mut self.key);
+    }
+}
+
+/// The future of [`Channel::send`](super::Channel::send).
+///
+/// Cancel-safe: dropped before it completes, its value was either delivered or not sent at all
+/// (and is dropped with the future).
+#[must_use = "futures do nothing unless awaited"]
+pub struct SendFuture<'a, T> {
+    pub(crate) chan: &'a Chan<T>,
+    pub(crate) value: Option<T>,
+    pub(crate) key: Option<usize>,
+}
+
+impl<T> Unpin for SendFuture<'_, T> {}
+
+impl<T> fmt::Debug for SendFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendFuture")
+            .field("parked", &self.key.is_some())
+            .finish()
+    }
+}
+
+impl<T> Future for SendFuture<'_, T> {
+    type Output = Result<(), SendError<T>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        poll_send(this.chan, &mut this.value, &mut this.key, cx)
+    }
+}
+
+impl<T> Drop for SendFuture<'_, T> {
+    fn drop(&mut self) {
+        cancel_send(self.chan, &mut self.key);
+    }
+}

@@ -1,0 +1,506 @@
+//! The machinery behind `select!` and [`select`](crate::select()): arms, the driver that polls
+//! them in random order, and the commit protocol through the select's token.
+//!
+//! One poll of a select:
+//! 1. If a peer already completed one of its parked arms (won the token), that arm wins.
+//! 2. Otherwise, with the token in `POLLING` (peers cannot complete any of its waiters now),
+//!    try every enabled arm once, in a fresh uniformly random order (or in order if `biased`):
+//!    a channel arm takes effect if it can without waiting; a future arm is polled. The first
+//!    that takes effect wins.
+//! 3. With a `default` arm, nothing ready means `default` wins.
+//! 4. Otherwise park a waiter for every channel arm and try to move the token to `WAITING`.
+//!    If a peer came by while polling, go back to 2.
+//!
+//! Whoever wins, every other waiter is removed before the select returns, and a value handed
+//! to a losing recv arm's waiter cannot exist: a peer hands a value only after winning the
+//! token. A select dropped while parked first finishes its token (no claim can succeed after),
+//! then its arms remove their waiters, re-offering a value a peer handed to a recv arm.
+
+use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
+use super::error::SendError;
+use super::ops::{RecvFuture, SendFuture};
+use super::token::{Park, SelectToken};
+use super::Channel;
+use crate::loom::sync::Arc;
+use crate::runtime::scheduler::coop;
+use pin_project_lite::pin_project;
+use std::cell::Cell;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// An arm of a select, as the driver sees it.
+pub trait Arm {
+    /// Tries to take effect now, without waiting; stores the output and returns true if it did.
+    fn attempt(self: Pin<&mut Self>, token: &Arc<SelectToken>, cx: &mut Context<'_>) -> bool;
+    /// Parks a waiter carrying the token (channel arms only; once per select).
+    fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, cx: &mut Context<'_>);
+    /// A peer completed this arm: collects its outcome as the output.
+    fn collect(self: Pin<&mut Self>);
+    /// Removes a parked waiter, if any.
+    fn unregister(self: Pin<&mut Self>);
+}
+
+/// A receive arm.
+pub struct RecvArm<'a, T> {
+    chan: &'a Chan<T>,
+    key: Option<usize>,
+    out: Option<Option<T>>,
+}
+
+/// A send arm.
+pub struct SendArm<'a, T> {
+    chan: &'a Chan<T>,
+    value: Option<T>,
+    key: Option<usize>,
+    out: Option<Result<(), SendError<T>>>,
+}
+
+pin_project! {
+    /// An arm that is an arbitrary future.
+    pub struct FutureArm<F: Future> {
+        #[pin]
+        future: F,
+        out: Option<F::Output>,
+    }
+}
+
+impl<T> fmt::Debug for RecvArm<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvArm").finish_non_exhaustive()
+    }
+}
+
+impl<T> fmt::Debug for SendArm<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendArm").finish_non_exhaustive()
+    }
+}
+
+impl<F: Future> fmt::Debug for FutureArm<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FutureArm").finish_non_exhaustive()
+    }
+}
+
+impl<T> Unpin for RecvArm<'_, T> {}
+impl<T> Unpin for SendArm<'_, T> {}
+
+impl<'a, T> RecvArm<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>) -> Self {
+        Self {
+            chan,
+            key: None,
+            out: None,
+        }
+    }
+
+    /// The received value (`None`: the channel is closed and drained).
+    pub fn take_output(self: Pin<&mut Self>) -> Option<T> {
+        self.get_mut()
+            .out
+            .take()
+            .expect("select arm output taken twice")
+    }
+}
+
+impl<T> SendArm<'_, T> {
+    /// The send's result.
+    pub fn take_output(self: Pin<&mut Self>) -> Result<(), SendError<T>> {
+        self.get_mut()
+            .out
+            .take()
+            .expect("select arm output taken twice")
+    }
+}
+
+impl<F: Future> FutureArm<F> {
+    /// Wraps a future as an arm.
+    pub fn new(future: F) -> Self {
+        Self { future, out: None }
+    }
+
+    /// The future's output.
+    pub fn take_output(self: Pin<&mut Self>) -> F::Output {
+        self.project()
+            .out
+            .take()
+            .expect("select arm output taken twice")
+    }
+}
+
+impl<T> Arm for RecvArm<'_, T> {
+    fn attempt(self: Pin<&mut Self>, token: &Arc<SelectToken>, _cx: &mut Context<'_>) -> bool {
+        let this = self.get_mut();
+        let mut wake = Wakeups::default();
+        let mut st = this.chan.lock();
+        let got = match this.chan.try_recv_locked(&mut st, Some(token), &mut wake) {
+            Some(v) => Some(Some(v)),
+            None if st.closed => Some(None),
+            None => None,
+        };
+        drop(st);
+        wake.wake();
+        let done = got.is_some();
+        this.out = got;
+        done
+    }
+
+    fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, _cx: &mut Context<'_>) {
+        let this = self.get_mut();
+        if this.key.is_none() {
+            this.key = Some(this.chan.lock().receivers.push_back(RecvWaiter {
+                outcome: RecvOutcome::Pending,
+                notify: Notify::Select(token.clone(), arm),
+            }));
+        }
+    }
+
+    fn collect(self: Pin<&mut Self>) {
+        let this = self.get_mut();
+        let k = this.key.take().expect("a completed recv arm was parked");
+        let outcome = this.chan.lock().receivers.remove(k).outcome;
+        this.out = Some(match outcome {
+            RecvOutcome::Value(v) => Some(v),
+            RecvOutcome::Closed => None,
+            RecvOutcome::Pending => unreachable!("the token was won, so the outcome is set"),
+        });
+    }
+
+    fn unregister(self: Pin<&mut Self>) {
+        super::ops::cancel_recv(self.chan, &mut self.get_mut().key);
+    }
+}
+
+impl<T> Arm for SendArm<'_, T> {
+    fn attempt(self: Pin<&mut Self>, token: &Arc<SelectToken>, _cx: &mut Context<'_>) -> bool {
+        let this = self.get_mut();
+        let mut wake = Wakeups::default();
+        let mut st = this.chan.lock();
+        // Once parked, the value lives in the waiter; borrow it back for the attempt.
+        let v = match this.key {
+            Some(k) => st.senders.get_mut(k).value.take(),
+            None => this.value.take(),
+        }
+        .expect("a send arm holds its value until it takes effect");
+        let done = if st.closed {
+            this.out = Some(Err(SendError(v)));
+            true
+        } else {
+            match this
+                .chan
+                .try_send_locked(&mut st, v, Some(token), &mut wake)
+            {
+                Ok(()) => {
+                    this.out = Some(Ok(()));
+                    true
+                }
+                Err(v) => {
+                    match this.key {
+                        Some(k) => st.senders.get_mut(k).value = Some(v),
+                        None => this.value = Some(v),
+                    }
+                    false
+                }
+            }
+        };
+        drop(st);
+        wake.wake();
+        done
+    }
+
+    fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, _cx: &mut Context<'_>) {
+        let this = self.get_mut();
+        if this.key.is_none() {
+            this.key = Some(this.chan.lock().senders.push_back(SendWaiter {
+                value: this.value.take(),
+                outcome: SendOutcome::Pending,
+                notify: Notify::Select(token.clone(), arm),
+            }));
+        }
+    }
+
+    fn collect(self: Pin<&mut Self>) {
+        let this = self.get_mut();
+        let k = this.key.take().expect("a completed send arm was parked");
+        let waiter = this.chan.lock().senders.remove(k);
+        this.out = Some(match waiter.outcome {
+            SendOutcome::Delivered => Ok(()),
+            SendOutcome::Closed => Err(SendError(
+                waiter.value.expect("a closed send keeps its value"),
+            )),
+            SendOutcome::Pending => unreachable!("the token was won, so the outcome is set"),
+        });
+    }
+
+    fn unregister(self: Pin<&mut Self>) {
+        super::ops::cancel_send(self.chan, &mut self.get_mut().key);
+    }
+}
+
+impl<F: Future> Arm for FutureArm<F> {
+    fn attempt(self: Pin<&mut Self>, _token: &Arc<SelectToken>, cx: &mut Context<'_>) -> bool {
+        let this = self.project();
+        match this.future.poll(cx) {
+            Poll::Ready(v) => {
+                *this.out = Some(v);
+                true
+            }
+            Poll::Pending => false,
+        }
+    }
+
+    fn register(self: Pin<&mut Self>, _: &Arc<SelectToken>, _: usize, _: &mut Context<'_>) {}
+
+    fn collect(self: Pin<&mut Self>) {}
+
+    fn unregister(self: Pin<&mut Self>) {}
+}
+
+impl<T> Drop for RecvArm<'_, T> {
+    fn drop(&mut self) {
+        super::ops::cancel_recv(self.chan, &mut self.key);
+    }
+}
+
+impl<T> Drop for SendArm<'_, T> {
+    fn drop(&mut self) {
+        super::ops::cancel_send(self.chan, &mut self.key);
+    }
+}
+
+/// Holds an arm expression's value for the conversion below.
+pub struct Wrap<T>(Cell<Option<T>>);
+
+impl<T> fmt::Debug for Wrap<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Wrap(..)")
+    }
+}
+
+impl<T> Wrap<T> {
+    /// Wraps an arm expression.
+    pub fn new(value: T) -> Self {
+        Self(Cell::new(Some(value)))
+    }
+
+    fn take(&self) -> T {
+        self.0.take().expect("arm converted twice")
+    }
+}
+
+/// Turns `ch.recv()` and `ch.send(v)` into channel arms. Picked by method resolution before
+/// [`IntoFutureArm`], which takes one more reference.
+pub trait IntoChannelArm {
+    /// The arm type.
+    type Arm;
+    /// Converts.
+    fn __weft_arm(&self) -> Self::Arm;
+}
+
+impl<'a, T> IntoChannelArm for Wrap<RecvFuture<'a, T>> {
+    type Arm = RecvArm<'a, T>;
+    fn __weft_arm(&self) -> RecvArm<'a, T> {
+        let mut f = self.take();
+        debug_assert!(f.key.is_none(), "a polled recv future used as a select arm");
+        super::ops::cancel_recv(f.chan, &mut f.key);
+        RecvArm::new(f.chan)
+    }
+}
+
+impl<'a, T> IntoChannelArm for Wrap<SendFuture<'a, T>> {
+    type Arm = SendArm<'a, T>;
+    fn __weft_arm(&self) -> SendArm<'a, T> {
+        let mut f = self.take();
+        super::ops::cancel_send(f.chan, &mut f.key);
+        SendArm {
+            chan: f.chan,
+            value: f.value.take(),
+            key: None,
+            out: None,
+        }
+    }
+}
+
+/// Turns any other future into a future arm.
+pub trait IntoFutureArm {
+    /// The arm type.
+    type Arm;
+    /// Converts.
+    fn __weft_arm(&self) -> Self::Arm;
+}
+
+impl<F: Future> IntoFutureArm for &Wrap<F> {
+    type Arm = FutureArm<F>;
+    fn __weft_arm(&self) -> FutureArm<F> {
+        FutureArm::new(self.take())
+    }
+}
+
+thread_local! {
+    static RNG: Cell<u64> = const { Cell::new(0) };
+}
+
+fn next_rand() -> u64 {
+    RNG.with(|r| {
+        let mut x = r.get();
+        if x == 0 {
+            // Seed from the address of a stack slot and the time: different per thread and run.
+            let seed = &x as *const u64 as u64
+                ^ std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+            x = seed | 1;
+        }
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        r.set(x);
+        x
+    })
+}
+
+/// Drives the arms of one select. Declared after the arms, so it is dropped first and its token
+/// is finished before the arms remove their waiters.
+#[derive(Debug)]
+pub struct Select {
+    token: Arc<SelectToken>,
+    biased: bool,
+    has_default: bool,
+    finished: bool,
+    order: Vec<usize>,
+}
+
+/// A disabled arm is `None`.
+pub type ArmSlot<'a> = Option<Pin<&'a mut dyn Arm>>;
+
+impl Select {
+    /// A select over arms polled in random order (`biased`: in order), with or without a
+    /// `default` arm.
+    pub fn new(biased: bool, has_default: bool) -> Self {
+        Self {
+            token: Arc::new(SelectToken::new()),
+            biased,
+            has_default,
+            finished: false,
+            order: Vec::new(),
+        }
+    }
+
+    fn finish(&mut self, arms: &mut [ArmSlot<'_>], winner: Option<usize>) {
+        self.token.finish();
+        self.finished = true;
+        for (i, arm) in arms.iter_mut().enumerate() {
+            if Some(i) != winner {
+                if let Some(a) = arm {
+                    a.as_mut().unregister();
+                }
+            }
+        }
+    }
+
+    /// Polls the select: `Ready(Some(i))` when arm `i` took effect (its output is in the arm),
+    /// `Ready(None)` when the `default` arm is taken.
+    ///
+    /// # Panics
+    ///
+    /// Panics if every arm is disabled and there is no `default` arm.
+    pub fn poll(&mut self, cx: &mut Context<'_>, arms: &mut [ArmSlot<'_>]) -> Poll<Option<usize>> {
+        if self.finished {
+            // Polled again after a refutable pattern disabled the arm that won: a new round.
+            self.token = Arc::new(SelectToken::new());
+            self.finished = false;
+        }
+        std::task::ready!(coop::poll_proceed(cx));
+        self.token.set_waker(cx.waker());
+        if let Some(won) = self.token.begin_poll() {
+            if let Some(a) = &mut arms[won] {
+                a.as_mut().collect();
+            }
+            self.finish(arms, Some(won));
+            return Poll::Ready(Some(won));
+        }
+        loop {
+            self.order.clear();
+            self.order
+                .extend((0..arms.len()).filter(|&i| arms[i].is_some()));
+            if self.order.is_empty() {
+                if self.has_default {
+                    self.finish(arms, None);
+                    return Poll::Ready(None);
+                }
+                panic!("weft::select!: every arm is disabled and there is no `default` arm");
+            }
+            if !self.biased {
+                // Fisher-Yates: every order equally likely, so every ready arm is too.
+                for i in (1..self.order.len()).rev() {
+                    let j = (next_rand() % (i as u64 + 1)) as usize;
+                    self.order.swap(i, j);
+                }
+            }
+            for n in 0..self.order.len() {
+                let i = self.order[n];
+                let arm = arms[i].as_mut().expect("enabled arm");
+                if arm.as_mut().attempt(&self.token, cx) {
+                    self.finish(arms, Some(i));
+                    return Poll::Ready(Some(i));
+                }
+            }
+            if self.has_default {
+                self.finish(arms, None);
+                return Poll::Ready(None);
+            }
+            for n in 0..self.order.len() {
+                let i = self.order[n];
+                let arm = arms[i].as_mut().expect("enabled arm");
+                arm.as_mut().register(&self.token, i, cx);
+            }
+            match self.token.park() {
+                Park::Parked => return Poll::Pending,
+                Park::Repoll => continue,
+            }
+        }
+    }
+}
+
+impl Drop for Select {
+    fn drop(&mut self) {
+        // No peer may complete an arm from now on; the arms' own drops remove their waiters.
+        self.token.finish();
+    }
+}
+
+/// Receives from whichever of several same-typed channels has a value first: the guide's
+/// `select([ch1, ch2])`. Returns the index of the channel and what it gave (`None` if that
+/// channel is closed and drained). Among channels ready at once, one is chosen uniformly.
+///
+/// Cancel-safe: dropped before it completes, it has received nothing.
+///
+/// # Examples
+///
+/// ```
+/// use weft::Channel;
+///
+/// # weft::block_on(async {
+/// let a = Channel::<i32>::with_capacity(1);
+/// let b = Channel::<i32>::with_capacity(1);
+/// b.send(7).await.unwrap();
+/// assert_eq!(weft::select(&[&a, &b]).await, (1, Some(7)));
+/// # });
+/// ```
+pub async fn select<T>(channels: &[&Channel<T>]) -> (usize, Option<T>) {
+    let mut arms: Vec<RecvArm<'_, T>> = channels.iter().map(|c| RecvArm::new(c.chan())).collect();
+    let mut sel = Select::new(false, false);
+    let won = std::future::poll_fn(|cx| {
+        let mut slots: Vec<ArmSlot<'_>> = arms
+            .iter_mut()
+            .map(|a| Some(Pin::new(a) as Pin<&mut dyn Arm>))
+            .collect();
+        sel.poll(cx, &mut slots)
+    })
+    .await
+    .expect("no default arm");
+    let out = Pin::new(&mut arms[won]).take_output();
+    (won, out)
+}

@@ -1,0 +1,207 @@
+//! The select token: one state word per `select`, claimed by compare-and-swap.
+//!
+//! A select parks one waiter per channel arm, each carrying the select's token. A peer may
+//! complete such a waiter only by winning the token (`WAITING -> SELECTED(arm)`), so at most one
+//! arm of a select ever takes effect, even for send arms on unbuffered channels with peers
+//! racing on other threads.
+//!
+//! While the select's own task is polling it (`POLLING`), peers must not complete its waiters:
+//! the select may be completing another arm itself. A peer that meets a polling select sets
+//! `NOTIFIED` instead and moves on; the select then cannot go back to `WAITING` and polls its
+//! arms again, so no wake-up is lost. Once the select has finished or been dropped (`DONE`),
+//! nobody can claim it.
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
+use crate::loom::sync::Mutex;
+use std::task::Waker;
+
+const WAITING: usize = 0;
+const POLLING: usize = 1;
+const NOTIFIED: usize = 2;
+const DONE: usize = 4;
+const SELECTED: usize = 8;
+
+/// What a peer got when it tried to claim a select.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Claim {
+    /// The peer won: it must complete the arm's operation and wake the select.
+    Won,
+    /// The select is polling; it was told to poll again. Skip its waiter.
+    Busy,
+    /// The select already has its arm, or is gone. Skip its waiter.
+    Lost,
+}
+
+/// The state a select's owner finds when it tries to park.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Park {
+    /// Parked: peers may claim it now.
+    Parked,
+    /// A peer came by while it was polling: poll the arms again.
+    Repoll,
+}
+
+/// A select's state word and waker; see the module docs.
+#[derive(Debug)]
+pub struct SelectToken {
+    state: AtomicUsize,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl SelectToken {
+    /// A token in the `POLLING` state: its owner is about to poll the arms.
+    pub(crate) fn new() -> Self {
+        Self {
+            state: AtomicUsize::new(POLLING),
+            waker: Mutex::new(None),
+        }
+    }
+
+    /// Peer side: tries to win the select for `arm`.
+    pub(crate) fn claim(&self, arm: usize) -> Claim {
+        let mut s = self.state.load(Acquire);
+        loop {
+            let (next, outcome) = match s {
+                WAITING => (SELECTED + arm, Claim::Won),
+                POLLING => (POLLING | NOTIFIED, Claim::Busy),
+                _ if s == POLLING | NOTIFIED => return Claim::Busy,
+                _ => return Claim::Lost,
+            };
+            match self.state.compare_exchange(s, next, AcqRel, Acquire) {
+                Ok(_) => return outcome,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Peer side, after winning: wakes the select's task.
+    pub(crate) fn waker(&self) -> Option<Waker> {
+        self.waker.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Owner side: stores the waker to use once parked.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
+        match &*slot {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Owner side, at the start of a poll: returns the arm a peer completed, if one did;
+    /// otherwise enters `POLLING`.
+    pub(crate) fn begin_poll(&self) -> Option<usize> {
+        let mut s = self.state.load(Acquire);
+        loop {
+            if s >= SELECTED {
+                return Some(s - SELECTED);
+            }
+            debug_assert_ne!(s, DONE, "select polled after it finished");
+            match self.state.compare_exchange(s, POLLING, AcqRel, Acquire) {
+                Ok(_) => return None,
+                Err(actual) => s = actual,
+            }
+        }
+    }
+
+    /// Owner side: after finding no arm ready and registering every arm, tries to park.
+    pub(crate) fn park(&self) -> Park {
+        match self
+            .state
+            .compare_exchange(POLLING, WAITING, AcqRel, Acquire)
+        {
+            Ok(_) => Park::Parked,
+            Err(_) => {
+                // NOTIFIED: clear it and poll again.
+                self.state
+                    .store(POLLING, crate::loom::sync::atomic::Ordering::Release);
+                Park::Repoll
+            }
+        }
+    }
+
+    /// Owner side: the select is finishing (an arm won while polling) or being dropped.
+    /// Returns the arm a peer completed first, if any: that arm took effect.
+    pub(crate) fn finish(&self) -> Option<usize> {
+        let prev = self.state.swap(DONE, AcqRel);
+        (prev >= SELECTED).then(|| prev - SELECTED)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_only_while_waiting() {
+        let t = SelectToken::new();
+        assert_eq!(t.claim(0), Claim::Busy, "owner is polling");
+        assert_eq!(t.park(), Park::Repoll, "the peer's visit forces a re-poll");
+        assert_eq!(t.park(), Park::Parked);
+        assert_eq!(t.claim(3), Claim::Won);
+        assert_eq!(t.claim(1), Claim::Lost, "exactly one arm");
+        assert_eq!(t.begin_poll(), Some(3));
+        assert_eq!(t.finish(), Some(3));
+        assert_eq!(t.claim(1), Claim::Lost);
+    }
+
+    #[test]
+    fn finish_blocks_later_claims() {
+        let t = SelectToken::new();
+        assert_eq!(t.park(), Park::Parked);
+        assert_eq!(t.begin_poll(), None);
+        assert_eq!(t.finish(), None);
+        assert_eq!(t.claim(0), Claim::Lost);
+    }
+}
+
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use crate::loom::sync::Arc;
+    use loom::thread;
+
+    /// Two peers race to claim a parked select while its owner re-polls and then finishes:
+    /// at most one claim wins, and the owner sees exactly the winner's arm (or none, if it
+    /// finished first, in which case no claim won).
+    #[test]
+    fn loom_token_two_peers_and_owner() {
+        loom::model(|| {
+            let t = Arc::new(SelectToken::new());
+            assert_eq!(t.park(), Park::Parked);
+            let wins = Arc::new(AtomicUsize::new(0));
+            let won_arm = Arc::new(AtomicUsize::new(usize::MAX));
+            let peers: Vec<_> = (0..2)
+                .map(|arm| {
+                    let t = t.clone();
+                    let wins = wins.clone();
+                    let won_arm = won_arm.clone();
+                    thread::spawn(move || {
+                        if t.claim(arm) == Claim::Won {
+                            wins.fetch_add(1, SeqCst);
+                            won_arm.store(arm, SeqCst);
+                        }
+                    })
+                })
+                .collect();
+            // The owner wakes (spuriously or not) and polls.
+            let seen = match t.begin_poll() {
+                Some(arm) => Some(arm),
+                None => t.finish(),
+            };
+            for p in peers {
+                p.join().unwrap();
+            }
+            let wins = wins.load(SeqCst);
+            assert!(wins <= 1, "at most one arm takes effect");
+            match seen {
+                Some(arm) => {
+                    assert_eq!(wins, 1);
+                    assert_eq!(arm, won_arm.load(SeqCst));
+                }
+                None => assert_eq!(wins, 0, "a claim after finish must lose"),
+            }
+        });
+    }
+}
