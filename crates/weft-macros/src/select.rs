@@ -182,8 +182,10 @@ pub(crate) fn expand(input: Input) -> TokenStream {
         quote! { __WeftOut::#variant(#pat) => { #body } }
     });
     let default_handler = match &input.default {
-        Some(body) => quote! { __WeftOut::Default => { #body } },
-        None => quote! { __WeftOut::Default => ::core::unreachable!("select! has no default arm") },
+        Some(body) => quote! { __WeftOut::Default => { #body }, },
+        None => {
+            quote! { __WeftOut::Default => ::core::unreachable!("select! has no default arm"), }
+        }
     };
 
     quote! {{
@@ -213,10 +215,12 @@ pub(crate) fn expand(input: Input) -> TokenStream {
             };
             __weft_out
         };
-        #[allow(unreachable_code, unused_variables)]
+        #[allow(unreachable_code, unused_variables, unreachable_patterns)]
         match __weft_out {
             #(#handlers,)*
             #default_handler
+            // The loop above only lets through values that match their arm's pattern.
+            _ => ::core::unreachable!("select! output does not match its arm's pattern"),
         }
     }}
 }

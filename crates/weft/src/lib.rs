@@ -37,6 +37,9 @@
 // Under loom only the lock-free cores are exercised; the rest of the runtime is idle there.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
 
+// Lets `select!` (which names `::weft`) expand inside this crate's own tests.
+extern crate self as weft;
+
 pub mod channel;
 pub mod future;
 mod loom;

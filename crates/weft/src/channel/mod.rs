@@ -43,6 +43,8 @@
 
 mod chan;
 mod error;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod ops;
 mod queue;
 #[doc(hidden)]

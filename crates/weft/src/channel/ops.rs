@@ -202,3 +202,53 @@ impl<T> Drop for SendFuture<'_, T> {
         cancel_send(self.chan, &mut self.key);
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::super::chan::{Capacity, Chan};
+    use super::*;
+
+    fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+        let mut cx = Context::from_waker(Waker::noop());
+        Pin::new(f).poll(&mut cx)
+    }
+
+    #[test]
+    fn cancelled_waiters_are_freed() {
+        let chan = Chan::<u32>::new(Capacity::Bounded(0));
+        for _ in 0..1_000 {
+            let mut r = RecvFuture {
+                chan: &chan,
+                key: None,
+            };
+            assert!(poll_once(&mut r).is_pending());
+            let mut s = SendFuture {
+                chan: &chan,
+                value: Some(1),
+                key: None,
+            };
+            // The parked receiver takes the value straight away, so the send completes.
+            assert!(poll_once(&mut s).is_ready());
+            drop(r); // handed a value it never collected: re-offered into the channel
+            let mut r2 = RecvFuture {
+                chan: &chan,
+                key: None,
+            };
+            assert_eq!(poll_once(&mut r2), Poll::Ready(Some(1)));
+            let mut s2 = SendFuture {
+                chan: &chan,
+                value: Some(2),
+                key: None,
+            };
+            assert!(poll_once(&mut s2).is_pending());
+            drop(s2);
+        }
+        let st = chan.lock();
+        assert_eq!(
+            st.receivers.len() + st.senders.len(),
+            0,
+            "no waiter entry leaked"
+        );
+        assert!(st.buf.is_empty());
+    }
+}

@@ -8,8 +8,9 @@
 //!    a channel arm takes effect if it can without waiting; a future arm is polled. The first
 //!    that takes effect wins.
 //! 3. With a `default` arm, nothing ready means `default` wins.
-//! 4. Otherwise park a waiter for every channel arm and try to move the token to `WAITING`.
-//!    If a peer came by while polling, go back to 2.
+//! 4. Otherwise park a waiter for every channel arm and go back to 2 once (a peer that looked
+//!    before these waiters existed and parked itself is found now); then try to move the token
+//!    to `WAITING`. If a peer came by while polling, go back to 2.
 //!
 //! Whoever wins, every other waiter is removed before the select returns, and a value handed
 //! to a losing recv arm's waiter cannot exist: a peer hands a value only after winning the
@@ -369,6 +370,8 @@ pub struct Select {
     biased: bool,
     has_default: bool,
     finished: bool,
+    /// Every enabled channel arm has a parked waiter (in this round).
+    registered: bool,
     order: Vec<usize>,
 }
 
@@ -384,6 +387,7 @@ impl Select {
             biased,
             has_default,
             finished: false,
+            registered: false,
             order: Vec::new(),
         }
     }
@@ -411,6 +415,7 @@ impl Select {
             // Polled again after a refutable pattern disabled the arm that won: a new round.
             self.token = Arc::new(SelectToken::new());
             self.finished = false;
+            self.registered = false;
         }
         std::task::ready!(coop::poll_proceed(cx));
         self.token.set_waker(cx.waker());
@@ -432,7 +437,9 @@ impl Select {
                 }
                 panic!("weft::select!: every arm is disabled and there is no `default` arm");
             }
-            if !self.biased {
+            // Under loom the order is fixed: models must be deterministic, and what they check
+            // (the commit protocol) does not depend on the order.
+            if !self.biased && !cfg!(loom) {
                 // Fisher-Yates: every order equally likely, so every ready arm is too.
                 for i in (1..self.order.len()).rev() {
                     let j = (next_rand() % (i as u64 + 1)) as usize;
@@ -451,10 +458,18 @@ impl Select {
                 self.finish(arms, None);
                 return Poll::Ready(None);
             }
-            for n in 0..self.order.len() {
-                let i = self.order[n];
-                let arm = arms[i].as_mut().expect("enabled arm");
-                arm.as_mut().register(&self.token, i, cx);
+            if !self.registered {
+                // Park a waiter on every channel arm, then try every arm once more before
+                // parking: a peer that looked before our waiters existed, and parked itself,
+                // is found now. (Of two selects that could match, the one whose last attempt
+                // comes later sees the other's waiters.)
+                for n in 0..self.order.len() {
+                    let i = self.order[n];
+                    let arm = arms[i].as_mut().expect("enabled arm");
+                    arm.as_mut().register(&self.token, i, cx);
+                }
+                self.registered = true;
+                continue;
             }
             match self.token.park() {
                 Park::Parked => return Poll::Pending,

@@ -1,0 +1,281 @@
+//! Channel API: flavours, try_*, close, errors handing values back, len/capacity, halves,
+//! streams, cancellation of send and recv futures.
+
+use futures_lite::StreamExt;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use weft::channel::{self, SendError, TryRecvError, TrySendError};
+use weft::{Channel, Executor};
+
+fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    std::pin::Pin::new(f).poll(&mut cx)
+}
+
+#[test]
+fn capacity_and_len() {
+    assert_eq!(Channel::<u8>::new().capacity(), Some(0));
+    assert_eq!(Channel::<u8>::with_capacity(0).capacity(), Some(0));
+    assert_eq!(Channel::<u8>::with_capacity(3).capacity(), Some(3));
+    assert_eq!(Channel::<u8>::unbounded().capacity(), None);
+    let ch = Channel::with_capacity(3);
+    assert!(ch.is_empty());
+    ch.try_send(1).unwrap();
+    ch.try_send(2).unwrap();
+    assert_eq!(ch.len(), 2);
+    assert!(!ch.is_empty());
+}
+
+#[test]
+fn buffered_fifo_and_full() {
+    let ch = Channel::with_capacity(2);
+    ch.try_send(1).unwrap();
+    ch.try_send(2).unwrap();
+    assert_eq!(ch.try_send(3), Err(TrySendError::Full(3)));
+    assert_eq!(ch.try_recv(), Ok(1));
+    assert_eq!(ch.try_recv(), Ok(2));
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn unbuffered_try_send_needs_a_parked_receiver() {
+    let ch = Channel::<u32>::new();
+    assert_eq!(ch.try_send(1), Err(TrySendError::Full(1)));
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    let mut r = ch.recv();
+    assert!(poll_once(&mut r).is_pending(), "receiver parks");
+    ch.try_send(5).unwrap();
+    assert_eq!(ch.len(), 0, "a rendezvous never buffers");
+    assert_eq!(poll_once(&mut r), Poll::Ready(Some(5)));
+}
+
+#[test]
+fn unbuffered_try_recv_needs_a_parked_sender() {
+    let ch = Channel::<u32>::new();
+    let mut s = ch.send(9);
+    assert!(poll_once(&mut s).is_pending());
+    assert_eq!(ch.try_recv(), Ok(9));
+    assert_eq!(poll_once(&mut s), Poll::Ready(Ok(())));
+}
+
+#[test]
+fn unbuffered_send_completes_only_when_taken() {
+    let ex = Executor::new(2);
+    ex.block_on(async {
+        let ch = Channel::<u32>::new();
+        let mut s = pin!(ch.send(1));
+        // Nobody receives: the send cannot complete.
+        let waited = weft::timeout(s.as_mut(), std::time::Duration::from_millis(20)).await;
+        assert!(waited.is_err(), "a rendezvous send waits for a receiver");
+        let ch2 = ch.clone();
+        let r = weft::spawn(async move { ch2.recv().await });
+        s.await.unwrap();
+        assert_eq!(r.await, Some(1));
+    });
+}
+
+#[test]
+fn close_drains_then_none_and_returns_values() {
+    let ch = Channel::with_capacity(4);
+    ch.try_send("a").unwrap();
+    ch.try_send("b").unwrap();
+    assert!(ch.close());
+    assert!(!ch.close(), "second close reports false");
+    assert!(ch.is_closed());
+    assert_eq!(ch.try_send("c"), Err(TrySendError::Closed("c")));
+    assert_eq!(weft::block_on(ch.send("d")), Err(SendError("d")));
+    assert_eq!(ch.try_recv(), Ok("a"));
+    assert_eq!(weft::block_on(ch.recv()), Some("b"));
+    assert_eq!(weft::block_on(ch.recv()), None);
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+}
+
+#[test]
+fn close_hands_parked_senders_their_values_and_wakes_receivers() {
+    let ch = Channel::<String>::new();
+    let mut s = ch.send("kept".to_owned());
+    assert!(poll_once(&mut s).is_pending());
+    ch.close();
+    match poll_once(&mut s) {
+        Poll::Ready(Err(SendError(v))) => assert_eq!(v, "kept"),
+        other => panic!("unexpected {other:?}"),
+    }
+    let ch = Channel::<u8>::new();
+    let mut r = ch.recv();
+    assert!(poll_once(&mut r).is_pending());
+    ch.close();
+    assert_eq!(poll_once(&mut r), Poll::Ready(None));
+}
+
+#[test]
+fn errors_are_debug_and_display_without_t_debug() {
+    struct Opaque;
+    let e = SendError(Opaque);
+    assert_eq!(format!("{e:?}"), "SendError(..)");
+    assert_eq!(e.to_string(), "sending on a closed channel");
+    let e = TrySendError::Full(Opaque);
+    assert!(e.is_full());
+    assert_eq!(format!("{e:?} {e}"), "Full(..) sending on a full channel");
+    assert_eq!(
+        TryRecvError::Closed.to_string(),
+        "receiving on a closed channel"
+    );
+}
+
+#[test]
+fn dropped_send_future_sends_nothing() {
+    let ch = Channel::<u32>::new();
+    let mut s = ch.send(1);
+    assert!(poll_once(&mut s).is_pending());
+    drop(s);
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+}
+
+#[test]
+fn dropped_recv_future_after_hand_off_reoffers_the_value() {
+    let ch = Channel::<u32>::new();
+    let mut a = ch.recv();
+    let mut b = ch.recv();
+    assert!(poll_once(&mut a).is_pending());
+    assert!(poll_once(&mut b).is_pending());
+    ch.try_send(7).unwrap(); // handed to `a`, the longest waiting
+    drop(a); // never collected: goes to `b`, next in line
+    assert_eq!(poll_once(&mut b), Poll::Ready(Some(7)));
+}
+
+#[test]
+fn dropped_recv_future_with_no_one_waiting_puts_value_first_in_line() {
+    let ch = Channel::<u32>::with_capacity(2);
+    let mut a = ch.recv();
+    assert!(poll_once(&mut a).is_pending());
+    ch.try_send(1).unwrap(); // handed to `a`
+    ch.try_send(2).unwrap(); // buffered
+    drop(a);
+    assert_eq!(ch.try_recv(), Ok(1), "the re-offered value comes first");
+    assert_eq!(ch.try_recv(), Ok(2));
+}
+
+#[test]
+fn idle_recv_future_does_not_strand_other_receivers() {
+    // `a` is polled once and then left idle (not dropped, not polled). FIFO hands it the first
+    // value; it keeps it for its owner. Later values go to the receiver that is waiting.
+    let ex = Executor::new(2);
+    let ch = Channel::<u32>::new();
+    let mut a = ch.recv();
+    assert!(poll_once(&mut a).is_pending());
+    let ch2 = ch.clone();
+    let b = ex.spawn(async move { ch2.recv().await });
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    ch.try_send(1).ok();
+    ex.block_on(async {
+        let ch3 = ch.clone();
+        weft::spawn(async move { ch3.send(2).await.unwrap() }).await;
+    });
+    assert_eq!(b.join(), Some(2), "the active receiver is served");
+    assert_eq!(
+        poll_once(&mut a),
+        Poll::Ready(Some(1)),
+        "the idle one kept its value"
+    );
+}
+
+#[test]
+fn last_handle_dropped_closes_halves() {
+    let (tx, rx) = channel::bounded::<u8>(1);
+    let tx2 = tx.clone();
+    drop(tx);
+    assert!(!rx.is_closed());
+    drop(tx2);
+    assert!(rx.is_closed());
+    assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+
+    let (tx, rx) = channel::unbounded::<u8>();
+    drop(rx);
+    assert_eq!(
+        tx.try_send(1),
+        Err(TrySendError::Closed(1)),
+        "no receiver left"
+    );
+
+    let ch = Channel::<u8>::with_capacity(1);
+    let tx = ch.sender();
+    drop(ch);
+    assert!(tx.is_closed(), "no receiving handle is left");
+
+    let ch = Channel::<u8>::with_capacity(1);
+    let rx = ch.receiver();
+    ch.try_send(4).unwrap();
+    drop(ch);
+    assert!(rx.is_closed(), "no sending handle is left");
+    assert_eq!(rx.try_recv(), Ok(4), "buffered values stay receivable");
+}
+
+#[test]
+fn stream_of_values() {
+    let ex = Executor::new(2);
+    let got: Vec<u32> = ex.block_on(async {
+        let ch = Channel::with_capacity(4);
+        let tx = ch.sender();
+        weft::spawn(async move {
+            for i in 0..10 {
+                tx.send(i).await.unwrap();
+            }
+        });
+        let rx = ch.receiver();
+        drop(ch);
+        rx.collect().await
+    });
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn unbounded_never_waits() {
+    let ch = Channel::unbounded();
+    for i in 0..10_000 {
+        ch.try_send(i).unwrap();
+    }
+    assert_eq!(ch.len(), 10_000);
+    assert_eq!(ch.try_recv(), Ok(0));
+}
+
+#[test]
+fn producer_consumer_many_to_many() {
+    let ex = Executor::new(2);
+    for cap in [0usize, 1, 16] {
+        let ch = Channel::<u64>::with_capacity(cap);
+        let producers: Vec<_> = (0..4u64)
+            .map(|p| {
+                let ch = ch.clone();
+                ex.spawn(async move {
+                    for i in 0..1_000u64 {
+                        ch.send(p * 1_000_000 + i).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        let consumers: Vec<_> = (0..4)
+            .map(|_| {
+                let ch = ch.clone();
+                ex.spawn(async move {
+                    let mut got = Vec::new();
+                    while let Some(v) = ch.recv().await {
+                        got.push(v);
+                    }
+                    got
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join();
+        }
+        ch.close();
+        let mut all: Vec<u64> = consumers.into_iter().flat_map(|c| c.join()).collect();
+        all.sort_unstable();
+        let mut expect: Vec<u64> = (0..4u64)
+            .flat_map(|p| (0..1_000).map(move |i| p * 1_000_000 + i))
+            .collect();
+        expect.sort_unstable();
+        assert_eq!(all, expect, "capacity {cap}: every value exactly once");
+    }
+}
