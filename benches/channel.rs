@@ -309,9 +309,12 @@ macro_rules! tokio_select_rx {
                         Some(_) = <$chan as Chan>::recv(&rxs[1]) => got += 1,
                         Some(_) = <$chan as Chan>::recv(&rxs[2]) => got += 1,
                         Some(_) = <$chan as Chan>::recv(&rxs[3]) => got += 1,
+                        else => break,
                     }
                 }
-                if got < MESSAGES {
+                static REPORTED: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if got < MESSAGES && !REPORTED.swap(true, std::sync::atomic::Ordering::Relaxed) {
                     eprintln!(
                         "{}: select_rx received {got} of {MESSAGES} (messages lost)",
                         <$chan as Chan>::NAME

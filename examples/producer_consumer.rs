@@ -11,13 +11,12 @@ use weft::{sleep, spawn, Channel, JoinHandle};
 
 async fn producer(ch: Channel<i32>, n: i32) {
     for i in 0..n {
-        println!("Producing {i}");
         // Waits only while the buffer is full (5 values the consumers have not taken yet).
         if let Err(SendError(v)) = ch.send(i).await {
             println!("Channel closed, {v} not sent");
             return;
         }
-        println!("  {} buffered", ch.len());
+        println!("Produced {i} ({} buffered)", ch.len());
         sleep(Duration::from_millis(1)).await;
     }
     ch.close();

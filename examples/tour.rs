@@ -1,11 +1,12 @@
 //! A walk through the guide with weft, section by section. Run it with
 //! `cargo run --example tour`.
 //!
-//! Sections that later parts of weft will cover (channels, I/O, HTTP) join this tour as they
-//! land.
+//! The channel sections (4.1-4.4, 5.5) are brief here; `cargo run --example channels`,
+//! `--example pipeline` and `--example producer_consumer` show them in full. Sections that
+//! later parts of weft will cover (I/O, HTTP) join this tour as they land.
 
 use std::time::{Duration, Instant};
-use weft::{sleep, spawn, timeout, Executor, JoinError, JoinHandle, TimeoutError};
+use weft::{sleep, spawn, timeout, Channel, Executor, JoinError, JoinHandle, TimeoutError};
 
 // 2.1 Async functions: an `async fn` returns a future; `?` works as usual.
 async fn fetch_data(id: u32) -> Result<String, String> {
@@ -63,6 +64,147 @@ async fn main() {
     for h in handles {
         println!("  {}", h.await);
     }
+
+    println!("4.1 channels: a producer task sends, then closes; the consumer stops at None");
+    let ch = Channel::<i32>::new();
+    let producer = spawn({
+        let ch = ch.clone();
+        async move {
+            for i in 0..3 {
+                if ch.send(i).await.is_err() {
+                    return;
+                }
+            }
+            ch.close();
+        }
+    });
+    while let Some(value) = ch.recv().await {
+        println!("  received: {value}");
+    }
+    producer.await;
+    println!("  channel closed");
+
+    println!("4.2 buffered channels: sends complete without a receiver while there is room");
+    let ch = Channel::<String>::with_capacity(5);
+    for msg in ["msg1", "msg2", "msg3"] {
+        if ch.send(msg.to_owned()).await.is_err() {
+            break; // Only if the channel were closed.
+        }
+    }
+    println!("  {} buffered, first out: {:?}", ch.len(), ch.recv().await);
+
+    println!("4.3 select: whichever channel is ready first");
+    let ints = Channel::<i32>::with_capacity(1);
+    let words = Channel::<String>::with_capacity(1);
+    let _ = words.send("hello".to_owned()).await; // Open with room: cannot fail or wait.
+    weft::select! {
+        Some(value) = ints.recv() => println!("  Int: {value}"),
+        Some(value) = words.recv() => println!("  String: {value}"),
+    }
+    let (a, b) = (
+        Channel::<i32>::with_capacity(1),
+        Channel::<i32>::with_capacity(1),
+    );
+    let _ = b.send(7).await; // Likewise.
+    let (index, value) = weft::select(&[&a, &b]).await;
+    println!("  function form: channel {index} gave {value:?}");
+
+    println!("4.4 fan-out: one producer, three consumers");
+    let ch = Channel::<i32>::new();
+    let consumers: Vec<JoinHandle<usize>> = (0..3)
+        .map(|_| {
+            let ch = ch.clone();
+            spawn(async move {
+                let mut count = 0;
+                while ch.recv().await.is_some() {
+                    count += 1;
+                    weft::yield_now().await;
+                }
+                count
+            })
+        })
+        .collect();
+    for i in 0..9 {
+        if ch.send(i).await.is_err() {
+            break;
+        }
+    }
+    ch.close();
+    let mut counts = Vec::new();
+    for c in consumers {
+        counts.push(c.await);
+    }
+    println!("  values per consumer: {counts:?}");
+
+    println!("    fan-in: three producers, one consumer");
+    let ch = Channel::<i32>::new();
+    let producers: Vec<JoinHandle<()>> = (1..=3)
+        .map(|id| {
+            let ch = ch.clone();
+            spawn(async move {
+                for k in 0..3 {
+                    if ch.send(id * 10 + k).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    let closer = spawn({
+        let ch = ch.clone();
+        async move {
+            for p in producers {
+                p.await;
+            }
+            ch.close();
+        }
+    });
+    let mut got = Vec::new();
+    while let Some(value) = ch.recv().await {
+        got.push(value);
+    }
+    closer.await;
+    got.sort_unstable();
+    println!("  consumer got (sorted): {got:?}");
+
+    println!("5.5 pipeline: fetch -> process -> store, each stage closing its output");
+    let (ch1, ch2) = (Channel::<String>::new(), Channel::<String>::new());
+    let fetch = spawn({
+        let ch1 = ch1.clone();
+        async move {
+            for url in ["a", "b", "c"] {
+                sleep(Duration::from_millis(2)).await; // Simulated fetch.
+                if ch1.send(format!("page {url}")).await.is_err() {
+                    break;
+                }
+            }
+            ch1.close();
+        }
+    });
+    let process = spawn({
+        let (ch1, ch2) = (ch1.clone(), ch2.clone());
+        async move {
+            while let Some(data) = ch1.recv().await {
+                if ch2.send(data.to_uppercase()).await.is_err() {
+                    break;
+                }
+            }
+            ch2.close();
+        }
+    });
+    let store = spawn({
+        let ch2 = ch2.clone();
+        async move {
+            let mut stored = Vec::new();
+            while let Some(data) = ch2.recv().await {
+                stored.push(data);
+            }
+            stored
+        }
+    });
+    println!("  stored: {:?}", store.await);
+    fetch.await;
+    process.await;
 
     println!("5.3 timeout: a slow operation is cancelled");
     match timeout(sleep(Duration::from_secs(5)), Duration::from_millis(20)).await {

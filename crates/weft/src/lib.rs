@@ -48,7 +48,7 @@ pub mod task;
 pub mod time;
 
 pub use channel::select::select;
-pub use channel::Channel;
+pub use channel::{Channel, SendError, TryRecvError, TrySendError};
 pub use future::FutureExt;
 pub use runtime::{Builder, Executor};
 pub use task::{spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
@@ -105,6 +105,11 @@ pub use weft_macros::test;
 ///   `break`, `continue` and `return` as the enclosing code could.
 /// - Dropped before it completes, a select has let at most one arm take effect; a value a peer
 ///   handed to one of its recv arms is put back, first in line.
+///
+/// # Panics
+///
+/// Panics if every arm is disabled (by `if` conditions or refutable patterns) and there is no
+/// `default` arm, as `tokio::select!` does: there would be nothing left to wait for.
 ///
 /// # Examples
 ///

@@ -34,7 +34,11 @@ use std::task::{Context, Poll};
 /// An arm of a select, as the driver sees it.
 pub trait Arm {
     /// Tries to take effect now, without waiting; stores the output and returns true if it did.
-    fn attempt(self: Pin<&mut Self>, token: &Arc<SelectToken>, cx: &mut Context<'_>) -> bool;
+    fn attempt(
+        self: Pin<&mut Self>,
+        token: Option<&Arc<SelectToken>>,
+        cx: &mut Context<'_>,
+    ) -> bool;
     /// Parks a waiter carrying the token (channel arms only; once per select).
     fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, cx: &mut Context<'_>);
     /// A peer completed this arm: collects its outcome as the output.
@@ -132,11 +136,15 @@ impl<F: Future> FutureArm<F> {
 }
 
 impl<T> Arm for RecvArm<'_, T> {
-    fn attempt(self: Pin<&mut Self>, token: &Arc<SelectToken>, _cx: &mut Context<'_>) -> bool {
+    fn attempt(
+        self: Pin<&mut Self>,
+        token: Option<&Arc<SelectToken>>,
+        _cx: &mut Context<'_>,
+    ) -> bool {
         let this = self.get_mut();
         let mut wake = Wakeups::default();
         let mut st = this.chan.lock();
-        let got = match this.chan.try_recv_locked(&mut st, Some(token), &mut wake) {
+        let got = match this.chan.try_recv_locked(&mut st, token, &mut wake) {
             Some(v) => Some(Some(v)),
             None if st.closed => Some(None),
             None => None,
@@ -175,7 +183,11 @@ impl<T> Arm for RecvArm<'_, T> {
 }
 
 impl<T> Arm for SendArm<'_, T> {
-    fn attempt(self: Pin<&mut Self>, token: &Arc<SelectToken>, _cx: &mut Context<'_>) -> bool {
+    fn attempt(
+        self: Pin<&mut Self>,
+        token: Option<&Arc<SelectToken>>,
+        _cx: &mut Context<'_>,
+    ) -> bool {
         let this = self.get_mut();
         let mut wake = Wakeups::default();
         let mut st = this.chan.lock();
@@ -189,10 +201,7 @@ impl<T> Arm for SendArm<'_, T> {
             this.out = Some(Err(SendError(v)));
             true
         } else {
-            match this
-                .chan
-                .try_send_locked(&mut st, v, Some(token), &mut wake)
-            {
+            match this.chan.try_send_locked(&mut st, v, token, &mut wake) {
                 Ok(()) => {
                     this.out = Some(Ok(()));
                     true
@@ -241,7 +250,11 @@ impl<T> Arm for SendArm<'_, T> {
 }
 
 impl<F: Future> Arm for FutureArm<F> {
-    fn attempt(self: Pin<&mut Self>, _token: &Arc<SelectToken>, cx: &mut Context<'_>) -> bool {
+    fn attempt(
+        self: Pin<&mut Self>,
+        _token: Option<&Arc<SelectToken>>,
+        cx: &mut Context<'_>,
+    ) -> bool {
         let this = self.project();
         match this.future.poll(cx) {
             Poll::Ready(v) => {
@@ -366,7 +379,8 @@ fn next_rand() -> u64 {
 /// is finished before the arms remove their waiters.
 #[derive(Debug)]
 pub struct Select {
-    token: Arc<SelectToken>,
+    /// Created when the select first parks waiters; until then no peer can see it.
+    token: Option<Arc<SelectToken>>,
     biased: bool,
     has_default: bool,
     finished: bool,
@@ -383,7 +397,7 @@ impl Select {
     /// `default` arm.
     pub fn new(biased: bool, has_default: bool) -> Self {
         Self {
-            token: Arc::new(SelectToken::new()),
+            token: None,
             biased,
             has_default,
             finished: false,
@@ -393,7 +407,9 @@ impl Select {
     }
 
     fn finish(&mut self, arms: &mut [ArmSlot<'_>], winner: Option<usize>) {
-        self.token.finish();
+        if let Some(token) = &self.token {
+            token.finish();
+        }
         self.finished = true;
         for (i, arm) in arms.iter_mut().enumerate() {
             if Some(i) != winner {
@@ -413,18 +429,20 @@ impl Select {
     pub fn poll(&mut self, cx: &mut Context<'_>, arms: &mut [ArmSlot<'_>]) -> Poll<Option<usize>> {
         if self.finished {
             // Polled again after a refutable pattern disabled the arm that won: a new round.
-            self.token = Arc::new(SelectToken::new());
+            self.token = None;
             self.finished = false;
             self.registered = false;
         }
         std::task::ready!(coop::poll_proceed(cx));
-        self.token.set_waker(cx.waker());
-        if let Some(won) = self.token.begin_poll() {
-            if let Some(a) = &mut arms[won] {
-                a.as_mut().collect();
+        if let Some(token) = &self.token {
+            token.set_waker(cx.waker());
+            if let Some(won) = token.begin_poll() {
+                if let Some(a) = &mut arms[won] {
+                    a.as_mut().collect();
+                }
+                self.finish(arms, Some(won));
+                return Poll::Ready(Some(won));
             }
-            self.finish(arms, Some(won));
-            return Poll::Ready(Some(won));
         }
         loop {
             self.order.clear();
@@ -449,7 +467,7 @@ impl Select {
             for n in 0..self.order.len() {
                 let i = self.order[n];
                 let arm = arms[i].as_mut().expect("enabled arm");
-                if arm.as_mut().attempt(&self.token, cx) {
+                if arm.as_mut().attempt(self.token.as_ref(), cx) {
                     self.finish(arms, Some(i));
                     return Poll::Ready(Some(i));
                 }
@@ -463,15 +481,23 @@ impl Select {
                 // parking: a peer that looked before our waiters existed, and parked itself,
                 // is found now. (Of two selects that could match, the one whose last attempt
                 // comes later sees the other's waiters.)
+                let token = self
+                    .token
+                    .get_or_insert_with(|| Arc::new(SelectToken::new()));
+                token.set_waker(cx.waker());
                 for n in 0..self.order.len() {
                     let i = self.order[n];
                     let arm = arms[i].as_mut().expect("enabled arm");
-                    arm.as_mut().register(&self.token, i, cx);
+                    arm.as_mut().register(token, i, cx);
                 }
                 self.registered = true;
                 continue;
             }
-            match self.token.park() {
+            let token = self
+                .token
+                .as_ref()
+                .expect("registered selects have a token");
+            match token.park() {
                 Park::Parked => return Poll::Pending,
                 Park::Repoll => continue,
             }
@@ -482,7 +508,9 @@ impl Select {
 impl Drop for Select {
     fn drop(&mut self) {
         // No peer may complete an arm from now on; the arms' own drops remove their waiters.
-        self.token.finish();
+        if let Some(token) = &self.token {
+            token.finish();
+        }
     }
 }
 
