@@ -99,17 +99,29 @@ pub(crate) struct State<T> {
     pub(crate) receivers: WaitQueue<RecvWaiter<T>>,
 }
 
-/// Wakers to wake once the lock is released.
+/// Wakers to wake once the lock is released. Most operations wake at most one party, so the
+/// first waker is kept inline and only `close` ever needs the list.
 #[derive(Debug, Default)]
-pub(crate) struct Wakeups(Vec<Waker>);
+pub(crate) struct Wakeups {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
+}
 
 impl Wakeups {
     fn push(&mut self, w: Option<Waker>) {
-        self.0.extend(w);
+        let Some(w) = w else { return };
+        if self.first.is_none() {
+            self.first = Some(w);
+        } else {
+            self.rest.push(w);
+        }
     }
 
     pub(crate) fn wake(self) {
-        for w in self.0 {
+        if let Some(w) = self.first {
+            w.wake();
+        }
+        for w in self.rest {
             w.wake();
         }
     }
