@@ -653,14 +653,16 @@ fn select_duplicate_channel() {
                     got
                 })
             };
-            weft::sleep(ms(1)).await; // make sure task A gets queued first on c
-                                      // task B
+            // Make sure task A gets queued first on c.
+            weft::sleep(ms(1)).await;
+            // task B
             let b = {
                 let c = c.clone();
                 weft::spawn(async move { c.recv().await })
             };
-            weft::sleep(ms(1)).await; // make sure task B gets queued on c before continuing
-                                      // Wake up A; it dequeues itself from c.
+            // Make sure task B gets queued on c before continuing.
+            weft::sleep(ms(1)).await;
+            // Wake up A; it dequeues itself from c.
             within("d <- 7", d.send(7)).await.unwrap();
             // A tells us it's done.
             assert_eq!(within("<-e", e.recv()).await, Some(9));
