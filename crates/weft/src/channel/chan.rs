@@ -18,6 +18,7 @@
 
 use super::queue::WaitQueue;
 use super::token::{Claim, SelectToken};
+use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -131,6 +132,10 @@ impl Wakeups {
 pub(crate) struct Chan<T> {
     state: Mutex<State<T>>,
     pub(crate) capacity: Capacity,
+    /// Bumped (under the lock) by every change that can make an operation ready: a value
+    /// buffered or taken, a waiter parked, the channel closed. A `select` with `default` reads
+    /// it around its non-blocking pass to know that what it saw was one consistent state.
+    version: AtomicU64,
 }
 
 impl<T> Chan<T> {
@@ -147,7 +152,18 @@ impl<T> Chan<T> {
                 receivers: WaitQueue::default(),
             }),
             capacity,
+            version: AtomicU64::new(0),
         }
+    }
+
+    /// Records a change of state; called with the lock held.
+    pub(crate) fn changed(&self) {
+        self.version.fetch_add(1, Ordering::Release);
+    }
+
+    /// The state's version, see the field.
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -184,10 +200,12 @@ impl<T> Chan<T> {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.waker());
             st.receivers.unlink(key);
+            self.changed();
             return Ok(());
         }
         if self.has_room(st) {
             st.buf.push_back(value);
+            self.changed();
             return Ok(());
         }
         Err(value)
@@ -207,9 +225,14 @@ impl<T> Chan<T> {
                     st.buf.push_back(refill);
                 }
             }
+            self.changed();
             return Some(v);
         }
-        self.take_parked_sender(st, me, wake)
+        let v = self.take_parked_sender(st, me, wake);
+        if v.is_some() {
+            self.changed();
+        }
+        v
     }
 
     fn take_parked_sender(
@@ -236,6 +259,7 @@ impl<T> Chan<T> {
 
     /// Puts back a value a dropped receiver had been handed: first in line.
     pub(crate) fn reoffer_locked(&self, st: &mut State<T>, value: T, wake: &mut Wakeups) {
+        self.changed();
         let mut at = st.receivers.next_linked(None);
         while let Some(key) = at {
             at = st.receivers.next_linked(Some(key));
@@ -258,6 +282,7 @@ impl<T> Chan<T> {
             return false;
         }
         st.closed = true;
+        self.changed();
         let mut at = st.senders.next_linked(None);
         while let Some(key) = at {
             at = st.senders.next_linked(Some(key));

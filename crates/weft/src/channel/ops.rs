@@ -44,6 +44,7 @@ pub(crate) fn poll_recv<T>(
             Some(v) => Some(Some(v)),
             None if st.closed => Some(None),
             None => {
+                chan.changed();
                 *key = Some(st.receivers.push_back(RecvWaiter {
                     outcome: RecvOutcome::Pending,
                     notify: Notify::Waker(cx.waker().clone()),
@@ -107,6 +108,7 @@ pub(crate) fn poll_send<T>(
                 Ok(()) => Some(Ok(())),
                 Err(v) if st.closed => Some(Err(SendError(v))),
                 Err(v) => {
+                    chan.changed();
                     *key = Some(st.senders.push_back(SendWaiter {
                         value: Some(v),
                         outcome: SendOutcome::Pending,

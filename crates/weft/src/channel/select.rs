@@ -45,6 +45,10 @@ pub trait Arm {
     fn collect(self: Pin<&mut Self>);
     /// Removes a parked waiter, if any.
     fn unregister(self: Pin<&mut Self>);
+    /// The version of the arm's channel state (0 for future arms), see `Select::poll`.
+    fn version(&self) -> u64 {
+        0
+    }
 }
 
 /// A receive arm.
@@ -159,7 +163,9 @@ impl<T> Arm for RecvArm<'_, T> {
     fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, _cx: &mut Context<'_>) {
         let this = self.get_mut();
         if this.key.is_none() {
-            this.key = Some(this.chan.lock().receivers.push_back(RecvWaiter {
+            let mut st = this.chan.lock();
+            this.chan.changed();
+            this.key = Some(st.receivers.push_back(RecvWaiter {
                 outcome: RecvOutcome::Pending,
                 notify: Notify::Select(token.clone(), arm),
             }));
@@ -179,6 +185,10 @@ impl<T> Arm for RecvArm<'_, T> {
 
     fn unregister(self: Pin<&mut Self>) {
         super::ops::cancel_recv(self.chan, &mut self.get_mut().key);
+    }
+
+    fn version(&self) -> u64 {
+        self.chan.version()
     }
 }
 
@@ -223,7 +233,9 @@ impl<T> Arm for SendArm<'_, T> {
     fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, _cx: &mut Context<'_>) {
         let this = self.get_mut();
         if this.key.is_none() {
-            this.key = Some(this.chan.lock().senders.push_back(SendWaiter {
+            let mut st = this.chan.lock();
+            this.chan.changed();
+            this.key = Some(st.senders.push_back(SendWaiter {
                 value: this.value.take(),
                 outcome: SendOutcome::Pending,
                 notify: Notify::Select(token.clone(), arm),
@@ -246,6 +258,10 @@ impl<T> Arm for SendArm<'_, T> {
 
     fn unregister(self: Pin<&mut Self>) {
         super::ops::cancel_send(self.chan, &mut self.get_mut().key);
+    }
+
+    fn version(&self) -> u64 {
+        self.chan.version()
     }
 }
 
@@ -387,7 +403,14 @@ pub struct Select {
     /// Every enabled channel arm has a parked waiter (in this round).
     registered: bool,
     order: Vec<usize>,
+    /// Channel versions read before a non-blocking pass (selects with `default` only).
+    versions: Vec<u64>,
+    default_retries: u32,
 }
+
+/// Passes a select with `default` makes while its channels keep changing under it, before it
+/// takes `default` anyway (each pass that sees no change settles it at once).
+const MAX_DEFAULT_RETRIES: u32 = 64;
 
 /// A disabled arm is `None`.
 pub type ArmSlot<'a> = Option<Pin<&'a mut dyn Arm>>;
@@ -403,6 +426,8 @@ impl Select {
             finished: false,
             registered: false,
             order: Vec::new(),
+            versions: Vec::new(),
+            default_retries: 0,
         }
     }
 
@@ -455,6 +480,12 @@ impl Select {
                 }
                 panic!("weft::select!: every arm is disabled and there is no `default` arm");
             }
+            if self.has_default {
+                // Indexed by arm, as the order is shuffled below.
+                self.versions.clear();
+                self.versions
+                    .extend(arms.iter().map(|a| a.as_ref().map_or(0, |a| a.version())));
+            }
             // Under loom the order is fixed: models must be deterministic, and what they check
             // (the commit protocol) does not depend on the order.
             if !self.biased && !cfg!(loom) {
@@ -473,8 +504,19 @@ impl Select {
                 }
             }
             if self.has_default {
-                self.finish(arms, None);
-                return Poll::Ready(None);
+                // Each arm was found not ready under its own lock, at a different moment. If no
+                // channel changed since before the pass, they were all not ready at one moment
+                // in between, and `default` is what Go would pick; otherwise look again.
+                let unchanged = arms
+                    .iter()
+                    .zip(&self.versions)
+                    .all(|(a, &v)| a.as_ref().map_or(0, |a| a.version()) == v);
+                self.default_retries += 1;
+                if unchanged || self.default_retries > MAX_DEFAULT_RETRIES {
+                    self.finish(arms, None);
+                    return Poll::Ready(None);
+                }
+                continue;
             }
             if !self.registered {
                 // Park a waiter on every channel arm, then try every arm once more before
