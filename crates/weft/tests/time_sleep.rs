@@ -32,7 +32,7 @@ fn completes_in_deadline_order() {
         .map(|k| {
             let order = order.clone();
             ex.spawn(async move {
-                weft::sleep_until(base + Duration::from_millis(k * 15)).await;
+                weft::sleep_until(base + Duration::from_millis(k * 30)).await;
                 order.lock().unwrap().push(k);
             })
         })
