@@ -279,3 +279,35 @@ fn producer_consumer_many_to_many() {
         assert_eq!(all, expect, "capacity {cap}: every value exactly once");
     }
 }
+
+#[test]
+fn closed_channel_is_not_drained_while_a_handed_value_may_come_back() {
+    let ch = Channel::<u32>::new();
+    let mut r1 = ch.recv();
+    assert!(poll_once(&mut r1).is_pending());
+    ch.try_send(5).unwrap(); // handed to r1, not yet collected
+    ch.close();
+    // r1 may still be dropped and give 5 back: nobody may be told "closed and drained" yet.
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+    let mut r2 = ch.recv();
+    assert!(poll_once(&mut r2).is_pending());
+    drop(r1);
+    assert_eq!(
+        poll_once(&mut r2),
+        Poll::Ready(Some(5)),
+        "the value went on to r2"
+    );
+    assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+    assert_eq!(weft::block_on(ch.recv()), None);
+
+    // And when the holder collects it, parked receivers are released with None.
+    let ch = Channel::<u32>::new();
+    let mut r1 = ch.recv();
+    assert!(poll_once(&mut r1).is_pending());
+    ch.try_send(6).unwrap();
+    ch.close();
+    let mut r2 = ch.recv();
+    assert!(poll_once(&mut r2).is_pending());
+    assert_eq!(poll_once(&mut r1), Poll::Ready(Some(6)));
+    assert_eq!(poll_once(&mut r2), Poll::Ready(None));
+}

@@ -377,3 +377,57 @@ fn exactly_one_arm_under_racing_peers() {
         "each select delivered exactly once"
     );
 }
+
+#[test]
+fn failed_pattern_keeps_a_parked_send_arm_usable() {
+    // The winning arm's pattern fails after the send arm had parked its value: the next round
+    // must still be able to send it, and nothing is lost.
+    let a = Channel::<u32>::new();
+    let out = Channel::<u32>::new();
+    let mut sel = Box::pin(async {
+        weft::select! {
+            Some(v) = a.recv() => v,
+            r = out.send(7) => { r.unwrap(); 100 }
+        }
+    });
+    assert!(poll_once(sel.as_mut()).is_pending());
+    a.close(); // the recv arm wins with None, fails `Some(v)`, and is disabled
+    assert!(
+        poll_once(sel.as_mut()).is_pending(),
+        "the send arm waits for a receiver"
+    );
+    let mut r = Box::pin(out.recv());
+    assert_eq!(poll_once(r.as_mut()), Poll::Ready(Some(7)));
+    assert_eq!(poll_once(sel.as_mut()), Poll::Ready(100));
+}
+
+#[test]
+fn already_polled_futures_as_arms() {
+    let ch = Channel::<u32>::new();
+    let other = Channel::<u32>::new();
+    // A send future that parked before becoming an arm keeps its value.
+    let mut f = ch.send(1);
+    assert!(poll_once(Pin::new(&mut f)).is_pending());
+    let mut rx = Box::pin(async { ch.recv().await });
+    let mut sel = Box::pin(async {
+        weft::select! {
+            r = f => r.is_ok(),
+            _ = other.recv() => false,
+        }
+    });
+    assert!(poll_once(sel.as_mut()).is_pending());
+    assert_eq!(poll_once(rx.as_mut()), Poll::Ready(Some(1)));
+    assert_eq!(poll_once(sel.as_mut()), Poll::Ready(true));
+
+    // A recv future that was already handed a value delivers it as the arm's output.
+    let mut r = ch.recv();
+    assert!(poll_once(Pin::new(&mut r)).is_pending());
+    ch.try_send(9).unwrap();
+    let got = weft::block_on(async {
+        weft::select! {
+            v = r => v,
+            _ = other.recv() => None,
+        }
+    });
+    assert_eq!(got, Some(9));
+}

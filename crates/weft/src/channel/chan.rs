@@ -96,8 +96,18 @@ pub(crate) enum Capacity {
 pub(crate) struct State<T> {
     pub(crate) buf: VecDeque<T>,
     pub(crate) closed: bool,
+    /// Values handed to parked receivers and not yet collected. One of them may come back
+    /// (its receiver dropped), so a closed channel is not drained while this is above zero.
+    pub(crate) handed: usize,
     pub(crate) senders: WaitQueue<SendWaiter<T>>,
     pub(crate) receivers: WaitQueue<RecvWaiter<T>>,
+}
+
+impl<T> State<T> {
+    /// Closed, and no value can still come out: receivers get `None` from now on.
+    pub(crate) fn drained(&self) -> bool {
+        self.closed && self.buf.is_empty() && self.handed == 0
+    }
 }
 
 /// Wakers to wake once the lock is released. Most operations wake at most one party, so the
@@ -148,6 +158,7 @@ impl<T> Chan<T> {
             state: Mutex::new(State {
                 buf: VecDeque::with_capacity(prealloc),
                 closed: false,
+                handed: 0,
                 senders: WaitQueue::default(),
                 receivers: WaitQueue::default(),
             }),
@@ -194,12 +205,20 @@ impl<T> Chan<T> {
         while let Some(key) = at {
             at = st.receivers.next_linked(Some(key));
             let waiter = st.receivers.get_mut(key);
-            if waiter.notify.claim(me) != Claim::Won {
-                continue;
+            match waiter.notify.claim(me) {
+                Claim::Won => {}
+                Claim::Busy => {
+                    // A select mid-poll: not visible now, but its offer stands. Make a
+                    // `default` select that looked at this channel look again.
+                    self.changed();
+                    continue;
+                }
+                Claim::Lost => continue,
             }
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.waker());
             st.receivers.unlink(key);
+            st.handed += 1;
             self.changed();
             return Ok(());
         }
@@ -245,8 +264,13 @@ impl<T> Chan<T> {
         while let Some(key) = at {
             at = st.senders.next_linked(Some(key));
             let waiter = st.senders.get_mut(key);
-            if waiter.notify.claim(me) != Claim::Won {
-                continue;
+            match waiter.notify.claim(me) {
+                Claim::Won => {}
+                Claim::Busy => {
+                    self.changed();
+                    continue;
+                }
+                Claim::Lost => continue,
             }
             let v = waiter.value.take();
             waiter.outcome = SendOutcome::Delivered;
@@ -270,13 +294,14 @@ impl<T> Chan<T> {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.waker());
             st.receivers.unlink(key);
+            st.handed += 1;
             return;
         }
         st.buf.push_front(value);
     }
 
     /// Closes the channel: parked senders get their values back, parked receivers get `None`
-    /// (receivers park only when the buffer is empty). Returns true if this call closed it.
+    /// once no handed value can come back. Returns true if this call closed it.
     pub(crate) fn close_locked(&self, st: &mut State<T>, wake: &mut Wakeups) -> bool {
         if st.closed {
             return false;
@@ -294,16 +319,32 @@ impl<T> Chan<T> {
             }
             st.senders.unlink(key);
         }
+        self.release_receivers_if_drained(st, wake);
+        true
+    }
+
+    /// A receiver collected (or gave back) a value it had been handed.
+    pub(crate) fn collected_locked(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        st.handed -= 1;
+        self.release_receivers_if_drained(st, wake);
+    }
+
+    /// Once closed and drained, parked receivers get `None`. (Receivers park only when the
+    /// buffer is empty; they stay parked after `close` while a handed value may come back.)
+    fn release_receivers_if_drained(&self, st: &mut State<T>, wake: &mut Wakeups) {
+        if !st.drained() {
+            return;
+        }
         let mut at = st.receivers.next_linked(None);
         while let Some(key) = at {
             at = st.receivers.next_linked(Some(key));
             let waiter = st.receivers.get_mut(key);
+            // A busy select re-polls and sees the channel drained; one that lost is leaving.
             if waiter.notify.claim(None) == Claim::Won {
                 waiter.outcome = RecvOutcome::Closed;
                 wake.push(waiter.notify.waker());
             }
             st.receivers.unlink(key);
         }
-        true
     }
 }

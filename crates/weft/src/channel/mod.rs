@@ -245,7 +245,7 @@ macro_rules! recv_methods {
             let mut st = chan.lock();
             let res = match chan.try_recv_locked(&mut st, None, &mut wake) {
                 Some(v) => Ok(v),
-                None if st.closed => Err(TryRecvError::Closed),
+                None if st.drained() => Err(TryRecvError::Closed),
                 None => Err(TryRecvError::Empty),
             };
             drop(st);

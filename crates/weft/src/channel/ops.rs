@@ -35,14 +35,17 @@ pub(crate) fn poll_recv<T>(
             _ => {
                 *key = None;
                 match st.receivers.remove(k).outcome {
-                    RecvOutcome::Value(v) => Some(Some(v)),
+                    RecvOutcome::Value(v) => {
+                        chan.collected_locked(&mut st, &mut wake);
+                        Some(Some(v))
+                    }
                     _ => Some(None),
                 }
             }
         },
         None => match chan.try_recv_locked(&mut st, None, &mut wake) {
             Some(v) => Some(Some(v)),
-            None if st.closed => Some(None),
+            None if st.drained() => Some(None),
             None => {
                 chan.changed();
                 *key = Some(st.receivers.push_back(RecvWaiter {
@@ -67,7 +70,10 @@ pub(crate) fn cancel_recv<T>(chan: &Chan<T>, key: &mut Option<usize>) {
     let mut wake = Wakeups::default();
     let mut st = chan.lock();
     if let RecvOutcome::Value(v) = st.receivers.remove(k).outcome {
+        // Offered again first (so the channel never looks drained in between), then counted
+        // as no longer held by this receiver.
         chan.reoffer_locked(&mut st, v, &mut wake);
+        chan.collected_locked(&mut st, &mut wake);
     }
     drop(st);
     wake.wake();

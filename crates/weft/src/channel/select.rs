@@ -146,11 +146,15 @@ impl<T> Arm for RecvArm<'_, T> {
         _cx: &mut Context<'_>,
     ) -> bool {
         let this = self.get_mut();
+        if this.out.is_some() {
+            // Made from a recv future that had already been served.
+            return true;
+        }
         let mut wake = Wakeups::default();
         let mut st = this.chan.lock();
         let got = match this.chan.try_recv_locked(&mut st, token, &mut wake) {
             Some(v) => Some(Some(v)),
-            None if st.closed => Some(None),
+            None if st.drained() => Some(None),
             None => None,
         };
         drop(st);
@@ -175,12 +179,18 @@ impl<T> Arm for RecvArm<'_, T> {
     fn collect(self: Pin<&mut Self>) {
         let this = self.get_mut();
         let k = this.key.take().expect("a completed recv arm was parked");
-        let outcome = this.chan.lock().receivers.remove(k).outcome;
-        this.out = Some(match outcome {
-            RecvOutcome::Value(v) => Some(v),
+        let mut wake = Wakeups::default();
+        let mut st = this.chan.lock();
+        this.out = Some(match st.receivers.remove(k).outcome {
+            RecvOutcome::Value(v) => {
+                this.chan.collected_locked(&mut st, &mut wake);
+                Some(v)
+            }
             RecvOutcome::Closed => None,
             RecvOutcome::Pending => unreachable!("the token was won, so the outcome is set"),
         });
+        drop(st);
+        wake.wake();
     }
 
     fn unregister(self: Pin<&mut Self>) {
@@ -199,6 +209,10 @@ impl<T> Arm for SendArm<'_, T> {
         _cx: &mut Context<'_>,
     ) -> bool {
         let this = self.get_mut();
+        if this.out.is_some() {
+            // Made from a send future that had already finished.
+            return true;
+        }
         let mut wake = Wakeups::default();
         let mut st = this.chan.lock();
         // Once parked, the value lives in the waiter; borrow it back for the attempt.
@@ -257,7 +271,18 @@ impl<T> Arm for SendArm<'_, T> {
     }
 
     fn unregister(self: Pin<&mut Self>) {
-        super::ops::cancel_send(self.chan, &mut self.get_mut().key);
+        // The arm lost this round but may take part in the next one (a refutable pattern on
+        // the winning arm failed): take the value back from the waiter.
+        let this = self.get_mut();
+        if let Some(k) = this.key.take() {
+            let waiter = this.chan.lock().senders.remove(k);
+            debug_assert_eq!(
+                waiter.outcome,
+                SendOutcome::Pending,
+                "a losing arm was not served"
+            );
+            this.value = waiter.value;
+        }
     }
 
     fn version(&self) -> u64 {
@@ -333,9 +358,23 @@ impl<'a, T> IntoChannelArm for Wrap<RecvFuture<'a, T>> {
     type Arm = RecvArm<'a, T>;
     fn __weft_arm(&self) -> RecvArm<'a, T> {
         let mut f = self.take();
-        debug_assert!(f.key.is_none(), "a polled recv future used as a select arm");
-        super::ops::cancel_recv(f.chan, &mut f.key);
-        RecvArm::new(f.chan)
+        let mut arm = RecvArm::new(f.chan);
+        // A future already polled may have been served: keep what it got.
+        if let Some(k) = f.key.take() {
+            let mut wake = Wakeups::default();
+            let mut st = f.chan.lock();
+            match st.receivers.remove(k).outcome {
+                RecvOutcome::Value(v) => {
+                    f.chan.collected_locked(&mut st, &mut wake);
+                    arm.out = Some(Some(v));
+                }
+                RecvOutcome::Closed => arm.out = Some(None),
+                RecvOutcome::Pending => {}
+            }
+            drop(st);
+            wake.wake();
+        }
+        arm
     }
 }
 
@@ -343,13 +382,24 @@ impl<'a, T> IntoChannelArm for Wrap<SendFuture<'a, T>> {
     type Arm = SendArm<'a, T>;
     fn __weft_arm(&self) -> SendArm<'a, T> {
         let mut f = self.take();
-        super::ops::cancel_send(f.chan, &mut f.key);
-        SendArm {
+        let mut arm = SendArm {
             chan: f.chan,
             value: f.value.take(),
             key: None,
             out: None,
+        };
+        // A future already polled holds its value in a waiter, or has finished.
+        if let Some(k) = f.key.take() {
+            let waiter = f.chan.lock().senders.remove(k);
+            match waiter.outcome {
+                SendOutcome::Pending => arm.value = waiter.value,
+                SendOutcome::Delivered => arm.out = Some(Ok(())),
+                SendOutcome::Closed => {
+                    arm.out = waiter.value.map(|v| Err(SendError(v)));
+                }
+            }
         }
+        arm
     }
 }
 
@@ -412,6 +462,9 @@ pub struct Select {
 /// takes `default` anyway (each pass that sees no change settles it at once).
 const MAX_DEFAULT_RETRIES: u32 = 64;
 
+/// Times a select polls its arms again in one `poll` because peers came by, before it yields.
+const MAX_REPOLLS: u32 = 16;
+
 /// A disabled arm is `None`.
 pub type ArmSlot<'a> = Option<Pin<&'a mut dyn Arm>>;
 
@@ -457,6 +510,7 @@ impl Select {
             self.token = None;
             self.finished = false;
             self.registered = false;
+            self.default_retries = 0;
         }
         std::task::ready!(coop::poll_proceed(cx));
         if let Some(token) = &self.token {
@@ -469,6 +523,7 @@ impl Select {
                 return Poll::Ready(Some(won));
             }
         }
+        let mut repolls = 0;
         loop {
             self.order.clear();
             self.order
@@ -541,7 +596,17 @@ impl Select {
                 .expect("registered selects have a token");
             match token.park() {
                 Park::Parked => return Poll::Pending,
-                Park::Repoll => continue,
+                Park::Repoll => {
+                    repolls += 1;
+                    if repolls > MAX_REPOLLS {
+                        // Two selects can keep interrupting each other's polls; yield to the
+                        // scheduler (still polling, so peers keep asking us to poll again)
+                        // instead of spinning here.
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    continue;
+                }
             }
         }
     }
@@ -561,6 +626,10 @@ impl Drop for Select {
 /// channel is closed and drained). Among channels ready at once, one is chosen uniformly.
 ///
 /// Cancel-safe: dropped before it completes, it has received nothing.
+///
+/// # Panics
+///
+/// Panics if `channels` is empty (there would be nothing to wait for).
 ///
 /// # Examples
 ///
