@@ -89,7 +89,9 @@ pub use weft_macros::test;
 /// }
 /// ```
 ///
-/// - Arms are channel operations (`ch.recv()`, `ch.send(v)`) and any other futures. Every
+/// - Arms are channel operations (`ch.recv()`, `ch.send(v)`, written as the arm's expression)
+///   and any other futures. A channel future passed by reference (`&mut fut`) is polled as a
+///   plain future and does not get the exactly-one guarantee: pass it by value. Every
 ///   enabled arm's expression is evaluated once, in order, before waiting; an arm whose
 ///   `if` condition is false is not evaluated at all.
 /// - **Exactly one arm takes effect.** A send arm that loses never delivers its value and a recv

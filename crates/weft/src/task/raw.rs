@@ -13,7 +13,7 @@ use async_task::{Builder, ScheduleInfo, WithInfo};
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -28,36 +28,55 @@ pub(crate) type Task<T> = async_task::Task<Output<T>, TaskMeta>;
 pub(crate) struct TaskMeta {
     /// The executor the task belongs to.
     pub(crate) shared: Arc<Shared>,
-    /// Set by `JoinHandle::abort`; a worker drops an aborted task instead of polling it.
-    aborted: AtomicBool,
-    /// The task's registry entry; `None` for blocking-pool tasks, which are not registered.
-    slot: Option<Slot>,
+    /// The task's registry slot and its abort flag, packed in one word to keep tasks small:
+    /// bit 63 is set by `JoinHandle::abort` (a worker drops an aborted task instead of
+    /// polling it), bit 62 says the task is registered (blocking-pool tasks are not), bits
+    /// 32..62 hold the registry shard and bits 0..32 the key.
+    word: AtomicU64,
 }
+
+const ABORTED: u64 = 1 << 63;
+const REGISTERED: u64 = 1 << 62;
 
 impl TaskMeta {
     pub(crate) fn new(shared: Arc<Shared>, slot: Option<Slot>) -> Self {
+        let word = slot.map_or(0, |s| {
+            REGISTERED | (u64::from(s.shard & 0x3FFF_FFFF) << 32) | u64::from(s.key)
+        });
         Self {
             shared,
-            aborted: AtomicBool::new(false),
-            slot,
+            word: AtomicU64::new(word),
         }
+    }
+
+    /// The task's registry entry; `None` for blocking-pool tasks.
+    fn slot(&self) -> Option<Slot> {
+        let w = self.word.load(Ordering::Relaxed);
+        (w & REGISTERED != 0).then(|| Slot {
+            shard: ((w >> 32) & 0x3FFF_FFFF) as u32,
+            key: w as u32,
+        })
+    }
+
+    fn is_aborted(&self) -> bool {
+        self.word.load(Ordering::Acquire) & ABORTED != 0
     }
 
     /// True for tasks on the blocking pool (and for tasks refused at shutdown, which are
     /// never scheduled).
     pub(crate) fn is_blocking(&self) -> bool {
-        self.slot.is_none()
+        self.slot().is_none()
     }
 
     /// True if the task is in its executor's registry.
     pub(crate) fn is_registered(&self) -> bool {
-        self.slot.is_some()
+        self.slot().is_some()
     }
 
     /// Marks the task aborted and wakes it so a worker gets to drop it.
     pub(crate) fn abort(&self) {
-        self.aborted.store(true, Ordering::Release);
-        if let Some(slot) = self.slot {
+        self.word.fetch_or(ABORTED, Ordering::Release);
+        if let Some(slot) = self.slot() {
             self.shared.registry.wake(slot);
         }
     }
@@ -97,7 +116,7 @@ where
 
 /// Runs one task: polls it, unless it was aborted, in which case it is dropped (cancelled).
 pub(crate) fn run(runnable: Runnable) {
-    if runnable.metadata().aborted.load(Ordering::Acquire) {
+    if runnable.metadata().is_aborted() {
         drop(runnable);
         return;
     }
@@ -111,7 +130,11 @@ struct Unregister<'a>(Option<&'a TaskMeta>);
 
 impl Unregister<'_> {
     fn release(&mut self) {
-        if let Some(slot) = self.0.take().and_then(|meta| meta.slot.map(|s| (meta, s))) {
+        if let Some(slot) = self
+            .0
+            .take()
+            .and_then(|meta| meta.slot().map(|s| (meta, s)))
+        {
             slot.0.shared.registry.remove(slot.1);
         }
     }
