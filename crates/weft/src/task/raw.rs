@@ -52,7 +52,7 @@ impl TaskMeta {
     /// The task's registry entry; `None` for blocking-pool tasks.
     fn slot(&self) -> Option<Slot> {
         let w = self.word.load(Ordering::Relaxed);
-        (w & REGISTERED != 0).then(|| Slot {
+        (w & REGISTERED != 0).then_some(Slot {
             shard: ((w >> 32) & 0x3FFF_FFFF) as u32,
             key: w as u32,
         })
