@@ -18,7 +18,6 @@
 
 use super::queue::WaitQueue;
 use super::token::{Claim, SelectToken};
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -99,11 +98,21 @@ pub(crate) struct State<T> {
     /// Values handed to parked receivers and not yet collected. One of them may come back
     /// (its receiver dropped), so a closed channel is not drained while this is above zero.
     pub(crate) handed: usize,
+    /// Bumped by every change that can make an operation ready: a value buffered or taken, a
+    /// waiter parked, the channel closed. A `select` with `default` reads it around its
+    /// non-blocking pass to know that what it saw was one consistent state. A plain field
+    /// under the lock: every operation bumps it, only `default` selects read it.
+    version: u64,
     pub(crate) senders: WaitQueue<SendWaiter<T>>,
     pub(crate) receivers: WaitQueue<RecvWaiter<T>>,
 }
 
 impl<T> State<T> {
+    /// Records a change of state (see `version`).
+    pub(crate) fn changed(&mut self) {
+        self.version = self.version.wrapping_add(1);
+    }
+
     /// Closed, and no value can still come out: receivers get `None` from now on.
     pub(crate) fn drained(&self) -> bool {
         self.closed && self.buf.is_empty() && self.handed == 0
@@ -142,10 +151,6 @@ impl Wakeups {
 pub(crate) struct Chan<T> {
     state: Mutex<State<T>>,
     pub(crate) capacity: Capacity,
-    /// Bumped (under the lock) by every change that can make an operation ready: a value
-    /// buffered or taken, a waiter parked, the channel closed. A `select` with `default` reads
-    /// it around its non-blocking pass to know that what it saw was one consistent state.
-    version: AtomicU64,
 }
 
 impl<T> Chan<T> {
@@ -159,22 +164,17 @@ impl<T> Chan<T> {
                 buf: VecDeque::with_capacity(prealloc),
                 closed: false,
                 handed: 0,
+                version: 0,
                 senders: WaitQueue::default(),
                 receivers: WaitQueue::default(),
             }),
             capacity,
-            version: AtomicU64::new(0),
         }
-    }
-
-    /// Records a change of state; called with the lock held.
-    pub(crate) fn changed(&self) {
-        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// The state's version, see the field.
     pub(crate) fn version(&self) -> u64 {
-        self.version.load(Ordering::Acquire)
+        self.lock().version
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
@@ -210,7 +210,7 @@ impl<T> Chan<T> {
                 Claim::Busy => {
                     // A select mid-poll: not visible now, but its offer stands. Make a
                     // `default` select that looked at this channel look again.
-                    self.changed();
+                    st.changed();
                     continue;
                 }
                 Claim::Lost => continue,
@@ -219,12 +219,12 @@ impl<T> Chan<T> {
             wake.push(waiter.notify.waker());
             st.receivers.unlink(key);
             st.handed += 1;
-            self.changed();
+            st.changed();
             return Ok(());
         }
         if self.has_room(st) {
             st.buf.push_back(value);
-            self.changed();
+            st.changed();
             return Ok(());
         }
         Err(value)
@@ -244,12 +244,12 @@ impl<T> Chan<T> {
                     st.buf.push_back(refill);
                 }
             }
-            self.changed();
+            st.changed();
             return Some(v);
         }
         let v = self.take_parked_sender(st, me, wake);
         if v.is_some() {
-            self.changed();
+            st.changed();
         }
         v
     }
@@ -267,7 +267,7 @@ impl<T> Chan<T> {
             match waiter.notify.claim(me) {
                 Claim::Won => {}
                 Claim::Busy => {
-                    self.changed();
+                    st.changed();
                     continue;
                 }
                 Claim::Lost => continue,
@@ -283,7 +283,7 @@ impl<T> Chan<T> {
 
     /// Puts back a value a dropped receiver had been handed: first in line.
     pub(crate) fn reoffer_locked(&self, st: &mut State<T>, value: T, wake: &mut Wakeups) {
-        self.changed();
+        st.changed();
         let mut at = st.receivers.next_linked(None);
         while let Some(key) = at {
             at = st.receivers.next_linked(Some(key));
@@ -307,7 +307,7 @@ impl<T> Chan<T> {
             return false;
         }
         st.closed = true;
-        self.changed();
+        st.changed();
         let mut at = st.senders.next_linked(None);
         while let Some(key) = at {
             at = st.senders.next_linked(Some(key));

@@ -47,7 +47,7 @@ pub(crate) fn poll_recv<T>(
             Some(v) => Some(Some(v)),
             None if st.drained() => Some(None),
             None => {
-                chan.changed();
+                st.changed();
                 *key = Some(st.receivers.push_back(RecvWaiter {
                     outcome: RecvOutcome::Pending,
                     notify: Notify::Waker(cx.waker().clone()),
@@ -114,7 +114,7 @@ pub(crate) fn poll_send<T>(
                 Ok(()) => Some(Ok(())),
                 Err(v) if st.closed => Some(Err(SendError(v))),
                 Err(v) => {
-                    chan.changed();
+                    st.changed();
                     *key = Some(st.senders.push_back(SendWaiter {
                         value: Some(v),
                         outcome: SendOutcome::Pending,

@@ -168,7 +168,7 @@ impl<T> Arm for RecvArm<'_, T> {
         let this = self.get_mut();
         if this.key.is_none() {
             let mut st = this.chan.lock();
-            this.chan.changed();
+            st.changed();
             this.key = Some(st.receivers.push_back(RecvWaiter {
                 outcome: RecvOutcome::Pending,
                 notify: Notify::Select(token.clone(), arm),
@@ -248,7 +248,7 @@ impl<T> Arm for SendArm<'_, T> {
         let this = self.get_mut();
         if this.key.is_none() {
             let mut st = this.chan.lock();
-            this.chan.changed();
+            st.changed();
             this.key = Some(st.senders.push_back(SendWaiter {
                 value: this.value.take(),
                 outcome: SendOutcome::Pending,
