@@ -61,8 +61,8 @@ async fn main() {
     let handles: Vec<JoinHandle<String>> = (1..=3)
         .map(|i| spawn(async move { fetch_data(i).await.unwrap_or_default() }))
         .collect();
-    for h in handles {
-        println!("  {}", h.await);
+    for result in weft::join(handles).await {
+        println!("  {result}");
     }
 
     println!("4.1 channels: a producer task sends, then closes; the consumer stops at None");
@@ -205,6 +205,40 @@ async fn main() {
     println!("  stored: {:?}", store.await);
     fetch.await;
     process.await;
+
+    println!("5.1 parallel execution: several types at once with join!");
+    let (a, b) = weft::join!(fetch_data(1), fetch_data(2));
+    println!("  {a:?} and {b:?}");
+
+    println!("5.2 race: the first to finish wins, the other is cancelled");
+    let primary = Box::pin(async {
+        sleep(Duration::from_millis(50)).await;
+        "primary server"
+    });
+    let backup = Box::pin(async {
+        sleep(Duration::from_millis(5)).await;
+        "backup server"
+    });
+    let servers: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = &str> + Send>>> =
+        vec![primary, backup];
+    match weft::race(servers).await {
+        (0, result) => println!("  primary: {result}"),
+        (_, result) => println!("  backup: {result}"),
+    }
+
+    println!("5.4 retry: try again with a backoff");
+    let attempts = std::sync::atomic::AtomicU32::new(0);
+    let result = weft::retry(5, || async {
+        let n = attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n < 3 {
+            Err(format!("attempt {n} failed"))
+        } else {
+            Ok(format!("attempt {n} succeeded"))
+        }
+    })
+    .backoff(weft::Backoff::fixed(Duration::from_millis(5)))
+    .await;
+    println!("  {result:?}");
 
     println!("5.3 timeout: a slow operation is cancelled");
     match timeout(sleep(Duration::from_secs(5)), Duration::from_millis(20)).await {

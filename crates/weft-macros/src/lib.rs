@@ -1,6 +1,7 @@
 //! The `#[weft::main]` and `#[weft::test]` attributes and `select!`. Use them through the
 //! `weft` crate.
 
+mod join;
 mod select;
 
 use proc_macro::TokenStream;
@@ -109,6 +110,26 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> syn::Result<To
 pub fn select(input: TokenStream) -> TokenStream {
     match syn::parse::<select::Input>(input) {
         Ok(parsed) => select::expand(parsed).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Awaits several futures concurrently; evaluates to the tuple of their outputs. See
+/// `weft::join!`.
+#[proc_macro]
+pub fn join(input: TokenStream) -> TokenStream {
+    match syn::parse::<join::Input>(input) {
+        Ok(parsed) => join::expand(parsed, false).into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+/// Awaits several futures of `Result`s concurrently, stopping at the first `Err`. See
+/// `weft::try_join!`.
+#[proc_macro]
+pub fn try_join(input: TokenStream) -> TokenStream {
+    match syn::parse::<join::Input>(input) {
+        Ok(parsed) => join::expand(parsed, true).into(),
         Err(e) => e.to_compile_error().into(),
     }
 }

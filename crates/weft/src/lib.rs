@@ -49,7 +49,7 @@ pub mod time;
 
 pub use channel::select::select;
 pub use channel::{Channel, SendError, TryRecvError, TrySendError};
-pub use future::FutureExt;
+pub use future::{join, race, retry, try_join, Backoff, FutureExt};
 pub use runtime::{Builder, Executor};
 pub use task::{spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, TimeoutError};
@@ -136,6 +136,35 @@ pub use weft_macros::test;
 /// # });
 /// ```
 pub use weft_macros::select;
+
+/// Awaits several futures of any types concurrently (in the calling task) and evaluates to the
+/// tuple of their outputs, like `tokio::join!`. Use it inside async code; it awaits by itself.
+///
+/// # Examples
+///
+/// ```
+/// # weft::block_on(async {
+/// let (a, b) = weft::join!(async { 1 }, async { "two" });
+/// assert_eq!((a, b), (1, "two"));
+/// # });
+/// ```
+pub use weft_macros::join;
+
+/// Awaits several futures of `Result`s concurrently: `Ok` with the tuple of their values, or
+/// the first `Err`, in which case the futures still running are dropped (cancelled) before it
+/// evaluates. All errors must have the same type.
+///
+/// # Examples
+///
+/// ```
+/// # weft::block_on(async {
+/// let ok: Result<(i32, &str), String> = weft::try_join!(async { Ok(1) }, async { Ok("two") });
+/// assert_eq!(ok, Ok((1, "two")));
+/// let err: Result<(i32, i32), &str> = weft::try_join!(async { Ok(1) }, async { Err("no") });
+/// assert_eq!(err, Err("no"));
+/// # });
+/// ```
+pub use weft_macros::try_join;
 
 /// Drives `future` to completion on the calling thread and returns its output.
 ///

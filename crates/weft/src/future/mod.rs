@@ -1,4 +1,13 @@
-//! Combinators over futures. Today: [`FutureExt::timeout`].
+//! Combinators over futures: [`join`], [`try_join`], [`race`], [`retry`] with [`Backoff`],
+//! and [`FutureExt::timeout`]; the `join!` and `try_join!` macros are at the crate root.
+
+mod join;
+#[doc(hidden)]
+pub mod maybe_done;
+mod retry;
+
+pub use join::{join, race, try_join, Join, Race, TryJoin};
+pub use retry::{retry, Backoff, Retry, RetryFuture};
 
 use crate::time::{timeout, Timeout};
 use std::future::Future;
