@@ -44,6 +44,7 @@ pub mod channel;
 pub mod future;
 mod loom;
 pub mod runtime;
+pub mod sync;
 pub mod task;
 pub mod time;
 
@@ -51,7 +52,7 @@ pub use channel::select::select;
 pub use channel::{Channel, SendError, TryRecvError, TrySendError};
 pub use future::{join, race, retry, try_join, Backoff, FutureExt};
 pub use runtime::{Builder, Executor};
-pub use task::{spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
+pub use task::{scope, spawn, spawn_blocking, yield_now, JoinError, JoinHandle};
 pub use time::{sleep, sleep_until, timeout, TimeoutError};
 
 /// Marks an `async fn main` to run on weft: the body is driven by [`block_on`] and `spawn`

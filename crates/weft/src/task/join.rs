@@ -176,6 +176,15 @@ impl<T> JoinHandle<T> {
         block_on::block_on(self)
     }
 
+    /// Polls for the output as `catch` would, without consuming the handle.
+    pub(crate) fn poll_catch(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+        Poll::Ready(match ready!(self.poll_output(cx)) {
+            Ok(v) => Ok(v),
+            Err(Some(panic)) => Err(JoinError::from_panic(&panic)),
+            Err(None) => Err(JoinError::Cancelled),
+        })
+    }
+
     /// Polls for the output; `Err(Some(payload))` if the task panicked, `Err(None)` if it was
     /// cancelled.
     fn poll_output(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Option<Panic>>> {

@@ -17,8 +17,12 @@
 
 mod join;
 pub(crate) mod raw;
+mod scope;
+mod set;
 
 pub use join::{Catch, JoinError, JoinHandle};
+pub use scope::{scope, Scope};
+pub use set::TaskSet;
 
 use crate::runtime::{context, global, scheduler::coop};
 use std::future::Future;

@@ -1,0 +1,173 @@
+//! weft::sync: Mutex (cancel-safe), RwLock, Semaphore with owned permits, Barrier, Event,
+//! WaitGroup, oneshot.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+use weft::sync::{oneshot, Barrier, Event, Mutex, RwLock, Semaphore, WaitGroup};
+use weft::Executor;
+
+fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
+    let mut cx = Context::from_waker(Waker::noop());
+    f.poll(&mut cx)
+}
+
+#[test]
+fn mutex_counts_under_contention() {
+    let ex = Executor::new(2);
+    let m = Arc::new(Mutex::new(0u64));
+    let hs: Vec<_> = (0..8)
+        .map(|_| {
+            let m = m.clone();
+            ex.spawn(async move {
+                for _ in 0..1_000 {
+                    let mut g = m.lock().await;
+                    *g += 1;
+                    if *g % 100 == 0 {
+                        weft::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+    assert_eq!(*weft::block_on(m.lock()), 8_000);
+}
+
+#[test]
+fn dropped_lock_future_passes_its_turn_on() {
+    let m = Arc::new(Mutex::new(()));
+    let held = weft::block_on(m.lock());
+    let mut a = Box::pin(m.lock());
+    let mut b = Box::pin(m.lock());
+    assert!(poll_once(a.as_mut()).is_pending());
+    assert!(poll_once(b.as_mut()).is_pending());
+    drop(held); // wakes `a`...
+    drop(a); // ...which is dropped without taking the lock: `b` must still get it
+    let ex = Executor::new(1);
+    let got = ex.block_on(weft::timeout(b, Duration::from_secs(5)));
+    assert!(got.is_ok(), "the wake-up was passed on");
+}
+
+#[test]
+fn rwlock_readers_share_writers_exclude() {
+    weft::block_on(async {
+        let l = RwLock::new(1);
+        let r1 = l.read().await;
+        let r2 = l.read().await;
+        assert_eq!(*r1 + *r2, 2);
+        assert!(l.try_write().is_none());
+        drop((r1, r2));
+        *l.write().await = 5;
+        assert_eq!(*l.read().await, 5);
+    });
+}
+
+#[test]
+fn semaphore_limits_concurrency_with_owned_permits() {
+    let ex = Executor::new(2);
+    let sem = Arc::new(Semaphore::new(3));
+    let running = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let hs: Vec<_> = (0..20)
+        .map(|_| {
+            let (sem, running, peak) = (sem.clone(), running.clone(), peak.clone());
+            ex.spawn(async move {
+                let _permit = sem.acquire_arc().await;
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                peak.fetch_max(now, Ordering::SeqCst);
+                weft::sleep(Duration::from_millis(2)).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+            })
+        })
+        .collect();
+    for h in hs {
+        h.join();
+    }
+    assert!(peak.load(Ordering::SeqCst) <= 3);
+    assert!(
+        peak.load(Ordering::SeqCst) >= 2,
+        "permits were used concurrently"
+    );
+}
+
+#[test]
+fn barrier_releases_all_and_elects_one_leader() {
+    let ex = Executor::new(2);
+    let b = Arc::new(Barrier::new(4));
+    let hs: Vec<_> = (0..4)
+        .map(|_| {
+            let b = b.clone();
+            ex.spawn(async move { b.wait().await.is_leader() })
+        })
+        .collect();
+    let leaders = hs.into_iter().map(|h| h.join()).filter(|&l| l).count();
+    assert_eq!(leaders, 1);
+}
+
+#[test]
+fn event_releases_every_waiter_and_stays_set() {
+    let ex = Executor::new(2);
+    let ev = Arc::new(Event::new());
+    let hs: Vec<_> = (0..10)
+        .map(|_| {
+            let ev = ev.clone();
+            ex.spawn(async move { ev.wait().await })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(10));
+    assert!(!ev.is_set());
+    ev.set();
+    ev.set();
+    for h in hs {
+        h.join();
+    }
+    weft::block_on(ev.wait()); // already set: at once
+}
+
+#[test]
+fn waitgroup_waits_for_every_done() {
+    let ex = Executor::new(2);
+    let wg = Arc::new(WaitGroup::new());
+    let count = Arc::new(AtomicU32::new(0));
+    for i in 0..5u64 {
+        wg.add(1);
+        let (wg, count) = (wg.clone(), count.clone());
+        ex.spawn(async move {
+            weft::sleep(Duration::from_millis(i * 2)).await;
+            count.fetch_add(1, Ordering::SeqCst);
+            wg.done();
+        });
+    }
+    ex.block_on(wg.wait());
+    assert_eq!(count.load(Ordering::SeqCst), 5);
+    assert_eq!(wg.count(), 0);
+}
+
+#[test]
+#[should_panic(expected = "more times than add")]
+fn waitgroup_done_without_add_panics() {
+    WaitGroup::new().done();
+}
+
+#[test]
+fn oneshot_delivers_once_and_reports_a_dropped_sender() {
+    let ex = Executor::new(2);
+    let (tx, rx) = oneshot::channel();
+    ex.spawn(async move { tx.send("hi").unwrap() });
+    assert_eq!(ex.block_on(rx), Ok("hi"));
+
+    let (tx, rx) = oneshot::channel::<u8>();
+    drop(tx);
+    assert_eq!(weft::block_on(rx), Err(oneshot::RecvError));
+
+    let (tx, rx) = oneshot::channel::<u8>();
+    drop(rx);
+    assert!(tx.is_closed());
+    assert_eq!(tx.send(3), Err(3), "the value comes back");
+}

@@ -1,0 +1,148 @@
+//! TaskSet and scope: joining as tasks finish, abort_all, drop cancels, scope waits for every
+//! child and propagates a child's panic after cancelling the others.
+
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use weft::task::TaskSet;
+use weft::{Executor, JoinError};
+
+struct DropFlag(Arc<AtomicBool>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn join_next_in_completion_order() {
+    Executor::new(2).block_on(async {
+        let mut set = TaskSet::new();
+        for ms in [30u64, 10, 20] {
+            set.spawn(async move {
+                weft::sleep(Duration::from_millis(ms)).await;
+                ms
+            });
+        }
+        assert_eq!(set.len(), 3);
+        let mut got = Vec::new();
+        while let Some(r) = set.join_next().await {
+            got.push(r.unwrap());
+        }
+        assert_eq!(got, vec![10, 20, 30]);
+        assert!(set.is_empty());
+        assert!(set.join_next().await.is_none());
+    });
+}
+
+#[test]
+fn abort_all_and_panics_are_reported() {
+    Executor::new(2).block_on(async {
+        let mut set = TaskSet::new();
+        set.spawn(async { panic!("bad task") });
+        let res = set.join_next().await.unwrap();
+        assert_eq!(res, Err(JoinError::Panicked("bad task".into())));
+        for _ in 0..3 {
+            set.spawn(std::future::pending::<()>());
+        }
+        set.abort_all();
+        let mut cancelled = 0;
+        while let Some(r) = set.join_next().await {
+            assert!(r.unwrap_err().is_cancelled());
+            cancelled += 1;
+        }
+        assert_eq!(cancelled, 3);
+    });
+}
+
+#[test]
+fn dropping_the_set_cancels_its_tasks() {
+    let ex = Executor::new(2);
+    let dropped = Arc::new(AtomicBool::new(false));
+    {
+        let mut set = TaskSet::new();
+        let flag = DropFlag(dropped.clone());
+        ex.block_on(async {
+            set.spawn(async move {
+                let _flag = flag;
+                std::future::pending::<()>().await;
+            });
+        });
+    }
+    let start = std::time::Instant::now();
+    while !dropped.load(Ordering::SeqCst) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "task not cancelled"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn scope_waits_for_every_child_even_nested() {
+    let done = Arc::new(AtomicU32::new(0));
+    Executor::new(2).block_on(async {
+        weft::scope(|s| {
+            let done = done.clone();
+            async move {
+                for i in 0..4u64 {
+                    let (done, s2) = (done.clone(), s.clone());
+                    s.spawn(async move {
+                        weft::sleep(Duration::from_millis(i * 3)).await;
+                        let done2 = done.clone();
+                        s2.spawn(async move {
+                            weft::sleep(Duration::from_millis(5)).await;
+                            done2.fetch_add(1, Ordering::SeqCst);
+                        });
+                        done.fetch_add(1, Ordering::SeqCst);
+                    });
+                }
+            }
+        })
+        .await;
+    });
+    assert_eq!(
+        done.load(Ordering::SeqCst),
+        8,
+        "children and grandchildren all finished"
+    );
+}
+
+#[test]
+fn scope_cancels_the_rest_and_propagates_a_panic() {
+    let ex = Executor::new(2);
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    let h = ex.spawn(async move {
+        weft::scope(|s| async move {
+            s.spawn(async move {
+                let _flag = flag;
+                weft::sleep(Duration::from_secs(60)).await;
+            });
+            s.spawn(async {
+                weft::sleep(Duration::from_millis(5)).await;
+                panic!("child failed");
+            });
+        })
+        .await
+    });
+    let err = ex
+        .block_on(weft::timeout(h.catch(), Duration::from_secs(10)))
+        .expect("scope returned promptly");
+    assert_eq!(err, Err(JoinError::Panicked("child failed".into())));
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the sibling was cancelled first"
+    );
+}
+
+#[test]
+fn scope_returns_the_body_value() {
+    let v = weft::block_on(weft::scope(|s| async move {
+        s.spawn(async {});
+        7
+    }));
+    assert_eq!(v, 7);
+}
