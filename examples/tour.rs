@@ -246,6 +246,22 @@ async fn main() {
         Err(TimeoutError) => println!("  timed out after 20 ms"),
     }
 
+    println!("6.1 async result types: `?` propagates errors");
+    async fn fallible_operation(id: u32) -> Result<String, String> {
+        let data = fetch_data(id).await?;
+        if data.is_empty() {
+            return Err("empty record".to_owned());
+        }
+        Ok(data.to_uppercase())
+    }
+    println!("6.2 handle them with match");
+    for id in [1, 0] {
+        match fallible_operation(id).await {
+            Ok(data) => println!("  success: {data}"),
+            Err(error) => println!("  error: {error}"),
+        }
+    }
+
     println!("6.3 a panic in a task is caught, not fatal");
     let handle = spawn(async {
         if fetch_data(0).await.is_err() {
@@ -272,6 +288,45 @@ async fn main() {
         total += h.await;
     }
     println!("  sum {total} in {:?}", start.elapsed());
+
+    println!("8.3 structured concurrency: scope waits for every task it spawned");
+    weft::scope(|s| async move {
+        s.spawn(async { sleep(Duration::from_millis(10)).await });
+        s.spawn(async { sleep(Duration::from_millis(5)).await });
+    })
+    .await;
+    println!("  both tasks finished before scope returned");
+
+    println!("8.5 graceful shutdown: an Event and select!");
+    let shutdown = std::sync::Arc::new(weft::sync::Event::new());
+    let jobs = weft::Channel::<u32>::with_capacity(4);
+    let server = {
+        let (shutdown, jobs) = (shutdown.clone(), jobs.clone());
+        spawn(async move {
+            let mut handled = 0;
+            loop {
+                weft::select! {
+                    Some(_) = jobs.recv() => handled += 1,
+                    _ = shutdown.wait() => break,
+                }
+            }
+            handled
+        })
+    };
+    for j in 0..3 {
+        jobs.send(j).await.ok();
+    }
+    sleep(Duration::from_millis(5)).await;
+    shutdown.set();
+    println!("  server stopped after {} jobs", server.await);
+
+    println!("Example 4: rate limiting with a token bucket");
+    let limiter = weft::sync::RateLimiter::new(100.0);
+    let start = Instant::now();
+    for _ in 0..5 {
+        limiter.acquire().await;
+    }
+    println!("  5 requests at 100/s took {:?}", start.elapsed());
 
     println!("8.1 blocking work goes to the blocking pool");
     let n = weft::spawn_blocking(|| {
