@@ -35,7 +35,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 // Under loom only the lock-free cores are exercised; the rest of the runtime is idle there.
-#![cfg_attr(loom, allow(dead_code, unused_imports))]
+#![cfg_attr(weft_loom, allow(dead_code, unused_imports))]
 
 // Lets `select!` (which names `::weft`) expand inside this crate's own tests.
 extern crate self as weft;

@@ -1,21 +1,22 @@
-//! A shim that swaps std's synchronisation types for loom's under `cfg(loom)`, so the lock-free
-//! cores (the local run queue) can be model-checked without changing their code.
+//! A shim that swaps std's synchronisation types for loom's under `cfg(weft_loom)`, so the
+//! lock-free cores can be model-checked without changing their code. The cfg has a name of
+//! its own because dependencies such as event-listener react to a plain `cfg(loom)`.
 
-#[cfg(loom)]
+#[cfg(weft_loom)]
 pub(crate) use loom::sync;
 
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 pub(crate) use std::sync;
 
 /// An `UnsafeCell` with loom's closure-based access API, so the same code compiles both ways.
-#[cfg(loom)]
+#[cfg(weft_loom)]
 pub(crate) use loom::cell::UnsafeCell;
 
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 #[derive(Debug)]
 pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
 
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 impl<T> UnsafeCell<T> {
     pub(crate) const fn new(value: T) -> Self {
         Self(std::cell::UnsafeCell::new(value))

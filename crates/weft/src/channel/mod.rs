@@ -43,7 +43,7 @@
 
 mod chan;
 mod error;
-#[cfg(all(test, loom))]
+#[cfg(all(test, weft_loom))]
 mod loom_tests;
 mod ops;
 mod queue;

@@ -211,7 +211,7 @@ impl<T> Drop for SendFuture<'_, T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::super::chan::{Capacity, Chan};
     use super::*;

@@ -543,7 +543,7 @@ impl Select {
             }
             // Under loom the order is fixed: models must be deterministic, and what they check
             // (the commit protocol) does not depend on the order.
-            if !self.biased && !cfg!(loom) {
+            if !self.biased && !cfg!(weft_loom) {
                 // Fisher-Yates: every order equally likely, so every ready arm is too.
                 for i in (1..self.order.len()).rev() {
                     let j = (next_rand() % (i as u64 + 1)) as usize;

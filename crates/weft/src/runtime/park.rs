@@ -98,7 +98,7 @@ impl Wake for Parker {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;

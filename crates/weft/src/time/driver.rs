@@ -150,13 +150,13 @@ impl TimerDriver {
     }
 
     /// Number of timers held (fired or not), for the loom models.
-    #[cfg(all(test, loom))]
+    #[cfg(all(test, weft_loom))]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, weft_loom))]
 mod loom_tests {
     //! A timer registered by one worker, fired by its owner while another worker cancels it
     //! (the task moved and its `Sleep` was dropped there): the waker is handed out at most

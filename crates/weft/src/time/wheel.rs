@@ -105,7 +105,7 @@ impl<T> TimerWheel<T> {
     }
 
     /// Number of entries, fired or not, still held.
-    #[cfg(any(test, loom))]
+    #[cfg(any(test, weft_loom))]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
     }
@@ -284,7 +284,7 @@ impl<T> TimerWheel<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
 

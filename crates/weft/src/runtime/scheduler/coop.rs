@@ -54,7 +54,7 @@ pub(crate) fn remaining() -> Option<u8> {
     CURRENT.with(Cell::get)
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
     use std::task::Waker;

@@ -111,7 +111,7 @@ impl Idle {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
 
@@ -150,7 +150,7 @@ mod tests {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, weft_loom))]
 mod loom_tests {
     //! The parking hand-shake: a worker announces that it parks, then re-checks for work; a
     //! pusher publishes work, then asks `Idle` whom to wake. The `SeqCst` fences on both sides

@@ -25,9 +25,9 @@ use std::marker::PhantomData;
 use std::mem::MaybeUninit;
 
 /// Slots per queue. Small under loom so the models finish.
-#[cfg(not(loom))]
+#[cfg(not(weft_loom))]
 pub(crate) const CAPACITY: usize = 256;
-#[cfg(loom)]
+#[cfg(weft_loom)]
 pub(crate) const CAPACITY: usize = 4;
 
 const MASK: usize = CAPACITY - 1;
@@ -342,7 +342,7 @@ impl<T> Stealer<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
+#[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
     use std::sync::Mutex;
@@ -475,7 +475,7 @@ mod tests {
     }
 }
 
-#[cfg(all(test, loom))]
+#[cfg(all(test, weft_loom))]
 mod loom_tests {
     use super::*;
     use loom::sync::atomic::AtomicUsize;
