@@ -107,6 +107,47 @@ pub(crate) struct State<T> {
     pub(crate) receivers: WaitQueue<RecvWaiter<T>>,
 }
 
+/// A parked waiter, as the FIFO scans see it.
+trait Parked {
+    fn notify(&self) -> &Notify;
+}
+
+impl<T> Parked for SendWaiter<T> {
+    fn notify(&self) -> &Notify {
+        &self.notify
+    }
+}
+
+impl<T> Parked for RecvWaiter<T> {
+    fn notify(&self) -> &Notify {
+        &self.notify
+    }
+}
+
+/// Claims, for the caller (`me` is its own select, if any), the first parked waiter it may
+/// complete, and unlinks it from the FIFO. Waiters of selects that already won or are gone are
+/// skipped; so are those of selects busy polling, which is recorded as a change of state so a
+/// `default` select that looked at this channel looks again (see `State::version`).
+fn claim_first<W: Parked>(
+    queue: &mut WaitQueue<W>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+) -> Option<usize> {
+    let mut at = queue.next_linked(None);
+    while let Some(key) = at {
+        at = queue.next_linked(Some(key));
+        match queue.get(key).notify().claim(me) {
+            Claim::Won => {
+                queue.unlink(key);
+                return Some(key);
+            }
+            Claim::Busy => *version = version.wrapping_add(1),
+            Claim::Lost => {}
+        }
+    }
+    None
+}
+
 impl<T> State<T> {
     /// Records a change of state (see `version`).
     pub(crate) fn changed(&mut self) {
@@ -201,23 +242,10 @@ impl<T> Chan<T> {
         if st.closed {
             return Err(value);
         }
-        let mut at = st.receivers.next_linked(None);
-        while let Some(key) = at {
-            at = st.receivers.next_linked(Some(key));
+        if let Some(key) = claim_first(&mut st.receivers, &mut st.version, me) {
             let waiter = st.receivers.get_mut(key);
-            match waiter.notify.claim(me) {
-                Claim::Won => {}
-                Claim::Busy => {
-                    // A select mid-poll: not visible now, but its offer stands. Make a
-                    // `default` select that looked at this channel look again.
-                    st.changed();
-                    continue;
-                }
-                Claim::Lost => continue,
-            }
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.waker());
-            st.receivers.unlink(key);
             st.handed += 1;
             st.changed();
             return Ok(());
@@ -260,40 +288,20 @@ impl<T> Chan<T> {
         me: Option<&Arc<SelectToken>>,
         wake: &mut Wakeups,
     ) -> Option<T> {
-        let mut at = st.senders.next_linked(None);
-        while let Some(key) = at {
-            at = st.senders.next_linked(Some(key));
-            let waiter = st.senders.get_mut(key);
-            match waiter.notify.claim(me) {
-                Claim::Won => {}
-                Claim::Busy => {
-                    st.changed();
-                    continue;
-                }
-                Claim::Lost => continue,
-            }
-            let v = waiter.value.take();
-            waiter.outcome = SendOutcome::Delivered;
-            wake.push(waiter.notify.waker());
-            st.senders.unlink(key);
-            return v;
-        }
-        None
+        let key = claim_first(&mut st.senders, &mut st.version, me)?;
+        let waiter = st.senders.get_mut(key);
+        waiter.outcome = SendOutcome::Delivered;
+        wake.push(waiter.notify.waker());
+        waiter.value.take()
     }
 
     /// Puts back a value a dropped receiver had been handed: first in line.
     pub(crate) fn reoffer_locked(&self, st: &mut State<T>, value: T, wake: &mut Wakeups) {
         st.changed();
-        let mut at = st.receivers.next_linked(None);
-        while let Some(key) = at {
-            at = st.receivers.next_linked(Some(key));
+        if let Some(key) = claim_first(&mut st.receivers, &mut st.version, None) {
             let waiter = st.receivers.get_mut(key);
-            if waiter.notify.claim(None) != Claim::Won {
-                continue;
-            }
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.waker());
-            st.receivers.unlink(key);
             st.handed += 1;
             return;
         }
