@@ -146,3 +146,24 @@ fn scope_returns_the_body_value() {
     }));
     assert_eq!(v, 7);
 }
+
+#[test]
+fn join_next_finds_the_finished_task_among_many_pending() {
+    // More pending handles than the cooperative budget: waiting handles must not use it up.
+    let ex = Executor::new(2);
+    let out = ex.block_on(async {
+        let h = weft::spawn(async {
+            let mut set = TaskSet::new();
+            for _ in 0..199 {
+                set.spawn(std::future::pending::<u32>());
+            }
+            set.spawn(async { 7 });
+            set.join_next().await
+        });
+        weft::timeout(h, Duration::from_secs(10)).await
+    });
+    assert_eq!(
+        out.expect("join_next returned").map(|r| r.unwrap()),
+        Some(7)
+    );
+}

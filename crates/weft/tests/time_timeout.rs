@@ -112,3 +112,21 @@ fn million_ready_timeouts_register_no_timer() {
     });
     assert_eq!(sum, (0..1_000_000u64).sum::<u64>());
 }
+
+#[test]
+fn timeout_fires_even_when_the_inner_future_spends_the_whole_budget() {
+    let ex = Executor::new(1);
+    let h = ex.spawn(async {
+        weft::timeout(
+            async {
+                loop {
+                    weft::task::consume_budget().await;
+                }
+            },
+            Duration::from_millis(20),
+        )
+        .await
+    });
+    let out = ex.block_on(weft::timeout(h, Duration::from_secs(10)));
+    assert_eq!(out, Ok(Err(TimeoutError)), "the busy future was timed out");
+}

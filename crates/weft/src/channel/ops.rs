@@ -23,7 +23,7 @@ pub(crate) fn poll_recv<T>(
     key: &mut Option<usize>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
-    ready!(coop::poll_proceed(cx));
+    let coop = ready!(coop::poll_proceed(cx));
     let mut wake = Wakeups::default();
     let mut st = chan.lock();
     let out = match *key {
@@ -59,7 +59,10 @@ pub(crate) fn poll_recv<T>(
     drop(st);
     wake.wake();
     match out {
-        Some(v) => Poll::Ready(v),
+        Some(v) => {
+            coop.made_progress();
+            Poll::Ready(v)
+        }
         None => Poll::Pending,
     }
 }
@@ -86,7 +89,7 @@ pub(crate) fn poll_send<T>(
     key: &mut Option<usize>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), SendError<T>>> {
-    ready!(coop::poll_proceed(cx));
+    let coop = ready!(coop::poll_proceed(cx));
     let mut wake = Wakeups::default();
     let mut st = chan.lock();
     let out = match *key {
@@ -128,7 +131,10 @@ pub(crate) fn poll_send<T>(
     drop(st);
     wake.wake();
     match out {
-        Some(r) => Poll::Ready(r),
+        Some(r) => {
+            coop.made_progress();
+            Poll::Ready(r)
+        }
         None => Poll::Pending,
     }
 }

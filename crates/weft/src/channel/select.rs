@@ -512,7 +512,15 @@ impl Select {
             self.registered = false;
             self.default_retries = 0;
         }
-        std::task::ready!(coop::poll_proceed(cx));
+        let coop = std::task::ready!(coop::poll_proceed(cx));
+        let out = self.poll_arms(cx, arms);
+        if out.is_ready() {
+            coop.made_progress();
+        }
+        out
+    }
+
+    fn poll_arms(&mut self, cx: &mut Context<'_>, arms: &mut [ArmSlot<'_>]) -> Poll<Option<usize>> {
         if let Some(token) = &self.token {
             token.set_waker(cx.waker());
             if let Some(won) = token.begin_poll() {

@@ -65,6 +65,11 @@ impl BlockingPool {
         self.queued.fetch_add(1, SeqCst);
         // The receiver lives as long as `self`, so this send cannot fail.
         let _ = self.tx.send(Job::Run(runnable));
+        if self.shutdown.load(SeqCst) {
+            // Shutdown may have drained the queue before this job arrived: cancel it here.
+            self.drain();
+            return;
+        }
         if self.queued.load(SeqCst) > self.idle.load(SeqCst) {
             let mut n = self.threads.load(SeqCst);
             while n < self.max_threads {
@@ -84,7 +89,8 @@ impl BlockingPool {
         self.threads.fetch_sub(1, SeqCst);
     }
 
-    /// The body of a pool thread. It holds the pool weakly so a dropped executor frees it.
+    /// The body of a pool thread. It holds the pool weakly between jobs; shutdown's `Stop`
+    /// messages make idle threads leave.
     pub(crate) fn thread_main(pool: Weak<Self>, on_job: impl Fn(Runnable)) {
         let Some(this) = pool.upgrade() else { return };
         let rx = this.rx.clone();
@@ -108,13 +114,37 @@ impl BlockingPool {
                     return;
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    // Leave only if no job is waiting for a thread that counted on us.
-                    if this.queued.load(SeqCst) > this.idle.load(SeqCst) {
+                    // Leave, then look once more: a job pushed while we were leaving may have
+                    // seen the pool at its limit and started no thread. If one is waiting,
+                    // take a thread slot back and stay.
+                    this.threads.fetch_sub(1, SeqCst);
+                    if this.queued.load(SeqCst) > this.idle.load(SeqCst) && this.reclaim_slot() {
                         continue;
                     }
-                    this.threads.fetch_sub(1, SeqCst);
                     return;
                 }
+            }
+        }
+    }
+
+    /// Takes a thread slot if the pool is below its limit.
+    fn reclaim_slot(&self) -> bool {
+        let mut n = self.threads.load(SeqCst);
+        while n < self.max_threads {
+            match self.threads.compare_exchange(n, n + 1, SeqCst, SeqCst) {
+                Ok(_) => return true,
+                Err(actual) => n = actual,
+            }
+        }
+        false
+    }
+
+    /// Cancels every queued job.
+    fn drain(&self) {
+        while let Ok(job) = self.rx.try_recv() {
+            if let Job::Run(r) = job {
+                self.queued.fetch_sub(1, SeqCst);
+                drop(r);
             }
         }
     }
@@ -125,12 +155,7 @@ impl BlockingPool {
         if self.shutdown.swap(true, SeqCst) {
             return;
         }
-        while let Ok(job) = self.rx.try_recv() {
-            if let Job::Run(r) = job {
-                self.queued.fetch_sub(1, SeqCst);
-                drop(r);
-            }
-        }
+        self.drain();
         for _ in 0..self.threads.load(SeqCst) {
             let _ = self.tx.send(Job::Stop);
         }

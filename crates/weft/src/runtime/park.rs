@@ -49,15 +49,18 @@ impl Parker {
                 return;
             }
         }
+        let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
         loop {
-            guard = match timeout {
+            guard = match deadline {
                 None => self.cvar.wait(guard).unwrap_or_else(|e| e.into_inner()),
-                Some(t) => {
+                Some(deadline) => {
+                    // After a spurious wake-up, wait only for what is left.
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
                     let (g, res) = self
                         .cvar
-                        .wait_timeout(guard, t)
+                        .wait_timeout(guard, left)
                         .unwrap_or_else(|e| e.into_inner());
-                    if res.timed_out() {
+                    if res.timed_out() || left.is_zero() {
                         self.state.store(EMPTY, SeqCst);
                         return;
                     }

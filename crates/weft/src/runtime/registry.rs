@@ -50,8 +50,8 @@ impl Registry {
             None => NEXT_SHARD.with(|c| {
                 let n = c.get().wrapping_add(1);
                 c.set(n);
-                // Spread plain threads over the upper half, away from the workers' shards.
-                (n + self.shards.len() / 2) & self.mask
+                // Plain threads rotate over every shard.
+                n & self.mask
             }),
         }
     }

@@ -148,7 +148,14 @@ impl Shared {
         if let Some(runnable) = runnable {
             let shared = runnable.metadata().shared.clone();
             shared.injector.push(runnable);
-            shared.notify_parked();
+            // Pairs with the fence in `shutdown`: either shutdown's final drain sees this task,
+            // or we see the flag and drain it ourselves.
+            fence(Ordering::SeqCst);
+            if shared.is_shutdown() {
+                shared.drain_injector();
+            } else {
+                shared.notify_parked();
+            }
         }
     }
 
@@ -233,11 +240,17 @@ impl Shared {
                 w.wake();
             }
         }
+        fence(Ordering::SeqCst);
+        self.drain_injector();
+        self.blocking.shutdown();
+        all_exited
+    }
+
+    /// Drops (cancels) every task in the injector.
+    fn drain_injector(&self) {
         while let Some(r) = self.pop_injector() {
             drop(r);
         }
-        self.blocking.shutdown();
-        all_exited
     }
 
     /// Called by a worker thread as it exits.

@@ -245,6 +245,15 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
         fired: RefCell::new(Vec::new()),
     });
+    // Counted as exited however the thread ends, so `shutdown` never waits for a dead worker
+    // (a panic can only escape from a waker or destructor that panics).
+    struct Exited(Arc<Shared>);
+    impl Drop for Exited {
+        fn drop(&mut self) {
+            self.0.worker_exited();
+        }
+    }
+    let _exited = Exited(shared.clone());
     context::set_worker(Some(ctx.clone()));
     {
         let _enter = context::enter(shared.clone());
@@ -252,5 +261,4 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
     }
     context::set_worker(None);
     drop(ctx);
-    shared.worker_exited();
 }

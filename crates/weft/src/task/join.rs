@@ -145,8 +145,11 @@ impl<T> JoinHandle<T> {
     /// # });
     /// ```
     pub fn abort(&self) {
-        if let Some(Running(_, meta)) = &self.inner {
-            meta.get().abort();
+        if let Some(Running(task, meta)) = &self.inner {
+            // A finished task's registry slot may already belong to another task.
+            if !task.is_finished() {
+                meta.get().abort();
+            }
         }
     }
 
@@ -191,8 +194,9 @@ impl<T> JoinHandle<T> {
         let Some(Running(task, _)) = &mut self.inner else {
             panic!("JoinHandle polled after it returned the output");
         };
-        ready!(coop::poll_proceed(cx));
+        let coop = ready!(coop::poll_proceed(cx));
         let out = ready!(Pin::new(task).poll(cx));
+        coop.made_progress();
         self.inner = None;
         Poll::Ready(match out {
             Some(Ok(v)) => Ok(v),

@@ -133,5 +133,6 @@ impl Future for YieldNow {
 /// # });
 /// ```
 pub async fn consume_budget() {
-    std::future::poll_fn(coop::poll_proceed).await;
+    std::future::poll_fn(|cx| coop::poll_proceed(cx).map(coop::RestoreOnPending::made_progress))
+        .await;
 }

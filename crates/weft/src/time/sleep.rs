@@ -140,9 +140,10 @@ impl Future for Sleep {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        ready!(coop::poll_proceed(cx));
+        let coop = ready!(coop::poll_proceed(cx));
         if Instant::now() >= this.deadline {
             this.entry = None;
+            coop.made_progress();
             return Poll::Ready(());
         }
         match &this.entry {

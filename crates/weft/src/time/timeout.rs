@@ -107,7 +107,9 @@ impl<F: Future> Future for Timeout<F> {
         let Limit::Timer(sleep) = this.limit else {
             unreachable!("the limit was turned into a timer above");
         };
-        match Pin::new(sleep).poll(cx) {
+        // The inner future may have spent the task's whole budget; the deadline is checked
+        // regardless, or a busy future could never time out.
+        match crate::runtime::scheduler::coop::unconstrained(|| Pin::new(sleep).poll(cx)) {
             Poll::Ready(()) => {
                 // Drop the inner future before reporting the timeout.
                 this.state.set(State::Done);

@@ -33,8 +33,11 @@ pub(crate) fn with_budget() -> BudgetGuard {
 
 /// Spends one unit of budget, or wakes the task and returns `Pending` if none is left.
 ///
-/// Outside a worker (no budget set) this always returns `Ready`.
-pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
+/// Outside a worker (no budget set) this always returns `Ready`. The unit is given back when
+/// the returned guard is dropped without [`RestoreOnPending::made_progress`]: only operations
+/// that complete spend budget, so a future that keeps waiting (a join handle, a sleep) does not
+/// drain it.
+pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
     CURRENT.with(|c| match c.get() {
         Some(0) => {
             cx.waker().wake_by_ref();
@@ -42,10 +45,40 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<()> {
         }
         Some(n) => {
             c.set(Some(n - 1));
-            Poll::Ready(())
+            Poll::Ready(RestoreOnPending(true))
         }
-        None => Poll::Ready(()),
+        None => Poll::Ready(RestoreOnPending(false)),
     })
+}
+
+/// Gives a spent unit back unless the operation made progress.
+#[derive(Debug)]
+pub(crate) struct RestoreOnPending(bool);
+
+impl RestoreOnPending {
+    /// The operation completed: the unit stays spent.
+    pub(crate) fn made_progress(mut self) {
+        self.0 = false;
+    }
+}
+
+impl Drop for RestoreOnPending {
+    fn drop(&mut self) {
+        if self.0 {
+            CURRENT.with(|c| {
+                if let Some(n) = c.get() {
+                    c.set(Some(n.saturating_add(1)));
+                }
+            });
+        }
+    }
+}
+
+/// Runs `f` with no budget limit (the previous budget is restored after).
+pub(crate) fn unconstrained<R>(f: impl FnOnce() -> R) -> R {
+    let prev = CURRENT.with(|c| c.replace(None));
+    let _restore = BudgetGuard(prev);
+    f()
 }
 
 /// Units left to the current task, if it runs under a budget.
@@ -66,10 +99,17 @@ mod tests {
         assert_eq!(remaining(), None);
         {
             let _g = with_budget();
+            // A unit whose operation did not complete is given back.
+            drop(poll_proceed(&mut cx));
+            assert_eq!(remaining(), Some(BUDGET));
             for _ in 0..BUDGET {
-                assert!(poll_proceed(&mut cx).is_ready());
+                match poll_proceed(&mut cx) {
+                    Poll::Ready(g) => g.made_progress(),
+                    Poll::Pending => panic!("budget ran out early"),
+                }
             }
             assert!(poll_proceed(&mut cx).is_pending());
+            assert!(unconstrained(|| poll_proceed(&mut cx).is_ready()));
         }
         assert_eq!(remaining(), None);
         assert!(poll_proceed(&mut cx).is_ready());
