@@ -653,16 +653,18 @@ impl Drop for Select {
 /// ```
 pub async fn select<T>(channels: &[&Channel<T>]) -> (usize, Option<T>) {
     let mut arms: Vec<RecvArm<'_, T>> = channels.iter().map(|c| RecvArm::new(c.chan())).collect();
-    let mut sel = Select::new(false, false);
-    let won = std::future::poll_fn(|cx| {
+    let won = {
+        // Built once, not on every poll. `sel` is declared last, so it is dropped (finishing
+        // its token) before the arms remove their waiters, also if this future is dropped.
         let mut slots: Vec<ArmSlot<'_>> = arms
             .iter_mut()
             .map(|a| Some(Pin::new(a) as Pin<&mut dyn Arm>))
             .collect();
-        sel.poll(cx, &mut slots)
-    })
-    .await
-    .expect("no default arm");
+        let mut sel = Select::new(false, false);
+        std::future::poll_fn(|cx| sel.poll(cx, &mut slots))
+            .await
+            .expect("no default arm")
+    };
     let out = Pin::new(&mut arms[won]).take_output();
     (won, out)
 }
