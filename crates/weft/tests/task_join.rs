@@ -203,3 +203,31 @@ fn block_on_on_worker_thread_panics_clearly() {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+/// Panics when dropped.
+struct PanicOnDrop;
+
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("destructor panicked");
+    }
+}
+
+#[test]
+fn a_panicking_destructor_of_a_cancelled_task_is_contained() {
+    let ex = Executor::new(1);
+    let h = ex.spawn(async {
+        let _bomb = PanicOnDrop;
+        std::future::pending::<()>().await;
+    });
+    h.abort();
+    // The process is still here, and the worker too.
+    assert!(ex.block_on(h.catch()).unwrap_err().is_cancelled());
+    assert_eq!(ex.spawn(async { 1 }).join(), 1);
+    // Shutdown cancels such a task as well.
+    let _left = ex.spawn(async {
+        let _bomb = PanicOnDrop;
+        std::future::pending::<()>().await;
+    });
+    ex.shutdown();
+}
