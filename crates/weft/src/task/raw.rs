@@ -11,6 +11,7 @@ use crate::runtime::registry::Slot;
 use crate::runtime::shared::Shared;
 use async_task::{Builder, ScheduleInfo, WithInfo};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,7 +100,7 @@ where
 {
     fn build<F>(future: F) -> impl FnOnce(&TaskMeta) -> TaskFuture<'_, F> {
         move |meta| TaskFuture {
-            future,
+            future: ManuallyDrop::new(future),
             guard: Unregister(Some(meta)),
         }
     }
@@ -147,8 +148,21 @@ impl Drop for Unregister<'_> {
 }
 
 struct TaskFuture<'a, F> {
-    future: F,
+    /// Dropped by hand, in place, in `Drop` below, so a panic in its destructor is caught
+    /// (async-task aborts the process on a panic while it drops a cancelled future).
+    future: ManuallyDrop<F>,
     guard: Unregister<'a>,
+}
+
+impl<F> Drop for TaskFuture<'_, F> {
+    fn drop(&mut self) {
+        let future = &mut self.future;
+        // SAFETY: `future` is dropped exactly once, here, and in place (it never moves, so the
+        // pinning guarantee holds); nothing touches it afterwards.
+        let dropped = catch_unwind(AssertUnwindSafe(|| unsafe { ManuallyDrop::drop(future) }));
+        // A panic in the future's destructor is swallowed: the task is finished either way.
+        drop(dropped);
+    }
 }
 
 impl<F: Future> Future for TaskFuture<'_, F> {
@@ -156,11 +170,11 @@ impl<F: Future> Future for TaskFuture<'_, F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `future` is structurally pinned: it is never moved out of `self` (nothing
-        // hands it out by value and `TaskFuture` has no `Drop` impl of its own); `guard` is not
-        // pinned and is only used through `&mut`.
+        // hands it out by value, and `Drop` drops it in place); `guard` is not pinned and is
+        // only used through `&mut`.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above; `this.future` stays where it is for the rest of its life.
-        let future = unsafe { Pin::new_unchecked(&mut this.future) };
+        let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(v)) => Ok(v),
