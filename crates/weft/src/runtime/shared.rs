@@ -148,13 +148,14 @@ impl Shared {
         if let Some(runnable) = runnable {
             let shared = runnable.metadata().shared.clone();
             shared.injector.push(runnable);
-            // Pairs with the fence in `shutdown`: either shutdown's final drain sees this task,
-            // or we see the flag and drain it ourselves.
+            // One fence serves two hand-shakes: with `shutdown` (either its final drain sees
+            // this task, or we see the flag and drain it ourselves) and with a parking worker
+            // (either it sees this task, or we see that it parked).
             fence(Ordering::SeqCst);
             if shared.is_shutdown() {
                 shared.drain_injector();
             } else {
-                shared.notify_parked();
+                shared.wake_one_parked();
             }
         }
     }
@@ -182,6 +183,11 @@ impl Shared {
         // Pairs with the fence in `Worker::park`: either the parking worker sees our task, or we
         // see that it parked.
         fence(Ordering::SeqCst);
+        self.wake_one_parked();
+    }
+
+    /// `notify_parked` without its fence, for a caller that has just issued one.
+    fn wake_one_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
             self.parkers[worker].unpark();
         }
