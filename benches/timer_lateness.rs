@@ -149,62 +149,45 @@ fn per_task<H>(before: isize, handles: &Vec<H>) -> f64 {
     (grown - handle_bytes) / SLEEPERS as f64
 }
 
+/// Spawns `SLEEPERS` tasks with `spawn` (each gets the counter to bump before its first poll
+/// of an hour-long sleep) and returns the bytes per task once all have registered, with the
+/// handles, which the caller cancels.
+fn measure_sleepers<H>(spawn: impl Fn(Arc<AtomicUsize>) -> H) -> (f64, Vec<H>) {
+    let polled = Arc::new(AtomicUsize::new(0));
+    let before = weft_benches::live_bytes();
+    let hs: Vec<H> = (0..SLEEPERS).map(|_| spawn(polled.clone())).collect();
+    wait_registered(&polled);
+    (per_task(before, &hs), hs)
+}
+
 fn sleeping_task_memory(weft: &Weft, tokio: &Tokio, smol: &Smol) {
-    let hour = Duration::from_secs(3600);
+    const HOUR: Duration = Duration::from_secs(3600);
     println!("memory per task parked in a one-hour sleep ({SLEEPERS} tasks, handles excluded):");
     let mut rows = Vec::new();
-    {
-        let polled = Arc::new(AtomicUsize::new(0));
-        let before = weft_benches::live_bytes();
-        let hs: Vec<_> = (0..SLEEPERS)
-            .map(|_| {
-                let polled = polled.clone();
-                weft.0.spawn(async move {
-                    polled.fetch_add(1, Relaxed);
-                    weft::sleep(hour).await;
-                })
-            })
-            .collect();
-        wait_registered(&polled);
-        rows.push(("weft", per_task(before, &hs)));
-        for h in &hs {
-            h.abort();
-        }
-    }
-    {
-        let polled = Arc::new(AtomicUsize::new(0));
-        let before = weft_benches::live_bytes();
-        let hs: Vec<_> = (0..SLEEPERS)
-            .map(|_| {
-                let polled = polled.clone();
-                tokio.0.spawn(async move {
-                    polled.fetch_add(1, Relaxed);
-                    tokio::time::sleep(hour).await;
-                })
-            })
-            .collect();
-        wait_registered(&polled);
-        rows.push(("tokio", per_task(before, &hs)));
-        for h in &hs {
-            h.abort();
-        }
-    }
-    {
-        let polled = Arc::new(AtomicUsize::new(0));
-        let before = weft_benches::live_bytes();
-        let hs: Vec<_> = (0..SLEEPERS)
-            .map(|_| {
-                let polled = polled.clone();
-                smol.0.spawn(async move {
-                    polled.fetch_add(1, Relaxed);
-                    async_io::Timer::after(hour).await;
-                })
-            })
-            .collect();
-        wait_registered(&polled);
-        rows.push(("smol", per_task(before, &hs)));
-        drop(hs);
-    }
+    let (bytes, hs) = measure_sleepers(|polled| {
+        weft.0.spawn(async move {
+            polled.fetch_add(1, Relaxed);
+            weft::sleep(HOUR).await;
+        })
+    });
+    rows.push(("weft", bytes));
+    hs.iter().for_each(weft::JoinHandle::abort);
+    let (bytes, hs) = measure_sleepers(|polled| {
+        tokio.0.spawn(async move {
+            polled.fetch_add(1, Relaxed);
+            tokio::time::sleep(HOUR).await;
+        })
+    });
+    rows.push(("tokio", bytes));
+    hs.iter().for_each(tokio::task::JoinHandle::abort);
+    let (bytes, hs) = measure_sleepers(|polled| {
+        smol.0.spawn(async move {
+            polled.fetch_add(1, Relaxed);
+            async_io::Timer::after(HOUR).await;
+        })
+    });
+    rows.push(("smol", bytes));
+    drop(hs); // dropping smol's tasks cancels them
     let tokio_bytes = rows[1].1;
     for (name, bytes) in rows {
         println!(
