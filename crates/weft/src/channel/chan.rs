@@ -16,9 +16,10 @@
 //!
 //! Wakers are collected under the lock and woken after it is released.
 
+use super::lock::{ChanGuard, ChanLock};
 use super::queue::WaitQueue;
 use super::token::{Claim, SelectToken};
-use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::loom::sync::Arc;
 use std::collections::VecDeque;
 use std::task::Waker;
 
@@ -46,9 +47,11 @@ impl Notify {
         }
     }
 
-    fn waker(&self) -> Option<Waker> {
+    /// The waker to wake once the waiter is served. A plain waiter's waker is taken (its
+    /// future reads the outcome next and never needs it again); a select's stays with it.
+    fn take_waker(&mut self) -> Option<Waker> {
         match self {
-            Notify::Waker(w) => Some(w.clone()),
+            Notify::Waker(w) => Some(std::mem::replace(w, Waker::noop().clone())),
             Notify::Select(token, _) => token.waker(),
         }
     }
@@ -178,19 +181,21 @@ impl Wakeups {
         }
     }
 
+    #[inline]
     pub(crate) fn wake(self) {
+        // `rest` is only filled once `first` is.
         if let Some(w) = self.first {
             w.wake();
-        }
-        for w in self.rest {
-            w.wake();
+            for w in self.rest {
+                w.wake();
+            }
         }
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct Chan<T> {
-    state: Mutex<State<T>>,
+    state: ChanLock<State<T>>,
     pub(crate) capacity: Capacity,
 }
 
@@ -201,7 +206,7 @@ impl<T> Chan<T> {
             Capacity::Unbounded => 0,
         };
         Self {
-            state: Mutex::new(State {
+            state: ChanLock::new(State {
                 buf: VecDeque::with_capacity(prealloc),
                 closed: false,
                 handed: 0,
@@ -218,9 +223,8 @@ impl<T> Chan<T> {
         self.lock().version
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, State<T>> {
-        // Nothing panics while holding this lock, but never let poison spread.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock(&self) -> ChanGuard<'_, State<T>> {
+        self.state.lock()
     }
 
     fn has_room(&self, st: &State<T>) -> bool {
@@ -245,7 +249,7 @@ impl<T> Chan<T> {
         if let Some(key) = claim_first(&mut st.receivers, &mut st.version, me) {
             let waiter = st.receivers.get_mut(key);
             waiter.outcome = RecvOutcome::Value(value);
-            wake.push(waiter.notify.waker());
+            wake.push(waiter.notify.take_waker());
             st.handed += 1;
             st.changed();
             return Ok(());
@@ -291,7 +295,7 @@ impl<T> Chan<T> {
         let key = claim_first(&mut st.senders, &mut st.version, me)?;
         let waiter = st.senders.get_mut(key);
         waiter.outcome = SendOutcome::Delivered;
-        wake.push(waiter.notify.waker());
+        wake.push(waiter.notify.take_waker());
         waiter.value.take()
     }
 
@@ -301,7 +305,7 @@ impl<T> Chan<T> {
         if let Some(key) = claim_first(&mut st.receivers, &mut st.version, None) {
             let waiter = st.receivers.get_mut(key);
             waiter.outcome = RecvOutcome::Value(value);
-            wake.push(waiter.notify.waker());
+            wake.push(waiter.notify.take_waker());
             st.handed += 1;
             return;
         }
@@ -323,7 +327,7 @@ impl<T> Chan<T> {
             // A busy select re-polls and sees the channel closed; one that lost keeps its value.
             if waiter.notify.claim(None) == Claim::Won {
                 waiter.outcome = SendOutcome::Closed;
-                wake.push(waiter.notify.waker());
+                wake.push(waiter.notify.take_waker());
             }
             st.senders.unlink(key);
         }
@@ -350,7 +354,7 @@ impl<T> Chan<T> {
             // A busy select re-polls and sees the channel drained; one that lost is leaving.
             if waiter.notify.claim(None) == Claim::Won {
                 waiter.outcome = RecvOutcome::Closed;
-                wake.push(waiter.notify.waker());
+                wake.push(waiter.notify.take_waker());
             }
             st.receivers.unlink(key);
         }

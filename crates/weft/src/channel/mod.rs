@@ -43,6 +43,7 @@
 
 mod chan;
 mod error;
+mod lock;
 #[cfg(all(test, weft_loom))]
 mod loom_tests;
 mod ops;

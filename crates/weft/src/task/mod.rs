@@ -136,3 +136,47 @@ pub async fn consume_budget() {
     std::future::poll_fn(|cx| coop::poll_proceed(cx).map(coop::RestoreOnPending::made_progress))
         .await;
 }
+
+/// Runs `future` outside the cooperative budget: weft's channels, timers and join handles
+/// inside it never make it yield (tokio's `task::unconstrained`).
+///
+/// A task that is always ready then keeps its worker until it returns `Pending` on its own, so
+/// other tasks queued on that worker wait. Use it for a hot loop that should run to the end
+/// (a producer filling a channel for a consumer on the same worker), not by default.
+///
+/// # Examples
+///
+/// ```
+/// # weft::block_on(async {
+/// let ch = weft::Channel::unbounded();
+/// weft::task::unconstrained(async {
+///     for i in 0..1_000u32 {
+///         ch.send(i).await.unwrap(); // never yields for the budget
+///     }
+/// })
+/// .await;
+/// assert_eq!(ch.len(), 1_000);
+/// # });
+/// ```
+pub fn unconstrained<F: Future>(future: F) -> Unconstrained<F> {
+    Unconstrained { future }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`unconstrained`].
+    #[derive(Debug)]
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Unconstrained<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Unconstrained<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let future = self.project().future;
+        coop::unconstrained(|| future.poll(cx))
+    }
+}
