@@ -10,6 +10,10 @@
 //! - `select_both`: 4 tasks each selecting a send over 2 channels, 4 tasks each selecting a
 //!   receive over the same 2 channels.
 //!
+//! `weft-unconstrained` runs weft's channel with each operation outside the cooperative budget
+//! (`weft::task::unconstrained`): weft's futures otherwise make a task yield every 128
+//! operations, as tokio's do, and the other crates' futures never do.
+//!
 //! Capacities 0 (rendezvous), 1, 1024 and unbounded. A peer is left out where it has no such
 //! channel (tokio and async-channel have no capacity 0; tokio's receiver is single-consumer).
 //! Not comparable, and flagged in the README: flume's async capacity 0 is not a rendezvous, and
@@ -93,6 +97,27 @@ impl Chan for Weft {
     }
     fn recv(rx: &Self::Rx) -> impl Future<Output = Option<u64>> + Send + '_ {
         rx.recv()
+    }
+    fn clone_rx(rx: &Self::Rx) -> Option<Self::Rx> {
+        Some(rx.clone())
+    }
+}
+
+/// weft's channel with each operation outside the cooperative budget
+/// ([`weft::task::unconstrained`]), like the peers, whose futures never yield for fairness.
+struct WeftUnconstrained;
+impl Chan for WeftUnconstrained {
+    const NAME: &'static str = "weft-unconstrained";
+    type Tx = weft::channel::Sender<u64>;
+    type Rx = weft::channel::Receiver<u64>;
+    fn new(cap: Option<usize>) -> Option<(Self::Tx, Self::Rx)> {
+        Weft::new(cap)
+    }
+    fn send(tx: &Self::Tx, v: u64) -> impl Future<Output = ()> + Send + '_ {
+        async move { weft::task::unconstrained(tx.send(v)).await.unwrap() }
+    }
+    fn recv(rx: &Self::Rx) -> impl Future<Output = Option<u64>> + Send + '_ {
+        weft::task::unconstrained(rx.recv())
     }
     fn clone_rx(rx: &Self::Rx) -> Option<Self::Rx> {
         Some(rx.clone())
@@ -407,7 +432,7 @@ fn bench_on<R: Rt>(c: &mut Criterion, rt: &R) {
                     }
                 )*};
             }
-            each!(Weft, TokioMpsc, Flume, Kanal, AsyncChannel);
+            each!(Weft, WeftUnconstrained, TokioMpsc, Flume, Kanal, AsyncChannel);
             g.finish();
         }
         let mut g = c.benchmark_group(format!("select_rx/{cap_name}/{}/msgs={MESSAGES}", R::NAME));
