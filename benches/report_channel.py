@@ -3,8 +3,8 @@
 
 Usage: python3 benches/report_channel.py [target/criterion]
 Groups are named `<workload>/<capacity>/<runtime>/msgs=<n>`; each crate's median is divided
-by n. A ratio below 1.00 means weft is faster than that peer. `weft-unc` is weft with its
-operations outside the cooperative budget (as the peers' are); `unc/best` is its ratio.
+by n. A ratio below 1.00 means weft is faster than that peer. `weft-unc` (weft's runtime only) is
+weft with its operations outside the cooperative budget; `unc/best` is its ratio.
 """
 import json
 import os

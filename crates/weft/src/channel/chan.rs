@@ -47,12 +47,33 @@ impl Notify {
         }
     }
 
-    /// The waker to wake once the waiter is served. A plain waiter's waker is taken (its
-    /// future reads the outcome next and never needs it again); a select's stays with it.
-    fn take_waker(&mut self) -> Option<Waker> {
+    /// What to wake once the waiter is served and the lock released. A plain waiter's waker
+    /// is taken (its future reads the outcome next and never needs it again); a select's
+    /// token is kept, and its waker read only after the lock is released (`Wakeups::wake`).
+    fn take_wake(&mut self) -> Wake {
         match self {
-            Notify::Waker(w) => Some(std::mem::replace(w, Waker::noop().clone())),
-            Notify::Select(token, _) => token.waker(),
+            Notify::Waker(w) => Wake::Waker(std::mem::replace(w, Waker::noop().clone())),
+            Notify::Select(token, _) => Wake::Select(token.clone()),
+        }
+    }
+}
+
+/// A party to wake once the channel lock is released.
+#[derive(Debug)]
+pub(crate) enum Wake {
+    Waker(Waker),
+    Select(Arc<SelectToken>),
+}
+
+impl Wake {
+    fn wake(self) {
+        match self {
+            Wake::Waker(w) => w.wake(),
+            Wake::Select(token) => {
+                if let Some(w) = token.waker() {
+                    w.wake();
+                }
+            }
         }
     }
 }
@@ -163,17 +184,17 @@ impl<T> State<T> {
     }
 }
 
-/// Wakers to wake once the lock is released. Most operations wake at most one party, so the
-/// first waker is kept inline and only `close` ever needs the list.
+/// Parties to wake once the lock is released: no waker code (clone, wake, drop) runs under the
+/// channel lock. Most operations wake at most one party, so the first is kept inline and only
+/// `close` ever needs the list.
 #[derive(Debug, Default)]
 pub(crate) struct Wakeups {
-    first: Option<Waker>,
-    rest: Vec<Waker>,
+    first: Option<Wake>,
+    rest: Vec<Wake>,
 }
 
 impl Wakeups {
-    fn push(&mut self, w: Option<Waker>) {
-        let Some(w) = w else { return };
+    fn push(&mut self, w: Wake) {
         if self.first.is_none() {
             self.first = Some(w);
         } else {
@@ -249,7 +270,7 @@ impl<T> Chan<T> {
         if let Some(key) = claim_first(&mut st.receivers, &mut st.version, me) {
             let waiter = st.receivers.get_mut(key);
             waiter.outcome = RecvOutcome::Value(value);
-            wake.push(waiter.notify.take_waker());
+            wake.push(waiter.notify.take_wake());
             st.handed += 1;
             st.changed();
             return Ok(());
@@ -295,7 +316,7 @@ impl<T> Chan<T> {
         let key = claim_first(&mut st.senders, &mut st.version, me)?;
         let waiter = st.senders.get_mut(key);
         waiter.outcome = SendOutcome::Delivered;
-        wake.push(waiter.notify.take_waker());
+        wake.push(waiter.notify.take_wake());
         waiter.value.take()
     }
 
@@ -305,7 +326,7 @@ impl<T> Chan<T> {
         if let Some(key) = claim_first(&mut st.receivers, &mut st.version, None) {
             let waiter = st.receivers.get_mut(key);
             waiter.outcome = RecvOutcome::Value(value);
-            wake.push(waiter.notify.take_waker());
+            wake.push(waiter.notify.take_wake());
             st.handed += 1;
             return;
         }
@@ -327,7 +348,7 @@ impl<T> Chan<T> {
             // A busy select re-polls and sees the channel closed; one that lost keeps its value.
             if waiter.notify.claim(None) == Claim::Won {
                 waiter.outcome = SendOutcome::Closed;
-                wake.push(waiter.notify.take_waker());
+                wake.push(waiter.notify.take_wake());
             }
             st.senders.unlink(key);
         }
@@ -354,7 +375,7 @@ impl<T> Chan<T> {
             // A busy select re-polls and sees the channel drained; one that lost is leaving.
             if waiter.notify.claim(None) == Claim::Won {
                 waiter.outcome = RecvOutcome::Closed;
-                wake.push(waiter.notify.take_waker());
+                wake.push(waiter.notify.take_wake());
             }
             st.receivers.unlink(key);
         }

@@ -1,21 +1,26 @@
 //! The channel lock: a test-and-test-and-set spin lock that backs off to the OS scheduler.
 //!
-//! A channel's critical sections are a few dozen instructions that never run user code, block
-//! or allocate more than a waiter slot, and on a busy channel the lock is taken by tasks on
-//! every worker. std's mutex costs two atomic read-modify-writes per operation (its unlock swaps
-//! to find sleepers) and falls asleep in the kernel soon after a failed attempt, and waking it
-//! then costs a system call on each side. This lock costs one compare-and-swap to take and a
-//! plain release store to give back. A waiter spins on a read of the flag with an exponential
-//! backoff; if the holder still has it after that (it was preempted), the waiter yields its
-//! thread, and after a few yields sleeps for growing, capped intervals, so a preempted holder
-//! gets the CPU back instead of competing with spinners (crossbeam's `Backoff` and flume's
-//! spin lock follow the same scheme).
+//! A channel's critical sections are short and bounded: they move a value, link or unlink a
+//! waiter, and collect the parties to wake (woken, and their wakers cloned or dropped, only
+//! after the lock is released). The only ones that grow with the channel are `close`, which
+//! walks the parked waiters once, and the occasional growth of the buffer or the waiter slab.
+//! On a busy channel the lock is taken by tasks on every worker. std's mutex costs two atomic
+//! read-modify-writes per operation (its unlock swaps, to find sleepers) and puts a waiter to
+//! sleep in the kernel soon after a failed attempt, and each such sleep costs a system call on
+//! both sides. This lock costs one compare-and-swap to take and a plain release store to give
+//! back. A waiter spins on a read of the flag with an exponential backoff; if the holder keeps
+//! it longer than that (it was preempted), the waiter yields its thread, and then sleeps for
+//! short intervals until the flag clears, so a preempted holder gets the CPU back instead of
+//! competing with spinners. Each time it sees the flag clear but loses the race for it, the
+//! waiter goes back to spinning, so it is not left sleeping behind the lockers that won
+//! (flume's spin lock and crossbeam's `Backoff` follow the same scheme).
 
 use crate::loom::sync::atomic::{
     AtomicBool,
     Ordering::{Acquire, Relaxed, Release},
 };
 use crate::loom::UnsafeCell;
+use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
 /// The channels' lock. Under loom it is loom's mutex: a spin lock multiplies the interleavings
@@ -31,8 +36,10 @@ pub(crate) use loom_mutex::{ChanGuard, ChanLock};
 const SPIN_ROUNDS: u32 = 7;
 /// Thread yields before sleeping.
 const YIELD_ROUNDS: u32 = 16;
-/// The longest sleep between attempts once yielding did not help.
-const MAX_SLEEP_US: u64 = 100;
+/// The sleep between looks at the flag once yielding did not help (Linux's default timer
+/// slack makes it about 50 µs).
+#[cfg(not(weft_loom))]
+const SLEEP: std::time::Duration = std::time::Duration::from_micros(10);
 
 #[derive(Debug)]
 pub(crate) struct SpinLock<T> {
@@ -48,9 +55,16 @@ unsafe impl<T: Send> Sync for SpinLock<T> {}
 unsafe impl<T: Send> Send for SpinLock<T> {}
 
 /// Exclusive access to the locked value; gives the lock back on drop.
+///
+/// Like std's `MutexGuard`, it is not `Send` (so it cannot be held across an `.await` in a
+/// `Send` future) and is `Sync` only if `T` is.
 pub(crate) struct Guard<'a, T> {
     lock: &'a SpinLock<T>,
+    _not_send: PhantomData<*const ()>,
 }
+
+// SAFETY: a shared `&Guard` only gives out `&T`, so sharing it is sharing `&T`.
+unsafe impl<T: Sync> Sync for Guard<'_, T> {}
 
 impl<T> SpinLock<T> {
     pub(crate) fn new(value: T) -> Self {
@@ -69,7 +83,10 @@ impl<T> SpinLock<T> {
         {
             self.lock_contended();
         }
-        Guard { lock: self }
+        Guard {
+            lock: self,
+            _not_send: PhantomData,
+        }
     }
 
     #[cold]
@@ -88,6 +105,8 @@ impl<T> SpinLock<T> {
             {
                 return;
             }
+            // Lost the race to a locker that is running: spin again rather than sleep.
+            round = round.min(SPIN_ROUNDS);
         }
     }
 }
@@ -106,10 +125,7 @@ fn backoff(round: u32) {
     } else if round < SPIN_ROUNDS + YIELD_ROUNDS {
         std::thread::yield_now();
     } else {
-        let step = u64::from(round - SPIN_ROUNDS - YIELD_ROUNDS);
-        std::thread::sleep(std::time::Duration::from_micros(
-            (1 + step).min(MAX_SLEEP_US),
-        ));
+        std::thread::sleep(SLEEP);
     }
 }
 

@@ -72,7 +72,9 @@ pub(crate) fn cancel_recv<T>(chan: &Chan<T>, key: &mut Option<usize>) {
     let Some(k) = key.take() else { return };
     let mut wake = Wakeups::default();
     let mut st = chan.lock();
-    if let RecvOutcome::Value(v) = st.receivers.remove(k).outcome {
+    // Bound to a local, so its waker is dropped after the lock is released.
+    let waiter = st.receivers.remove(k);
+    if let RecvOutcome::Value(v) = waiter.outcome {
         // Offered again first (so the channel never looks drained in between), then counted
         // as no longer held by this receiver.
         chan.reoffer_locked(&mut st, v, &mut wake);
@@ -91,6 +93,11 @@ pub(crate) fn poll_send<T>(
 ) -> Poll<Result<(), SendError<T>>> {
     let coop = ready!(coop::poll_proceed(cx));
     let mut wake = Wakeups::default();
+    // Taken before locking: a misuse panics with the lock free.
+    let fresh = match *key {
+        Some(_) => None,
+        None => Some(value.take().expect("send polled after completion")),
+    };
     let mut st = chan.lock();
     let out = match *key {
         Some(k) => match st.senders.get(k).outcome {
@@ -112,7 +119,7 @@ pub(crate) fn poll_send<T>(
             }
         },
         None => {
-            let v = value.take().expect("send polled after completion");
+            let v = fresh.expect("taken above when not parked");
             match chan.try_send_locked(&mut st, v, None, &mut wake) {
                 Ok(()) => Some(Ok(())),
                 Err(v) if st.closed => Some(Err(SendError(v))),

@@ -363,7 +363,9 @@ impl<'a, T> IntoChannelArm for Wrap<RecvFuture<'a, T>> {
         if let Some(k) = f.key.take() {
             let mut wake = Wakeups::default();
             let mut st = f.chan.lock();
-            match st.receivers.remove(k).outcome {
+            // Bound to a local, so its waker is dropped after the lock is released.
+            let waiter = st.receivers.remove(k);
+            match waiter.outcome {
                 RecvOutcome::Value(v) => {
                     f.chan.collected_locked(&mut st, &mut wake);
                     arm.out = Some(Some(v));
