@@ -431,3 +431,24 @@ fn already_polled_futures_as_arms() {
     });
     assert_eq!(got, Some(9));
 }
+
+#[test]
+fn select_over_more_channels_than_fit_inline() {
+    // A select keeps the order of up to 32 arms inline; beyond that it uses the heap. Both
+    // find the ready channel, first without parking, then after parking on all of them.
+    let ex = Executor::new(2);
+    ex.block_on(async {
+        for n in [31usize, 32, 33, 40] {
+            let chans: Vec<_> = (0..n).map(|_| Channel::<usize>::with_capacity(1)).collect();
+            let refs: Vec<&Channel<usize>> = chans.iter().collect();
+            chans[n - 2].try_send(7).unwrap();
+            assert_eq!(weft::select(&refs).await, (n - 2, Some(7)));
+            let last = chans[n - 1].clone();
+            weft::spawn(async move {
+                weft::sleep(std::time::Duration::from_millis(5)).await;
+                last.send(9).await.unwrap();
+            });
+            assert_eq!(weft::select(&refs).await, (n - 1, Some(9)));
+        }
+    });
+}

@@ -66,6 +66,7 @@ pub(crate) enum Wake {
 }
 
 impl Wake {
+    #[inline]
     fn wake(self) {
         match self {
             Wake::Waker(w) => w.wake(),
@@ -152,7 +153,20 @@ impl<T> Parked for RecvWaiter<T> {
 /// complete, and unlinks it from the FIFO. Waiters of selects that already won or are gone are
 /// skipped; so are those of selects busy polling, which is recorded as a change of state so a
 /// `default` select that looked at this channel looks again (see `State::version`).
+#[inline]
 fn claim_first<W: Parked>(
+    queue: &mut WaitQueue<W>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+) -> Option<usize> {
+    // The common case on a busy channel: nobody parked on this side.
+    if queue.is_empty_fifo() {
+        return None;
+    }
+    claim_first_parked(queue, version, me)
+}
+
+fn claim_first_parked<W: Parked>(
     queue: &mut WaitQueue<W>,
     version: &mut u64,
     me: Option<&Arc<SelectToken>>,
@@ -194,6 +208,7 @@ pub(crate) struct Wakeups {
 }
 
 impl Wakeups {
+    #[inline]
     fn push(&mut self, w: Wake) {
         if self.first.is_none() {
             self.first = Some(w);
@@ -204,10 +219,24 @@ impl Wakeups {
 
     #[inline]
     pub(crate) fn wake(self) {
-        // `rest` is only filled once `first` is.
-        if let Some(w) = self.first {
+        // Most operations wake nobody: keep that check inline. `rest` is only filled once
+        // `first` is, so it is empty (and free to drop) here.
+        if self.first.is_some() {
+            self.wake_all();
+        } else {
+            debug_assert!(self.rest.capacity() == 0, "`rest` grows only after `first`");
+            // Nothing to drop: `first` is empty and `rest` never allocated.
+            std::mem::forget(self);
+        }
+    }
+
+    fn wake_all(self) {
+        let Wakeups { first, rest } = self;
+        if let Some(w) = first {
             w.wake();
-            for w in self.rest {
+        }
+        if !rest.is_empty() {
+            for w in rest {
                 w.wake();
             }
         }
@@ -248,11 +277,36 @@ impl<T> Chan<T> {
         self.state.lock()
     }
 
+    #[inline]
     fn has_room(&self, st: &State<T>) -> bool {
         match self.capacity {
             Capacity::Bounded(n) => st.buf.len() < n,
             Capacity::Unbounded => true,
         }
+    }
+
+    /// The common send on a busy channel, inline: open, nobody parked to receive, room in
+    /// the buffer. Gives the value back otherwise (then `try_send_locked` decides).
+    #[inline]
+    pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<(), T> {
+        if st.closed || !st.receivers.is_empty_fifo() || !self.has_room(st) {
+            return Err(value);
+        }
+        st.buf.push_back(value);
+        st.changed();
+        Ok(())
+    }
+
+    /// The common receive on a busy channel, inline: a buffered value and no parked sender
+    /// to refill the buffer from (else `try_recv_locked` decides).
+    #[inline]
+    pub(crate) fn try_recv_fast(&self, st: &mut State<T>) -> Option<T> {
+        if !st.senders.is_empty_fifo() {
+            return None;
+        }
+        let v = st.buf.pop_front()?;
+        st.changed();
+        Some(v)
     }
 
     /// Sends without waiting: to the longest-waiting receiver, else into the buffer.
@@ -307,6 +361,7 @@ impl<T> Chan<T> {
         v
     }
 
+    #[inline]
     fn take_parked_sender(
         &self,
         st: &mut State<T>,

@@ -24,8 +24,15 @@ pub(crate) fn poll_recv<T>(
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
     let coop = ready!(coop::poll_proceed(cx));
-    let mut wake = Wakeups::default();
     let mut st = chan.lock();
+    if key.is_none() {
+        if let Some(v) = chan.try_recv_fast(&mut st) {
+            drop(st);
+            coop.made_progress();
+            return Poll::Ready(Some(v));
+        }
+    }
+    let mut wake = Wakeups::default();
     let out = match *key {
         Some(k) => match st.receivers.get(k).outcome {
             RecvOutcome::Pending => {
@@ -68,8 +75,15 @@ pub(crate) fn poll_recv<T>(
 }
 
 /// Removes a parked receiver; a value it had been handed is offered to the next in line.
+#[inline]
 pub(crate) fn cancel_recv<T>(chan: &Chan<T>, key: &mut Option<usize>) {
-    let Some(k) = key.take() else { return };
+    if let Some(k) = key.take() {
+        cancel_parked_recv(chan, k);
+    }
+}
+
+#[inline(never)]
+fn cancel_parked_recv<T>(chan: &Chan<T>, k: usize) {
     let mut wake = Wakeups::default();
     let mut st = chan.lock();
     // Bound to a local, so its waker is dropped after the lock is released.
@@ -92,13 +106,23 @@ pub(crate) fn poll_send<T>(
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), SendError<T>>> {
     let coop = ready!(coop::poll_proceed(cx));
-    let mut wake = Wakeups::default();
     // Taken before locking: a misuse panics with the lock free.
-    let fresh = match *key {
+    let mut fresh = match *key {
         Some(_) => None,
         None => Some(value.take().expect("send polled after completion")),
     };
     let mut st = chan.lock();
+    if let Some(v) = fresh.take() {
+        match chan.try_send_fast(&mut st, v) {
+            Ok(()) => {
+                drop(st);
+                coop.made_progress();
+                return Poll::Ready(Ok(()));
+            }
+            Err(v) => fresh = Some(v),
+        }
+    }
+    let mut wake = Wakeups::default();
     let out = match *key {
         Some(k) => match st.senders.get(k).outcome {
             SendOutcome::Pending => {
@@ -147,8 +171,15 @@ pub(crate) fn poll_send<T>(
 }
 
 /// Removes a parked sender; an undelivered value is dropped after the lock is released.
+#[inline]
 pub(crate) fn cancel_send<T>(chan: &Chan<T>, key: &mut Option<usize>) {
-    let Some(k) = key.take() else { return };
+    if let Some(k) = key.take() {
+        cancel_parked_send(chan, k);
+    }
+}
+
+#[inline(never)]
+fn cancel_parked_send<T>(chan: &Chan<T>, k: usize) {
     let waiter = chan.lock().senders.remove(k);
     drop(waiter);
 }

@@ -108,7 +108,7 @@ impl<W> WaitQueue<W> {
     }
 
     /// True if no waiter is parked.
-    #[cfg(test)]
+    #[inline]
     pub(crate) fn is_empty_fifo(&self) -> bool {
         self.head == NIL
     }

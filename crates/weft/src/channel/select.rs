@@ -443,6 +443,62 @@ fn next_rand() -> u64 {
     })
 }
 
+/// Selects of up to this many arms keep their polling order inline (no allocation).
+const INLINE_ARMS: usize = 32;
+
+/// The enabled arms' indices, in the order of one polling pass.
+#[derive(Debug)]
+enum Order {
+    Inline(usize, [u8; INLINE_ARMS]),
+    Heap(Vec<usize>),
+}
+
+impl Order {
+    /// The enabled arms, in index order.
+    fn fill(&mut self, arms: &[ArmSlot<'_>]) {
+        if arms.len() <= INLINE_ARMS {
+            let mut idx = [0; INLINE_ARMS];
+            let mut len = 0;
+            for (i, arm) in arms.iter().enumerate() {
+                if arm.is_some() {
+                    idx[len] = i as u8; // i < INLINE_ARMS <= 256
+                    len += 1;
+                }
+            }
+            *self = Order::Inline(len, idx);
+        } else {
+            let mut v = match std::mem::replace(self, Order::Inline(0, [0; INLINE_ARMS])) {
+                Order::Heap(v) => v,
+                Order::Inline(..) => Vec::new(),
+            };
+            v.clear();
+            v.extend((0..arms.len()).filter(|&i| arms[i].is_some()));
+            *self = Order::Heap(v);
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Order::Inline(len, _) => *len,
+            Order::Heap(v) => v.len(),
+        }
+    }
+
+    fn get(&self, n: usize) -> usize {
+        match self {
+            Order::Inline(_, idx) => usize::from(idx[n]),
+            Order::Heap(v) => v[n],
+        }
+    }
+
+    fn swap(&mut self, a: usize, b: usize) {
+        match self {
+            Order::Inline(_, idx) => idx.swap(a, b),
+            Order::Heap(v) => v.swap(a, b),
+        }
+    }
+}
+
 /// Drives the arms of one select. Declared after the arms, so it is dropped first and its token
 /// is finished before the arms remove their waiters.
 #[derive(Debug)]
@@ -454,7 +510,7 @@ pub struct Select {
     finished: bool,
     /// Every enabled channel arm has a parked waiter (in this round).
     registered: bool,
-    order: Vec<usize>,
+    order: Order,
     /// Channel versions read before a non-blocking pass (selects with `default` only).
     versions: Vec<u64>,
     default_retries: u32,
@@ -480,7 +536,7 @@ impl Select {
             has_default,
             finished: false,
             registered: false,
-            order: Vec::new(),
+            order: Order::Inline(0, [0; INLINE_ARMS]),
             versions: Vec::new(),
             default_retries: 0,
         }
@@ -535,10 +591,8 @@ impl Select {
         }
         let mut repolls = 0;
         loop {
-            self.order.clear();
-            self.order
-                .extend((0..arms.len()).filter(|&i| arms[i].is_some()));
-            if self.order.is_empty() {
+            self.order.fill(arms);
+            if self.order.len() == 0 {
                 if self.has_default {
                     self.finish(arms, None);
                     return Poll::Ready(None);
@@ -561,7 +615,7 @@ impl Select {
                 }
             }
             for n in 0..self.order.len() {
-                let i = self.order[n];
+                let i = self.order.get(n);
                 let arm = arms[i].as_mut().expect("enabled arm");
                 if arm.as_mut().attempt(self.token.as_ref(), cx) {
                     self.finish(arms, Some(i));
@@ -593,7 +647,7 @@ impl Select {
                     .get_or_insert_with(|| Arc::new(SelectToken::new()));
                 token.set_waker(cx.waker());
                 for n in 0..self.order.len() {
-                    let i = self.order[n];
+                    let i = self.order.get(n);
                     let arm = arms[i].as_mut().expect("enabled arm");
                     arm.as_mut().register(token, i, cx);
                 }

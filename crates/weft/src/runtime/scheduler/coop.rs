@@ -37,6 +37,9 @@ pub(crate) fn with_budget() -> BudgetGuard {
 /// the returned guard is dropped without [`RestoreOnPending::made_progress`]: only operations
 /// that complete spend budget, so a future that keeps waiting (a join handle, a sleep) does not
 /// drain it.
+// Inline: channels and other generic leaf futures are instantiated in the user's crate, and
+// this is on their every operation.
+#[inline]
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
     CURRENT.with(|c| match c.get() {
         Some(0) => {
@@ -57,12 +60,14 @@ pub(crate) struct RestoreOnPending(bool);
 
 impl RestoreOnPending {
     /// The operation completed: the unit stays spent.
+    #[inline]
     pub(crate) fn made_progress(mut self) {
         self.0 = false;
     }
 }
 
 impl Drop for RestoreOnPending {
+    #[inline]
     fn drop(&mut self) {
         if self.0 {
             CURRENT.with(|c| {
