@@ -1,10 +1,10 @@
 //! The cooperative budget.
 //!
 //! Each task poll on a worker starts with [`BUDGET`] units. weft's own leaf futures (join
-//! handles today; channels, timers and I/O as they land) spend one unit per operation that
-//! completes, and return `Pending` (after waking the task) once the budget is gone. A task that
-//! is always ready therefore yields back to the scheduler after a bounded number of operations
-//! and cannot starve the other tasks on its worker.
+//! handles, channels, selects and timers) spend one unit per operation that completes, and
+//! return `Pending` (after waking the task) once the budget is gone. A task that is always
+//! ready therefore yields back to the scheduler after a bounded number of operations and
+//! cannot starve the other tasks on its worker. `weft::task::unconstrained` opts a future out.
 
 use std::cell::Cell;
 use std::task::{Context, Poll};
