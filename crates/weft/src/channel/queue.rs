@@ -3,11 +3,16 @@
 //! Parked senders and receivers wait here. A waiter that is served is unlinked from the FIFO
 //! but keeps its slab entry, holding its outcome, until its owner (the future that parked it)
 //! collects the outcome or is dropped; a key is therefore never reused under its owner. Memory
-//! is bounded by the number of futures parked at once: a dropped future frees its entry.
+//! is bounded by the number of futures parked at once: a dropped future frees its entry, and
+//! a slab that grew large (a burst of parked futures) is given back once nobody waits.
 
 use slab::Slab;
 
 const NIL: usize = usize::MAX;
+
+/// A slab holding more entries than this is freed once it is empty. Below it, the entries are
+/// kept for the next waiters (a busy channel parks and unparks all the time).
+const KEEP_CAPACITY: usize = 64;
 
 #[derive(Debug)]
 struct Node<W> {
@@ -98,7 +103,17 @@ impl<W> WaitQueue<W> {
     /// Removes a waiter, linked or not, and returns it.
     pub(crate) fn remove(&mut self, key: usize) -> W {
         self.unlink(key);
-        self.nodes.remove(key).waiter
+        let waiter = self.nodes.remove(key).waiter;
+        if self.nodes.is_empty() && self.nodes.capacity() > KEEP_CAPACITY {
+            self.nodes = Slab::new();
+        }
+        waiter
+    }
+
+    /// Entries the slab can hold.
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.nodes.capacity()
     }
 
     /// Number of entries held (parked or served but not yet collected).
@@ -149,5 +164,30 @@ mod tests {
         assert_eq!(q.remove(c), 3);
         assert_eq!(q.remove(d), 4);
         assert_eq!(q.len(), 0);
+    }
+
+    #[test]
+    fn a_large_slab_is_given_back_once_empty() {
+        let mut q = WaitQueue::default();
+        let keys: Vec<_> = (0..1_000).map(|i| q.push_back(i)).collect();
+        assert!(q.capacity() >= 1_000);
+        for (i, k) in keys.into_iter().enumerate() {
+            assert_eq!(q.remove(k), i);
+        }
+        assert_eq!(
+            q.capacity(),
+            0,
+            "memory follows the waiters, not their peak"
+        );
+        let small: Vec<_> = (0..8).map(|i| q.push_back(i)).collect();
+        let cap = q.capacity();
+        for k in small {
+            q.remove(k);
+        }
+        assert_eq!(
+            q.capacity(),
+            cap,
+            "a small slab is kept for the next waiters"
+        );
     }
 }
