@@ -105,8 +105,8 @@ impl<T> SpinLock<T> {
             {
                 return;
             }
-            // Lost the race to a locker that is running: spin again rather than sleep.
-            round = round.min(SPIN_ROUNDS);
+            // Lost the race to a locker that is running: start the backoff over, spinning.
+            round = 0;
         }
     }
 }
