@@ -56,8 +56,16 @@ impl BlockingPool {
 
     /// Queues a blocking task, starting a thread for it if none is idle.
     ///
-    /// `spawn_thread` starts a pool thread running [`BlockingPool::thread_main`].
-    pub(crate) fn push(&self, runnable: Runnable, spawn_thread: impl FnOnce()) {
+    /// `spawn_thread` starts a pool thread running [`BlockingPool::thread_main`] and says
+    /// whether the OS gave it one. If it did not and the pool has no thread left to take the
+    /// queued jobs, they run here, through `run_inline`, on the caller's thread: slower (a
+    /// worker stalls meanwhile) but never stranded.
+    pub(crate) fn push(
+        &self,
+        runnable: Runnable,
+        spawn_thread: impl FnOnce() -> bool,
+        run_inline: impl Fn(Runnable),
+    ) {
         if self.shutdown.load(SeqCst) {
             drop(runnable);
             return;
@@ -75,7 +83,9 @@ impl BlockingPool {
             while n < self.max_threads {
                 match self.threads.compare_exchange(n, n + 1, SeqCst, SeqCst) {
                     Ok(_) => {
-                        spawn_thread();
+                        if !spawn_thread() {
+                            self.thread_failed(run_inline);
+                        }
                         break;
                     }
                     Err(actual) => n = actual,
@@ -84,9 +94,27 @@ impl BlockingPool {
         }
     }
 
-    /// Called when `spawn_thread` failed to start a thread.
-    pub(crate) fn thread_failed(&self) {
-        self.threads.fetch_sub(1, SeqCst);
+    /// `spawn_thread` failed to start a thread: give its slot back, and if no pool thread is
+    /// left, run what is queued on this thread. (A thread started meanwhile by another push
+    /// takes jobs from the same queue; each job runs once either way.)
+    fn thread_failed(&self, run_inline: impl Fn(Runnable)) {
+        if self.threads.fetch_sub(1, SeqCst) != 1 {
+            return;
+        }
+        while self.threads.load(SeqCst) == 0 {
+            match self.rx.try_recv() {
+                Ok(Job::Run(runnable)) => {
+                    self.queued.fetch_sub(1, SeqCst);
+                    run_inline(runnable);
+                }
+                Ok(Job::Stop) => {
+                    // Meant for a pool thread (shutdown raced us): put it back and stop.
+                    let _ = self.tx.send(Job::Stop);
+                    return;
+                }
+                Err(_) => return,
+            }
+        }
     }
 
     /// The body of a pool thread. It holds the pool weakly between jobs; shutdown's `Stop`

@@ -32,6 +32,9 @@ pub(crate) struct Shared {
     pub(crate) exited: Condvar,
     pub(crate) thread_name: String,
     blocking_seq: AtomicUsize,
+    /// Tests: pretend the OS refuses to start blocking-pool threads.
+    #[cfg(test)]
+    pub(crate) fail_thread_spawns: AtomicBool,
     /// One timer wheel per worker.
     pub(crate) timers: Box<[TimerDriver]>,
     pub(crate) clock: Clock,
@@ -74,6 +77,8 @@ impl Shared {
             exited: Condvar::new(),
             thread_name,
             blocking_seq: AtomicUsize::new(0),
+            #[cfg(test)]
+            fail_thread_spawns: AtomicBool::new(false),
             timers: (0..n).map(|_| TimerDriver::new()).collect(),
             clock: Clock::new(),
         }
@@ -162,20 +167,30 @@ impl Shared {
 
     fn push_blocking(&self, runnable: Runnable) {
         let shared = runnable.metadata().shared.clone();
-        shared.clone().blocking.push(runnable, || {
+        let spawn_thread = || {
+            #[cfg(test)]
+            if shared.fail_thread_spawns.load(Ordering::Relaxed) {
+                return false;
+            }
             let seq = shared.blocking_seq.fetch_add(1, Ordering::Relaxed);
             let pool = Arc::downgrade(&shared.blocking);
             let handle = Arc::downgrade(&shared);
-            let started = std::thread::Builder::new()
+            std::thread::Builder::new()
                 .name(format!("{}-blocking-{seq}", shared.thread_name))
                 .spawn(move || {
                     let _enter = handle.upgrade().map(context::enter);
                     BlockingPool::thread_main(pool, crate::task::raw::run);
-                });
-            if started.is_err() {
-                shared.blocking.thread_failed();
-            }
-        });
+                })
+                .is_ok()
+        };
+        let run_inline = |r: Runnable| {
+            let _enter = context::enter(shared.clone());
+            crate::task::raw::run(r);
+        };
+        shared
+            .clone()
+            .blocking
+            .push(runnable, spawn_thread, run_inline);
     }
 
     /// Wakes a parked worker if one should go looking for the work just published.
@@ -264,5 +279,29 @@ impl Shared {
         let mut alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
         *alive -= 1;
         self.exited.notify_all();
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use crate::Executor;
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn blocking_jobs_run_inline_when_no_thread_can_start() {
+        let ex = Executor::new(1);
+        ex.shared.fail_thread_spawns.store(true, Ordering::Relaxed);
+        // From outside the executor and from a task: neither handle is left hanging.
+        assert_eq!(ex.block_on(ex.spawn_blocking(|| 6 * 7)), 42);
+        let nested = ex.block_on(ex.spawn(async { weft::spawn_blocking(|| "ran").await }));
+        assert_eq!(nested, "ran");
+        // Once threads can start again, jobs go to the pool as usual.
+        ex.shared.fail_thread_spawns.store(false, Ordering::Relaxed);
+        let name =
+            ex.block_on(ex.spawn_blocking(|| std::thread::current().name().map(str::to_owned)));
+        assert!(
+            name.is_some_and(|n| n.contains("blocking")),
+            "ran on a pool thread"
+        );
     }
 }
