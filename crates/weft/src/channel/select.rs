@@ -424,7 +424,22 @@ thread_local! {
     static RNG: Cell<u64> = const { Cell::new(0) };
 }
 
-fn next_rand() -> u64 {
+/// xorshift64: fast, and plenty for picking arms.
+struct Xorshift(u64);
+
+impl Xorshift {
+    #[inline]
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+/// Runs `f` with this thread's generator (one thread-local access for a whole shuffle).
+#[inline]
+fn with_rng<R>(f: impl FnOnce(&mut Xorshift) -> R) -> R {
     RNG.with(|r| {
         let mut x = r.get();
         if x == 0 {
@@ -435,12 +450,18 @@ fn next_rand() -> u64 {
                     .map_or(0, |d| d.as_nanos() as u64);
             x = seed | 1;
         }
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        r.set(x);
-        x
+        let mut rng = Xorshift(x);
+        let out = f(&mut rng);
+        r.set(rng.0);
+        out
     })
+}
+
+/// A uniform index below `n`, from 64 random bits: the high half of `rand * n` (Lemire's
+/// reduction, one multiplication instead of a division; its bias, at most `n / 2^64`, is the
+/// same as a modulo's).
+fn below(rand: u64, n: usize) -> usize {
+    ((u128::from(rand) * n as u128) >> 64) as usize
 }
 
 /// Selects of up to this many arms keep their polling order inline (no allocation).
@@ -496,6 +517,15 @@ impl Order {
             Order::Inline(_, idx) => idx.swap(a, b),
             Order::Heap(v) => v.swap(a, b),
         }
+    }
+
+    /// Fisher-Yates: every order equally likely, so every ready arm is too.
+    fn shuffle(&mut self) {
+        with_rng(|rng| {
+            for i in (1..self.len()).rev() {
+                self.swap(i, below(rng.next(), i + 1));
+            }
+        });
     }
 }
 
@@ -608,11 +638,7 @@ impl Select {
             // Under loom the order is fixed: models must be deterministic, and what they check
             // (the commit protocol) does not depend on the order.
             if !self.biased && !cfg!(weft_loom) {
-                // Fisher-Yates: every order equally likely, so every ready arm is too.
-                for i in (1..self.order.len()).rev() {
-                    let j = (next_rand() % (i as u64 + 1)) as usize;
-                    self.order.swap(i, j);
-                }
+                self.order.shuffle();
             }
             for n in 0..self.order.len() {
                 let i = self.order.get(n);
@@ -723,4 +749,41 @@ pub async fn select<T>(channels: &[&Channel<T>]) -> (usize, Option<T>) {
     };
     let out = Pin::new(&mut arms[won]).take_output();
     (won, out)
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod order_tests {
+    use super::*;
+
+    #[test]
+    fn below_stays_in_range_and_spreads() {
+        for n in 1..40 {
+            assert_eq!(below(0, n), 0);
+            assert_eq!(below(u64::MAX, n), n - 1);
+        }
+        // The midpoints of 4,000 equal slices of the input range land evenly: a quarter each.
+        let mut hits = [0; 4];
+        for k in 0..4_000u64 {
+            hits[below((2 * k + 1) * (u64::MAX / 8_000), 4)] += 1;
+        }
+        assert_eq!(hits, [1_000; 4]);
+    }
+
+    #[test]
+    fn shuffle_is_a_permutation_and_reaches_every_order() {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2_000 {
+            let mut o = Order::Inline(4, [0; INLINE_ARMS]);
+            if let Order::Inline(_, idx) = &mut o {
+                idx[..4].copy_from_slice(&[0, 1, 2, 3]);
+            }
+            o.shuffle();
+            let got: Vec<usize> = (0..4).map(|n| o.get(n)).collect();
+            let mut sorted = got.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, vec![0, 1, 2, 3]);
+            seen.insert(got);
+        }
+        assert_eq!(seen.len(), 24, "all 4! orders occur");
+    }
 }
