@@ -167,3 +167,45 @@ fn join_next_finds_the_finished_task_among_many_pending() {
         Some(7)
     );
 }
+
+/// Spawns a task on the scope when dropped: from inside a task that is being cancelled.
+struct SpawnOnDrop(weft::task::Scope, Arc<AtomicBool>);
+
+impl Drop for SpawnOnDrop {
+    fn drop(&mut self) {
+        let ran = self.1.clone();
+        self.0
+            .spawn(async move { ran.store(true, Ordering::SeqCst) });
+    }
+}
+
+#[test]
+fn scope_does_not_run_tasks_spawned_after_a_panic() {
+    // The sibling is cancelled because its neighbour panicked; while it is dropped it spawns
+    // one more task on the scope. That task must not run: the scope is already failing.
+    let ex = Executor::new(2);
+    let ran = Arc::new(AtomicBool::new(false));
+    let seen = ran.clone();
+    let h = ex.spawn(async move {
+        weft::scope(|s| async move {
+            let guard = SpawnOnDrop(s.clone(), seen);
+            s.spawn(async move {
+                let _guard = guard;
+                std::future::pending::<()>().await;
+            });
+            s.spawn(async {
+                weft::sleep(Duration::from_millis(5)).await;
+                panic!("child failed");
+            });
+        })
+        .await
+    });
+    let err = ex
+        .block_on(weft::timeout(h.catch(), Duration::from_secs(10)))
+        .expect("scope returned promptly");
+    assert_eq!(err, Err(JoinError::Panicked("child failed".into())));
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "a task spawned after the panic ran"
+    );
+}

@@ -9,7 +9,15 @@ use std::sync::{Arc, Mutex};
 /// A handle to spawn tasks that [`scope`] waits for. Cheap to clone.
 #[derive(Clone)]
 pub struct Scope {
-    tasks: Arc<Mutex<TaskSet<()>>>,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    tasks: TaskSet<()>,
+    /// A task panicked (or the scope was dropped): what is left is being cancelled, and
+    /// nothing spawned from now on runs.
+    cancelled: bool,
 }
 
 impl fmt::Debug for Scope {
@@ -19,23 +27,39 @@ impl fmt::Debug for Scope {
 }
 
 impl Scope {
-    fn set(&self) -> std::sync::MutexGuard<'_, TaskSet<()>> {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Spawns a task that the scope waits for.
+    /// Aborts every task left, and every task spawned from now on.
+    fn cancel(&self) {
+        let mut st = self.state();
+        st.cancelled = true;
+        st.tasks.abort_all();
+    }
+
+    /// Spawns a task that the scope waits for. Once a task of the scope has panicked, the
+    /// scope is cancelling: a task spawned then is dropped without running.
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        self.set().spawn(future);
+        let mut st = self.state();
+        if st.cancelled {
+            // Dropped after the lock is released: its destructor may use the scope.
+            drop(st);
+            drop(future);
+            return;
+        }
+        st.tasks.spawn(future);
     }
 }
 
 /// Runs `body` with a [`Scope`] and waits, before returning, for every task spawned on it
-/// (including tasks those tasks spawn on it). If a task panics, the others are cancelled and,
-/// once they are gone, the panic resumes here. If the scope future itself is dropped, its
-/// tasks are cancelled.
+/// (including tasks those tasks spawn on it). If a task panics, the others are cancelled (a
+/// task spawned on the scope after that does not run) and, once they are gone, the panic
+/// resumes here. If the scope future itself is dropped, its tasks are cancelled. A `Scope`
+/// kept past the end of `scope` spawns nothing.
 ///
 /// The guide's structured concurrency: "all tasks complete before the function returns".
 ///
@@ -69,7 +93,7 @@ where
     Fut: Future<Output = R>,
 {
     let scope = Scope {
-        tasks: Arc::new(Mutex::new(TaskSet::new())),
+        state: Arc::new(Mutex::new(State::default())),
     };
     // Dropping `guard` (also when this future is cancelled) aborts what is left.
     let guard = ScopeGuard(scope.clone());
@@ -78,7 +102,7 @@ where
     loop {
         // Take the set out so no lock is held across the await; tasks spawned meanwhile land
         // in the (now empty) shared set and are picked up on the next round.
-        let mut set = std::mem::take(&mut *scope.set());
+        let mut set = std::mem::take(&mut scope.state().tasks);
         if set.is_empty() {
             break;
         }
@@ -87,7 +111,7 @@ where
                 if failure.is_none() {
                     failure = Some(msg);
                     set.abort_all();
-                    scope.set().abort_all();
+                    scope.cancel();
                 }
             }
         }
@@ -103,6 +127,6 @@ struct ScopeGuard(Scope);
 
 impl Drop for ScopeGuard {
     fn drop(&mut self) {
-        self.0.set().abort_all();
+        self.0.cancel();
     }
 }
