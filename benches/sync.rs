@@ -4,6 +4,9 @@
 //! - `mutex_contended`: 8 tasks each lock a shared counter 1,000 times (yielding every 50).
 //! - `semaphore_contended`: 8 tasks each take one of 2 permits 1,000 times.
 //! - `taskset`: spawn 1,000 tasks into a `TaskSet` / `JoinSet` and join them all.
+//! - `taskset_reverse`: 1,000 tasks each wait on their own oneshot; they are released one at a
+//!   time, last spawned first, and each is joined before the next is released (the set is
+//!   large and only one task in it is ready at a time).
 
 #![allow(missing_docs)] // criterion_group! generates undocumented items.
 
@@ -135,6 +138,54 @@ fn bench(c: &mut Criterion) {
                 }
                 n
             })
+        })
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("taskset_reverse/tasks={SET}"));
+    g.bench_function(BenchmarkId::from_parameter("weft"), |b| {
+        b.iter(|| {
+            // On a worker, like the tokio side: the wake-ups stay between workers.
+            weft_rt.block_on(weft_rt.spawn(async {
+                let mut set = weft::task::TaskSet::new();
+                let mut gates = Vec::with_capacity(SET);
+                for i in 0..SET {
+                    let (tx, rx) = weft::sync::oneshot::channel::<()>();
+                    gates.push(tx);
+                    set.spawn(async move {
+                        let _ = rx.await;
+                        i
+                    });
+                }
+                let mut n = 0;
+                while let Some(gate) = gates.pop() {
+                    let _ = gate.send(());
+                    n += set.join_next().await.unwrap().unwrap();
+                }
+                n
+            }))
+        })
+    });
+    g.bench_function(BenchmarkId::from_parameter("tokio"), |b| {
+        b.iter(|| {
+            tokio_rt.block_on(tokio_rt.spawn(async {
+                let mut set = tokio::task::JoinSet::new();
+                let mut gates = Vec::with_capacity(SET);
+                for i in 0..SET {
+                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                    gates.push(tx);
+                    set.spawn(async move {
+                        let _ = rx.await;
+                        i
+                    });
+                }
+                let mut n = 0;
+                while let Some(gate) = gates.pop() {
+                    let _ = gate.send(());
+                    n += set.join_next().await.unwrap().unwrap();
+                }
+                n
+            }))
         })
     });
     g.finish();

@@ -209,3 +209,31 @@ fn scope_does_not_run_tasks_spawned_after_a_panic() {
         "a task spawned after the panic ran"
     );
 }
+
+#[test]
+fn join_next_in_a_large_set_returns_exactly_the_task_that_finished() {
+    // 2,000 tasks each wait on their own channel; they are released one at a time in reverse
+    // order, and each join returns exactly the task just released. The first join polls every
+    // task (more than one budget's worth), so tasks cut off by the budget must be looked at
+    // again, not forgotten.
+    let ex = Executor::new(2);
+    ex.block_on(async {
+        let n = 2_000;
+        let mut set = TaskSet::new();
+        let mut gates = Vec::new();
+        for i in 0..n {
+            let (tx, rx) = weft::channel::bounded::<()>(1);
+            gates.push(tx);
+            set.spawn(async move {
+                rx.recv().await;
+                i
+            });
+        }
+        for i in (0..n).rev() {
+            gates[i].send(()).await.unwrap();
+            assert_eq!(set.join_next().await.unwrap().unwrap(), i);
+            assert_eq!(set.len(), i);
+        }
+        assert!(set.join_next().await.is_none());
+    });
+}

@@ -1,9 +1,12 @@
 //! `TaskSet`: a set of spawned tasks to join as they finish.
 
 use super::{spawn, JoinError, JoinHandle};
+use slab::Slab;
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::{poll_fn, Future};
-use std::task::{Context, Poll};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 
 /// A set of tasks of the same output type: [`spawn`](TaskSet::spawn) into it,
 /// [`join_next`](TaskSet::join_next) them in the order they finish, and
@@ -27,7 +30,59 @@ use std::task::{Context, Poll};
 /// # });
 /// ```
 pub struct TaskSet<T> {
-    tasks: Vec<JoinHandle<T>>,
+    tasks: Slab<Entry<T>>,
+    /// Keys of the tasks that woke since the last look (and of those never polled yet).
+    ready: Arc<Ready>,
+    /// Keys taken from `ready` and not looked at yet.
+    to_poll: VecDeque<usize>,
+}
+
+struct Entry<T> {
+    handle: JoinHandle<T>,
+    /// Puts this entry's key on the ready list: so a wake-up names the task that finished,
+    /// and `join_next` polls only that one instead of scanning the set.
+    waker: Waker,
+}
+
+#[derive(Default)]
+struct Ready {
+    state: Mutex<ReadyState>,
+}
+
+#[derive(Default)]
+struct ReadyState {
+    keys: Vec<usize>,
+    /// The task waiting in `join_next`.
+    waker: Option<Waker>,
+}
+
+impl Ready {
+    fn state(&self) -> std::sync::MutexGuard<'_, ReadyState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The waker a task of the set is polled with.
+struct KeyWaker {
+    key: usize,
+    ready: Arc<Ready>,
+}
+
+impl Wake for KeyWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let waiter = {
+            let mut st = self.ready.state();
+            st.keys.push(self.key);
+            st.waker.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
 }
 
 impl<T> fmt::Debug for TaskSet<T> {
@@ -40,7 +95,11 @@ impl<T> fmt::Debug for TaskSet<T> {
 
 impl<T> Default for TaskSet<T> {
     fn default() -> Self {
-        Self { tasks: Vec::new() }
+        Self {
+            tasks: Slab::new(),
+            ready: Arc::default(),
+            to_poll: VecDeque::new(),
+        }
     }
 }
 
@@ -55,7 +114,17 @@ impl<T: Send + 'static> TaskSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
-        self.tasks.push(spawn(future));
+        let key = self.tasks.vacant_key();
+        let waker = Waker::from(Arc::new(KeyWaker {
+            key,
+            ready: self.ready.clone(),
+        }));
+        self.tasks.insert(Entry {
+            handle: spawn(future),
+            waker,
+        });
+        // Polled at the next `join_next`, which registers its waker.
+        self.to_poll.push_back(key);
     }
 
     /// Number of tasks not yet joined.
@@ -78,31 +147,46 @@ impl<T: Send + 'static> TaskSet<T> {
         Some(poll_fn(|cx| self.poll_join_next(cx)).await)
     }
 
+    /// Polls only the tasks that woke since the last look: O(1) per finished task, whatever
+    /// the size of the set. (A key may be listed twice, or outlive its entry, or name an entry
+    /// that reused it: each costs one spurious poll.)
     fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
-        // Every handle registers the waker, so any task finishing wakes this one. The scan is
-        // O(n) per wake-up; fine for the sets of tens to thousands this is used for.
-        for i in 0..self.tasks.len() {
-            if let Poll::Ready(res) = self.tasks[i].poll_catch(cx) {
-                drop(self.tasks.swap_remove(i));
+        {
+            let mut st = self.ready.state();
+            match &st.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => st.waker = Some(cx.waker().clone()),
+            }
+            self.to_poll.extend(st.keys.drain(..));
+        }
+        while let Some(key) = self.to_poll.pop_front() {
+            let Some(entry) = self.tasks.get_mut(key) else {
+                continue;
+            };
+            let mut task_cx = Context::from_waker(&entry.waker);
+            if let Poll::Ready(res) = entry.handle.poll_catch(&mut task_cx) {
+                drop(self.tasks.remove(key));
                 return Poll::Ready(res);
             }
         }
+        // Every task still in the set has its waker registered: each one that finishes (or
+        // that ran out of budget above) lists itself and wakes us.
         Poll::Pending
     }
 
     /// Aborts every task in the set; they stay in it until joined (as `Cancelled`, unless they
     /// had already finished).
     pub fn abort_all(&self) {
-        for t in &self.tasks {
-            t.abort();
+        for (_, e) in &self.tasks {
+            e.handle.abort();
         }
     }
 }
 
 impl<T> Drop for TaskSet<T> {
     fn drop(&mut self) {
-        for t in &self.tasks {
-            t.abort();
+        for (_, e) in &self.tasks {
+            e.handle.abort();
         }
     }
 }
