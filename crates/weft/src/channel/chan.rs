@@ -40,7 +40,7 @@ impl Notify {
             Notify::Select(token, arm) => {
                 if me.is_some_and(|m| Arc::ptr_eq(m, token)) {
                     // Never match a select's send with its own receive.
-                    return Claim::Lost;
+                    return Claim::Own;
                 }
                 token.claim(*arm)
             }
@@ -180,7 +180,11 @@ fn claim_first_parked<W: Parked>(
                 return Some(key);
             }
             Claim::Busy => *version = version.wrapping_add(1),
-            Claim::Lost => {}
+            // Its select took another arm or is gone, and will never be claimable again:
+            // unlink it so later scans do not walk past it (Go's dequeue drops such waiters
+            // too). Its owner still removes the entry, and gets a send's value back.
+            Claim::Lost => queue.unlink(key),
+            Claim::Own => {}
         }
     }
     None
@@ -434,5 +438,48 @@ impl<T> Chan<T> {
             }
             st.receivers.unlink(key);
         }
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use crate::channel::token::Park;
+
+    #[test]
+    fn waiters_of_finished_selects_are_dropped_from_the_fifo() {
+        let chan = Chan::<u32>::new(Capacity::Bounded(0));
+        let token = Arc::new(SelectToken::new());
+        assert_eq!(token.park(), Park::Parked);
+        let key = chan.lock().receivers.push_back(RecvWaiter {
+            outcome: RecvOutcome::Pending,
+            notify: Notify::Select(token.clone(), 0),
+        });
+        // The select finishes some other way: this waiter can never be claimed again.
+        assert_eq!(token.begin_poll(), None);
+        assert_eq!(token.finish(), None);
+        let mut wake = Wakeups::default();
+        let mut st = chan.lock();
+        assert_eq!(
+            chan.try_send_locked(&mut st, 5, None, &mut wake),
+            Err(5),
+            "nobody left to take it"
+        );
+        assert!(st.receivers.is_empty_fifo(), "the dead waiter was unlinked");
+        // Its owner still removes the entry, which took nothing.
+        let w = st.receivers.remove(key);
+        assert!(matches!(w.outcome, RecvOutcome::Pending));
+        // A waiter of the caller's own select stays for the others.
+        let own = Arc::new(SelectToken::new());
+        assert_eq!(own.park(), Park::Parked);
+        st.receivers.push_back(RecvWaiter {
+            outcome: RecvOutcome::Pending,
+            notify: Notify::Select(own.clone(), 1),
+        });
+        assert_eq!(
+            chan.try_send_locked(&mut st, 6, Some(&own), &mut wake),
+            Err(6)
+        );
+        assert!(!st.receivers.is_empty_fifo(), "skipped, not dropped");
     }
 }

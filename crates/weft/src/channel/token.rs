@@ -28,8 +28,11 @@ pub(crate) enum Claim {
     Won,
     /// The select is polling; it was told to poll again. Skip its waiter.
     Busy,
-    /// The select already has its arm, or is gone. Skip its waiter.
+    /// The select already has its arm, or is gone: for good, as a select's state never goes
+    /// back to waiting. Its waiter can be dropped from the queue.
     Lost,
+    /// The waiter is the caller's own select's (never matched with itself). Skip it.
+    Own,
 }
 
 /// The state a select's owner finds when it tries to park.
