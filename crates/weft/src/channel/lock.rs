@@ -13,7 +13,8 @@
 //! short intervals until the flag clears, so a preempted holder gets the CPU back instead of
 //! competing with spinners. Each time it sees the flag clear but loses the race for it, the
 //! waiter goes back to spinning, so it is not left sleeping behind the lockers that won
-//! (flume's spin lock and crossbeam's `Backoff` follow the same scheme).
+//! (flume's spin lock and crossbeam's `Backoff` follow the same scheme). On a single CPU,
+//! where the holder cannot run while a waiter spins, waiters start at the yielding stage.
 
 use crate::loom::sync::atomic::{
     AtomicBool,
@@ -91,7 +92,9 @@ impl<T> SpinLock<T> {
 
     #[cold]
     fn lock_contended(&self) {
-        let mut round = 0u32;
+        // On a single CPU the holder cannot run while we spin: go straight to yielding.
+        let first_round = if multi_core() { 0 } else { SPIN_ROUNDS };
+        let mut round = first_round;
         loop {
             // Wait for the flag to clear by reading it (the cache line stays shared), then try.
             while self.locked.load(Relaxed) {
@@ -106,7 +109,29 @@ impl<T> SpinLock<T> {
                 return;
             }
             // Lost the race to a locker that is running: start the backoff over, spinning.
-            round = 0;
+            round = first_round;
+        }
+    }
+}
+
+/// Whether this process may run on more than one CPU (asked once; under loom, always).
+fn multi_core() -> bool {
+    #[cfg(weft_loom)]
+    {
+        true
+    }
+    #[cfg(not(weft_loom))]
+    {
+        use std::sync::atomic::{AtomicU8, Ordering::Relaxed};
+        // 0: not asked yet, 1: one CPU, 2: more.
+        static CPUS: AtomicU8 = AtomicU8::new(0);
+        match CPUS.load(Relaxed) {
+            0 => {
+                let multi = std::thread::available_parallelism().map_or(true, |n| n.get() > 1);
+                CPUS.store(if multi { 2 } else { 1 }, Relaxed);
+                multi
+            }
+            n => n == 2,
         }
     }
 }
