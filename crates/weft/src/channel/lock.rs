@@ -127,7 +127,7 @@ fn multi_core() -> bool {
         static CPUS: AtomicU8 = AtomicU8::new(0);
         match CPUS.load(Relaxed) {
             0 => {
-                let multi = std::thread::available_parallelism().map_or(true, |n| n.get() > 1);
+                let multi = crate::runtime::default_workers() > 1;
                 CPUS.store(if multi { 2 } else { 1 }, Relaxed);
                 multi
             }

@@ -44,10 +44,7 @@ struct Entry<T> {
     waker: Waker,
 }
 
-#[derive(Default)]
-struct Ready {
-    state: Mutex<ReadyState>,
-}
+type Ready = Mutex<ReadyState>;
 
 #[derive(Default)]
 struct ReadyState {
@@ -56,10 +53,8 @@ struct ReadyState {
     waker: Option<Waker>,
 }
 
-impl Ready {
-    fn state(&self) -> std::sync::MutexGuard<'_, ReadyState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
-    }
+fn lock(ready: &Ready) -> std::sync::MutexGuard<'_, ReadyState> {
+    ready.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The waker a task of the set is polled with.
@@ -75,7 +70,7 @@ impl Wake for KeyWaker {
 
     fn wake_by_ref(self: &Arc<Self>) {
         let waiter = {
-            let mut st = self.ready.state();
+            let mut st = lock(&self.ready);
             st.keys.push(self.key);
             st.waker.take()
         };
@@ -152,7 +147,7 @@ impl<T: Send + 'static> TaskSet<T> {
     /// that reused it: each costs one spurious poll.)
     fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         {
-            let mut st = self.ready.state();
+            let mut st = lock(&self.ready);
             match &st.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => st.waker = Some(cx.waker().clone()),
