@@ -106,7 +106,7 @@ impl Chan for Weft {
 }
 
 /// weft's channel with each operation outside the cooperative budget
-/// ([`weft::task::unconstrained`]), like the peers, whose futures never yield for fairness.
+/// ([`weft::task::unconstrained`]), as flume's, kanal's and async-channel's futures always are.
 struct WeftUnconstrained;
 impl Chan for WeftUnconstrained {
     const NAME: &'static str = "weft-unconstrained";
