@@ -8,9 +8,9 @@ use std::task::{Context, Poll, Waker};
 use weft::channel::{self, SendError, TryRecvError, TrySendError};
 use weft::{Channel, Executor};
 
-fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+fn poll_once<F: Future>(f: std::pin::Pin<&mut F>) -> Poll<F::Output> {
     let mut cx = Context::from_waker(Waker::noop());
-    std::pin::Pin::new(f).poll(&mut cx)
+    f.poll(&mut cx)
 }
 
 #[test]
@@ -43,20 +43,20 @@ fn unbuffered_try_send_needs_a_parked_receiver() {
     let ch = Channel::<u32>::new();
     assert_eq!(ch.try_send(1), Err(TrySendError::Full(1)));
     assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
-    let mut r = ch.recv();
-    assert!(poll_once(&mut r).is_pending(), "receiver parks");
+    let mut r = Box::pin(ch.recv());
+    assert!(poll_once(r.as_mut()).is_pending(), "receiver parks");
     ch.try_send(5).unwrap();
     assert_eq!(ch.len(), 0, "a rendezvous never buffers");
-    assert_eq!(poll_once(&mut r), Poll::Ready(Some(5)));
+    assert_eq!(poll_once(r.as_mut()), Poll::Ready(Some(5)));
 }
 
 #[test]
 fn unbuffered_try_recv_needs_a_parked_sender() {
     let ch = Channel::<u32>::new();
-    let mut s = ch.send(9);
-    assert!(poll_once(&mut s).is_pending());
+    let mut s = Box::pin(ch.send(9));
+    assert!(poll_once(s.as_mut()).is_pending());
     assert_eq!(ch.try_recv(), Ok(9));
-    assert_eq!(poll_once(&mut s), Poll::Ready(Ok(())));
+    assert_eq!(poll_once(s.as_mut()), Poll::Ready(Ok(())));
 }
 
 #[test]
@@ -94,18 +94,18 @@ fn close_drains_then_none_and_returns_values() {
 #[test]
 fn close_hands_parked_senders_their_values_and_wakes_receivers() {
     let ch = Channel::<String>::new();
-    let mut s = ch.send("kept".to_owned());
-    assert!(poll_once(&mut s).is_pending());
+    let mut s = Box::pin(ch.send("kept".to_owned()));
+    assert!(poll_once(s.as_mut()).is_pending());
     ch.close();
-    match poll_once(&mut s) {
+    match poll_once(s.as_mut()) {
         Poll::Ready(Err(SendError(v))) => assert_eq!(v, "kept"),
         other => panic!("unexpected {other:?}"),
     }
     let ch = Channel::<u8>::new();
-    let mut r = ch.recv();
-    assert!(poll_once(&mut r).is_pending());
+    let mut r = Box::pin(ch.recv());
+    assert!(poll_once(r.as_mut()).is_pending());
     ch.close();
-    assert_eq!(poll_once(&mut r), Poll::Ready(None));
+    assert_eq!(poll_once(r.as_mut()), Poll::Ready(None));
 }
 
 #[test]
@@ -126,8 +126,8 @@ fn errors_are_debug_and_display_without_t_debug() {
 #[test]
 fn dropped_send_future_sends_nothing() {
     let ch = Channel::<u32>::new();
-    let mut s = ch.send(1);
-    assert!(poll_once(&mut s).is_pending());
+    let mut s = Box::pin(ch.send(1));
+    assert!(poll_once(s.as_mut()).is_pending());
     drop(s);
     assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
 }
@@ -135,20 +135,20 @@ fn dropped_send_future_sends_nothing() {
 #[test]
 fn dropped_recv_future_after_hand_off_reoffers_the_value() {
     let ch = Channel::<u32>::new();
-    let mut a = ch.recv();
-    let mut b = ch.recv();
-    assert!(poll_once(&mut a).is_pending());
-    assert!(poll_once(&mut b).is_pending());
+    let mut a = Box::pin(ch.recv());
+    let mut b = Box::pin(ch.recv());
+    assert!(poll_once(a.as_mut()).is_pending());
+    assert!(poll_once(b.as_mut()).is_pending());
     ch.try_send(7).unwrap(); // handed to `a`, the longest waiting
     drop(a); // never collected: goes to `b`, next in line
-    assert_eq!(poll_once(&mut b), Poll::Ready(Some(7)));
+    assert_eq!(poll_once(b.as_mut()), Poll::Ready(Some(7)));
 }
 
 #[test]
 fn dropped_recv_future_with_no_one_waiting_puts_value_first_in_line() {
     let ch = Channel::<u32>::with_capacity(2);
-    let mut a = ch.recv();
-    assert!(poll_once(&mut a).is_pending());
+    let mut a = Box::pin(ch.recv());
+    assert!(poll_once(a.as_mut()).is_pending());
     ch.try_send(1).unwrap(); // handed to `a`
     ch.try_send(2).unwrap(); // buffered
     drop(a);
@@ -162,8 +162,8 @@ fn idle_recv_future_does_not_strand_other_receivers() {
     // value; it keeps it for its owner. Later values go to the receiver that is waiting.
     let ex = Executor::new(2);
     let ch = Channel::<u32>::new();
-    let mut a = ch.recv();
-    assert!(poll_once(&mut a).is_pending());
+    let mut a = Box::pin(ch.recv());
+    assert!(poll_once(a.as_mut()).is_pending());
     let ch2 = ch.clone();
     let b = ex.spawn(async move { ch2.recv().await });
     std::thread::sleep(std::time::Duration::from_millis(20));
@@ -174,7 +174,7 @@ fn idle_recv_future_does_not_strand_other_receivers() {
     });
     assert_eq!(b.join(), Some(2), "the active receiver is served");
     assert_eq!(
-        poll_once(&mut a),
+        poll_once(a.as_mut()),
         Poll::Ready(Some(1)),
         "the idle one kept its value"
     );
@@ -283,17 +283,17 @@ fn producer_consumer_many_to_many() {
 #[test]
 fn closed_channel_is_not_drained_while_a_handed_value_may_come_back() {
     let ch = Channel::<u32>::new();
-    let mut r1 = ch.recv();
-    assert!(poll_once(&mut r1).is_pending());
+    let mut r1 = Box::pin(ch.recv());
+    assert!(poll_once(r1.as_mut()).is_pending());
     ch.try_send(5).unwrap(); // handed to r1, not yet collected
     ch.close();
     // r1 may still be dropped and give 5 back: nobody may be told "closed and drained" yet.
     assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
-    let mut r2 = ch.recv();
-    assert!(poll_once(&mut r2).is_pending());
+    let mut r2 = Box::pin(ch.recv());
+    assert!(poll_once(r2.as_mut()).is_pending());
     drop(r1);
     assert_eq!(
-        poll_once(&mut r2),
+        poll_once(r2.as_mut()),
         Poll::Ready(Some(5)),
         "the value went on to r2"
     );
@@ -302,12 +302,12 @@ fn closed_channel_is_not_drained_while_a_handed_value_may_come_back() {
 
     // And when the holder collects it, parked receivers are released with None.
     let ch = Channel::<u32>::new();
-    let mut r1 = ch.recv();
-    assert!(poll_once(&mut r1).is_pending());
+    let mut r1 = Box::pin(ch.recv());
+    assert!(poll_once(r1.as_mut()).is_pending());
     ch.try_send(6).unwrap();
     ch.close();
-    let mut r2 = ch.recv();
-    assert!(poll_once(&mut r2).is_pending());
-    assert_eq!(poll_once(&mut r1), Poll::Ready(Some(6)));
-    assert_eq!(poll_once(&mut r2), Poll::Ready(None));
+    let mut r2 = Box::pin(ch.recv());
+    assert!(poll_once(r2.as_mut()).is_pending());
+    assert_eq!(poll_once(r1.as_mut()), Poll::Ready(Some(6)));
+    assert_eq!(poll_once(r2.as_mut()), Poll::Ready(None));
 }

@@ -402,30 +402,49 @@ fn failed_pattern_keeps_a_parked_send_arm_usable() {
 }
 
 #[test]
-fn already_polled_futures_as_arms() {
+fn polled_futures_are_arms_when_passed_pinned() {
+    // A send or receive future that was polled is pinned (it is linked into its channel), so it
+    // cannot be moved into a select. Passed as `fut.as_mut()` it is a future arm, and it keeps
+    // its place in the channel whichever arm wins.
     let ch = Channel::<u32>::new();
-    let other = Channel::<u32>::new();
-    // A send future that parked before becoming an arm keeps its value.
-    let mut f = ch.send(1);
-    assert!(poll_once(Pin::new(&mut f)).is_pending());
-    let mut rx = Box::pin(async { ch.recv().await });
-    let mut sel = Box::pin(async {
+    let other = Channel::<u32>::with_capacity(1);
+    let mut f = Box::pin(ch.send(1));
+    assert!(poll_once(f.as_mut()).is_pending());
+    other.try_send(5).unwrap();
+    let got = weft::block_on(async {
         weft::select! {
-            r = f => r.is_ok(),
-            _ = other.recv() => false,
+            biased;
+            v = other.recv() => v,
+            r = f.as_mut() => r.ok().map(|()| 0),
         }
     });
-    assert!(poll_once(sel.as_mut()).is_pending());
-    assert_eq!(poll_once(rx.as_mut()), Poll::Ready(Some(1)));
-    assert_eq!(poll_once(sel.as_mut()), Poll::Ready(true));
+    assert_eq!(got, Some(5), "the other arm won");
+    assert_eq!(ch.try_recv(), Ok(1), "the send stayed parked, value and all");
+    assert_eq!(poll_once(f.as_mut()), Poll::Ready(Ok(())));
 
-    // A recv future that was already handed a value delivers it as the arm's output.
-    let mut r = ch.recv();
-    assert!(poll_once(Pin::new(&mut r)).is_pending());
+    // As the winner: the select completes when a receiver takes the parked value.
+    let mut f = Box::pin(ch.send(2));
+    assert!(poll_once(f.as_mut()).is_pending());
+    {
+        let mut rx = Box::pin(async { ch.recv().await });
+        let mut sel = Box::pin(async {
+            weft::select! {
+                r = f.as_mut() => r.is_ok(),
+                _ = other.recv() => false,
+            }
+        });
+        assert!(poll_once(sel.as_mut()).is_pending());
+        assert_eq!(poll_once(rx.as_mut()), Poll::Ready(Some(2)));
+        assert_eq!(poll_once(sel.as_mut()), Poll::Ready(true));
+    }
+
+    // A receive future that was already handed a value delivers it as the arm's output.
+    let mut r = Box::pin(ch.recv());
+    assert!(poll_once(r.as_mut()).is_pending());
     ch.try_send(9).unwrap();
     let got = weft::block_on(async {
         weft::select! {
-            v = r => v,
+            v = r.as_mut() => v,
             _ = other.recv() => None,
         }
     });

@@ -17,8 +17,8 @@
 //! Wakers are collected under the lock and woken after it is released.
 
 use super::lock::{ChanGuard, ChanLock};
-use super::queue::WaitQueue;
 use super::token::{Claim, SelectToken};
+use super::waiter::{List, Side, Visit};
 use crate::loom::sync::Arc;
 use std::collections::VecDeque;
 use std::task::Waker;
@@ -128,8 +128,8 @@ pub(crate) struct State<T> {
     /// non-blocking pass to know that what it saw was one consistent state. A plain field
     /// under the lock: every operation bumps it, only `default` selects read it.
     version: u64,
-    pub(crate) senders: WaitQueue<SendWaiter<T>>,
-    pub(crate) receivers: WaitQueue<RecvWaiter<T>>,
+    pub(crate) senders: List<SendWaiter<T>>,
+    pub(crate) receivers: List<RecvWaiter<T>>,
 }
 
 /// A parked waiter, as the FIFO scans see it.
@@ -149,45 +149,71 @@ impl<T> Parked for RecvWaiter<T> {
     }
 }
 
-/// Claims, for the caller (`me` is its own select, if any), the first parked waiter it may
-/// complete, and unlinks it from the FIFO. Waiters of selects that already won or are gone are
-/// skipped; so are those of selects busy polling, which is recorded as a change of state so a
-/// `default` select that looked at this channel looks again (see `State::version`).
-#[inline]
-fn claim_first<W: Parked>(
-    queue: &mut WaitQueue<W>,
-    version: &mut u64,
-    me: Option<&Arc<SelectToken>>,
-) -> Option<usize> {
-    // The common case on a busy channel: nobody parked on this side.
-    if queue.is_empty_fifo() {
-        return None;
+impl<T> Side for SendWaiter<T> {
+    type Item = T;
+
+    #[inline]
+    fn list(st: &mut State<T>) -> &mut List<Self> {
+        &mut st.senders
     }
-    claim_first_parked(queue, version, me)
+
+    /// Nothing to settle: an undelivered value goes with the waiter (a send that did not
+    /// happen), and a delivered one is the receiver's.
+    fn cancel(_: &Chan<T>, _: &mut State<T>, _: &mut Self, _: &mut Wakeups) {}
 }
 
-fn claim_first_parked<W: Parked>(
-    queue: &mut WaitQueue<W>,
-    version: &mut u64,
-    me: Option<&Arc<SelectToken>>,
-) -> Option<usize> {
-    let mut at = queue.next_linked(None);
-    while let Some(key) = at {
-        at = queue.next_linked(Some(key));
-        match queue.get(key).notify().claim(me) {
-            Claim::Won => {
-                queue.unlink(key);
-                return Some(key);
-            }
-            Claim::Busy => *version = version.wrapping_add(1),
-            // Its select took another arm or is gone, and will never be claimable again:
-            // unlink it so later scans do not walk past it (Go's dequeue drops such waiters
-            // too). Its owner still removes the entry, and gets a send's value back.
-            Claim::Lost => queue.unlink(key),
-            Claim::Own => {}
+impl<T> Side for RecvWaiter<T> {
+    type Item = T;
+
+    #[inline]
+    fn list(st: &mut State<T>) -> &mut List<Self> {
+        &mut st.receivers
+    }
+
+    /// A value handed to the receiver is offered again, first in line (so the channel never
+    /// looks drained in between), then counted as no longer held by it.
+    fn cancel(chan: &Chan<T>, st: &mut State<T>, waiter: &mut Self, wake: &mut Wakeups) {
+        if let RecvOutcome::Value(v) = std::mem::replace(&mut waiter.outcome, RecvOutcome::Pending)
+        {
+            chan.reoffer_locked(st, v, wake);
+            chan.collected_locked(st, wake);
         }
     }
-    None
+}
+
+/// Claims, for the caller (`me` is its own select, if any), the first parked waiter it may
+/// complete, and unlinks it from the FIFO. Waiters of selects that already won or are gone are
+/// unlinked and passed over (Go's dequeue drops them too; their owners still remove them);
+/// those of selects busy polling are skipped, which is recorded as a change of state so a
+/// `default` select that looked at this channel looks again (see `State::version`).
+#[inline]
+fn claim_first<'l, W: Parked>(
+    list: &'l mut List<W>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+) -> Option<&'l mut W> {
+    // The common case on a busy channel: nobody parked on this side.
+    if list.is_empty() {
+        return None;
+    }
+    claim_first_parked(list, version, me)
+}
+
+fn claim_first_parked<'l, W: Parked>(
+    list: &'l mut List<W>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+) -> Option<&'l mut W> {
+    list.take_first(|w| match w.notify().claim(me) {
+        Claim::Won => Visit::Take,
+        Claim::Busy => {
+            *version = version.wrapping_add(1);
+            Visit::Skip
+        }
+        // Its select took another arm or is gone, and will never be claimable again.
+        Claim::Lost => Visit::Unlink,
+        Claim::Own => Visit::Skip,
+    })
 }
 
 impl<T> State<T> {
@@ -265,8 +291,8 @@ impl<T> Chan<T> {
                 closed: false,
                 handed: 0,
                 version: 0,
-                senders: WaitQueue::default(),
-                receivers: WaitQueue::default(),
+                senders: List::new(),
+                receivers: List::new(),
             }),
             capacity,
         }
@@ -293,7 +319,7 @@ impl<T> Chan<T> {
     /// the buffer. Gives the value back otherwise (then `try_send_locked` decides).
     #[inline]
     pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<(), T> {
-        if st.closed || !st.receivers.is_empty_fifo() || !self.has_room(st) {
+        if st.closed || !st.receivers.is_empty() || !self.has_room(st) {
             return Err(value);
         }
         st.buf.push_back(value);
@@ -305,7 +331,7 @@ impl<T> Chan<T> {
     /// to refill the buffer from (else `try_recv_locked` decides).
     #[inline]
     pub(crate) fn try_recv_fast(&self, st: &mut State<T>) -> Option<T> {
-        if !st.senders.is_empty_fifo() {
+        if !st.senders.is_empty() {
             return None;
         }
         let v = st.buf.pop_front()?;
@@ -325,8 +351,7 @@ impl<T> Chan<T> {
         if st.closed {
             return Err(value);
         }
-        if let Some(key) = claim_first(&mut st.receivers, &mut st.version, me) {
-            let waiter = st.receivers.get_mut(key);
+        if let Some(waiter) = claim_first(&mut st.receivers, &mut st.version, me) {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.take_wake());
             st.handed += 1;
@@ -372,8 +397,7 @@ impl<T> Chan<T> {
         me: Option<&Arc<SelectToken>>,
         wake: &mut Wakeups,
     ) -> Option<T> {
-        let key = claim_first(&mut st.senders, &mut st.version, me)?;
-        let waiter = st.senders.get_mut(key);
+        let waiter = claim_first(&mut st.senders, &mut st.version, me)?;
         waiter.outcome = SendOutcome::Delivered;
         wake.push(waiter.notify.take_wake());
         waiter.value.take()
@@ -382,8 +406,7 @@ impl<T> Chan<T> {
     /// Puts back a value a dropped receiver had been handed: first in line.
     pub(crate) fn reoffer_locked(&self, st: &mut State<T>, value: T, wake: &mut Wakeups) {
         st.changed();
-        if let Some(key) = claim_first(&mut st.receivers, &mut st.version, None) {
-            let waiter = st.receivers.get_mut(key);
+        if let Some(waiter) = claim_first(&mut st.receivers, &mut st.version, None) {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.take_wake());
             st.handed += 1;
@@ -400,17 +423,13 @@ impl<T> Chan<T> {
         }
         st.closed = true;
         st.changed();
-        let mut at = st.senders.next_linked(None);
-        while let Some(key) = at {
-            at = st.senders.next_linked(Some(key));
-            let waiter = st.senders.get_mut(key);
+        st.senders.drain(|waiter| {
             // A busy select re-polls and sees the channel closed; one that lost keeps its value.
             if waiter.notify.claim(None) == Claim::Won {
                 waiter.outcome = SendOutcome::Closed;
                 wake.push(waiter.notify.take_wake());
             }
-            st.senders.unlink(key);
-        }
+        });
         self.release_receivers_if_drained(st, wake);
         true
     }
@@ -427,17 +446,13 @@ impl<T> Chan<T> {
         if !st.drained() {
             return;
         }
-        let mut at = st.receivers.next_linked(None);
-        while let Some(key) = at {
-            at = st.receivers.next_linked(Some(key));
-            let waiter = st.receivers.get_mut(key);
+        st.receivers.drain(|waiter| {
             // A busy select re-polls and sees the channel drained; one that lost is leaving.
             if waiter.notify.claim(None) == Claim::Won {
                 waiter.outcome = RecvOutcome::Closed;
                 wake.push(waiter.notify.take_wake());
             }
-            st.receivers.unlink(key);
-        }
+        });
     }
 }
 
@@ -445,13 +460,16 @@ impl<T> Chan<T> {
 mod tests {
     use super::*;
     use crate::channel::token::Park;
+    use crate::channel::waiter::Waiter;
+    use std::pin::pin;
 
     #[test]
     fn waiters_of_finished_selects_are_dropped_from_the_fifo() {
         let chan = Chan::<u32>::new(Capacity::Bounded(0));
         let token = Arc::new(SelectToken::new());
         assert_eq!(token.park(), Park::Parked);
-        let key = chan.lock().receivers.push_back(RecvWaiter {
+        let mut dead = pin!(Waiter::<_, RecvWaiter<u32>>::new(&chan));
+        dead.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(token.clone(), 0),
         });
@@ -459,27 +477,34 @@ mod tests {
         assert_eq!(token.begin_poll(), None);
         assert_eq!(token.finish(), None);
         let mut wake = Wakeups::default();
-        let mut st = chan.lock();
-        assert_eq!(
-            chan.try_send_locked(&mut st, 5, None, &mut wake),
-            Err(5),
-            "nobody left to take it"
-        );
-        assert!(st.receivers.is_empty_fifo(), "the dead waiter was unlinked");
-        // Its owner still removes the entry, which took nothing.
-        let w = st.receivers.remove(key);
+        {
+            let mut st = chan.lock();
+            assert_eq!(
+                chan.try_send_locked(&mut st, 5, None, &mut wake),
+                Err(5),
+                "nobody left to take it"
+            );
+            assert!(st.receivers.is_empty(), "the dead waiter was unlinked");
+        }
+        // Its owner still removes it, and it took nothing.
+        let w = dead.as_mut().lock().remove().expect("still in the channel");
         assert!(matches!(w.outcome, RecvOutcome::Pending));
         // A waiter of the caller's own select stays for the others.
         let own = Arc::new(SelectToken::new());
         assert_eq!(own.park(), Park::Parked);
-        st.receivers.push_back(RecvWaiter {
+        let mut mine = pin!(Waiter::<_, RecvWaiter<u32>>::new(&chan));
+        mine.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(own.clone(), 1),
         });
+        let mut st = chan.lock();
         assert_eq!(
             chan.try_send_locked(&mut st, 6, Some(&own), &mut wake),
             Err(6)
         );
-        assert!(!st.receivers.is_empty_fifo(), "skipped, not dropped");
+        assert!(!st.receivers.is_empty(), "skipped, not dropped");
+        drop(st);
+        own.finish();
+        // `mine` leaves the channel when dropped.
     }
 }

@@ -3,7 +3,7 @@
 //! A channel's critical sections are short and bounded: they move a value, link or unlink a
 //! waiter, and collect the parties to wake (woken, and their wakers cloned or dropped, only
 //! after the lock is released). The only ones that grow with the channel are `close`, which
-//! walks the parked waiters once, and the occasional growth of the buffer or the waiter slab.
+//! walks the parked waiters once, and the occasional growth of the buffer.
 //! On a busy channel the lock is taken by tasks on every worker. std's mutex costs two atomic
 //! read-modify-writes per operation (its unlock swaps, to find sleepers) and puts a waiter to
 //! sleep in the kernel soon after a failed attempt, and each such sleep costs a system call on

@@ -35,8 +35,11 @@
 //!   takes the value, and `try_send` succeeds only if a receiver is parked.
 //! - **Closing** refuses new sends (the value comes back in the error), lets receivers drain
 //!   what is buffered, hands parked senders their values back and wakes every parked party.
-//! - **Bounded memory.** A parked operation occupies one slot in the channel until it completes
-//!   or its future is dropped; dropped futures free their slots.
+//! - **No allocation to wait.** A parked operation's waiter lives inside its future, linked into
+//!   the channel's queue; the channel keeps no memory per waiter. So `send` and `recv` futures
+//!   are `!Unpin`: `.await` them, or pin them (`std::pin::pin!`, `Box::pin`) to poll them by
+//!   hand. Used as a [`Stream`], a `Channel` or `Receiver` handle keeps one boxed waiter, made
+//!   on its first poll and reused.
 //! - Channel operations spend the task's cooperative budget.
 //!
 //! See [`select!`](crate::select!) for waiting on several operations at once.
@@ -47,22 +50,23 @@ mod lock;
 #[cfg(all(test, weft_loom))]
 mod loom_tests;
 mod ops;
-mod queue;
 #[doc(hidden)]
 pub mod select;
 #[doc(hidden)]
 pub mod token;
+mod waiter;
 
 pub use error::{SendError, TryRecvError, TrySendError};
 pub use ops::{RecvFuture, SendFuture};
 
-use chan::{Capacity, Chan, Wakeups};
+use chan::{Capacity, Chan, RecvWaiter, Wakeups};
 use futures_core::Stream;
 use std::fmt;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use waiter::{ChanRef, Waiter};
 
 /// The internals the `select!` macro expands to. Not a public API.
 #[doc(hidden)]
@@ -103,14 +107,34 @@ impl<T> Inner<T> {
     }
 }
 
+impl<T> ChanRef for Arc<Inner<T>> {
+    type Item = T;
+    fn chan(&self) -> &Chan<T> {
+        &self.chan
+    }
+}
+
+/// A handle's waiter when it is used as a `Stream`: on the heap, made once per handle on its
+/// first poll and reused for every wait after (a handle moves, its waiter must not).
+type StreamWaiter<T> = Option<Pin<Box<Waiter<Arc<Inner<T>>, RecvWaiter<T>>>>>;
+
+fn poll_stream<T>(
+    inner: &Arc<Inner<T>>,
+    waiter: &mut StreamWaiter<T>,
+    cx: &mut Context<'_>,
+) -> Poll<Option<T>> {
+    let waiter = waiter.get_or_insert_with(|| Box::pin(Waiter::new(inner.clone())));
+    ops::poll_recv(waiter.as_mut(), cx)
+}
+
 /// A channel handle with both ends, as in the guide: clone it to share it between producers
 /// and consumers. Closed by [`close`](Channel::close) or when its last handle is dropped.
 ///
 /// A `Channel` is also a [`Stream`] of received values.
 pub struct Channel<T> {
     inner: Arc<Inner<T>>,
-    /// This handle's parked receiver when used as a `Stream`.
-    stream_key: Option<usize>,
+    /// This handle's receiver when used as a `Stream`.
+    stream: StreamWaiter<T>,
 }
 
 /// The sending half of a channel; see [`Channel::sender`] and [`bounded`].
@@ -122,7 +146,7 @@ pub struct Sender<T> {
 /// [`Stream`].
 pub struct Receiver<T> {
     inner: Arc<Inner<T>>,
-    stream_key: Option<usize>,
+    stream: StreamWaiter<T>,
 }
 
 /// A buffered channel with room for `capacity` values (0: unbuffered), as split halves. The
@@ -156,7 +180,7 @@ fn split<T>(capacity: Capacity) -> (Sender<T>, Receiver<T>) {
         },
         Receiver {
             inner,
-            stream_key: None,
+            stream: None,
         },
     )
 }
@@ -201,11 +225,7 @@ macro_rules! send_methods {
         ///
         /// Cancel-safe: see [`SendFuture`].
         pub fn send(&self, value: T) -> SendFuture<'_, T> {
-            SendFuture {
-                chan: &self.inner.chan,
-                value: Some(value),
-                key: None,
-            }
+            SendFuture::new(&self.inner.chan, value)
         }
 
         /// Sends without waiting. On an unbuffered channel this succeeds only if a receiver is
@@ -232,10 +252,7 @@ macro_rules! recv_methods {
         ///
         /// Cancel-safe: see [`RecvFuture`].
         pub fn recv(&self) -> RecvFuture<'_, T> {
-            RecvFuture {
-                chan: &self.inner.chan,
-                key: None,
-            }
+            RecvFuture::new(&self.inner.chan)
         }
 
         /// Receives without waiting. On an unbuffered channel this succeeds only if a sender
@@ -276,7 +293,7 @@ impl<T> Channel<T> {
     fn from_inner(inner: Arc<Inner<T>>) -> Self {
         Self {
             inner,
-            stream_key: None,
+            stream: None,
         }
     }
 
@@ -297,7 +314,7 @@ impl<T> Channel<T> {
         self.inner.receivers.fetch_add(1, Ordering::Relaxed);
         Receiver {
             inner: self.inner.clone(),
-            stream_key: None,
+            stream: None,
         }
     }
 
@@ -344,14 +361,15 @@ impl<T> Clone for Receiver<T> {
         self.inner.receivers.fetch_add(1, Ordering::Relaxed);
         Self {
             inner: self.inner.clone(),
-            stream_key: None,
+            stream: None,
         }
     }
 }
 
 impl<T> Drop for Channel<T> {
     fn drop(&mut self) {
-        ops::cancel_recv(&self.inner.chan, &mut self.stream_key);
+        // Out of the channel before it may close.
+        self.stream = None;
         self.inner.release(&self.inner.senders);
         self.inner.release(&self.inner.receivers);
     }
@@ -365,7 +383,8 @@ impl<T> Drop for Sender<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        ops::cancel_recv(&self.inner.chan, &mut self.stream_key);
+        // Out of the channel before it may close.
+        self.stream = None;
         self.inner.release(&self.inner.receivers);
     }
 }
@@ -375,7 +394,7 @@ impl<T> Stream for Channel<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        ops::poll_recv(&this.inner.chan, &mut this.stream_key, cx)
+        poll_stream(&this.inner, &mut this.stream, cx)
     }
 }
 
@@ -384,12 +403,9 @@ impl<T> Stream for Receiver<T> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
-        ops::poll_recv(&this.inner.chan, &mut this.stream_key, cx)
+        poll_stream(&this.inner, &mut this.stream, cx)
     }
 }
-
-impl<T> Unpin for Channel<T> {}
-impl<T> Unpin for Receiver<T> {}
 
 impl<T> fmt::Debug for Channel<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

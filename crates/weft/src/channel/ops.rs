@@ -2,7 +2,9 @@
 
 use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
 use super::error::SendError;
+use super::waiter::{ChanRef, Waiter};
 use crate::runtime::scheduler::coop;
+use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,54 +18,49 @@ fn update_waker(notify: &mut Notify, waker: &Waker) {
     }
 }
 
-/// One receive step: collects a parked waiter's outcome, or receives now, or parks.
-/// `key` is the caller's parked waiter, kept across polls.
-pub(crate) fn poll_recv<T>(
-    chan: &Chan<T>,
-    key: &mut Option<usize>,
+/// One receive step: collects the parked waiter's outcome, or receives now, or parks.
+pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
+    waiter: Pin<&mut Waiter<C, RecvWaiter<T>>>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
     let coop = ready!(coop::poll_proceed(cx));
-    let mut st = chan.lock();
-    if key.is_none() {
-        if let Some(v) = chan.try_recv_fast(&mut st) {
-            drop(st);
+    let mut l = waiter.lock();
+    if !l.is_parked() {
+        if let Some(v) = l.chan.try_recv_fast(&mut l.st) {
+            drop(l);
             coop.made_progress();
             return Poll::Ready(Some(v));
         }
     }
     let mut wake = Wakeups::default();
-    let out = match *key {
-        Some(k) => match st.receivers.get(k).outcome {
+    let out = match l.waiter() {
+        Some(w) => match w.outcome {
             RecvOutcome::Pending => {
-                update_waker(&mut st.receivers.get_mut(k).notify, cx.waker());
+                update_waker(&mut w.notify, cx.waker());
                 None
             }
-            _ => {
-                *key = None;
-                match st.receivers.remove(k).outcome {
-                    RecvOutcome::Value(v) => {
-                        chan.collected_locked(&mut st, &mut wake);
-                        Some(Some(v))
-                    }
-                    _ => Some(None),
+            _ => match l.remove().map(|w| w.outcome) {
+                Some(RecvOutcome::Value(v)) => {
+                    l.chan.collected_locked(&mut l.st, &mut wake);
+                    Some(Some(v))
                 }
-            }
+                _ => Some(None),
+            },
         },
-        None => match chan.try_recv_locked(&mut st, None, &mut wake) {
+        None => match l.chan.try_recv_locked(&mut l.st, None, &mut wake) {
             Some(v) => Some(Some(v)),
-            None if st.drained() => Some(None),
+            None if l.st.drained() => Some(None),
             None => {
-                st.changed();
-                *key = Some(st.receivers.push_back(RecvWaiter {
+                l.st.changed();
+                l.park(RecvWaiter {
                     outcome: RecvOutcome::Pending,
                     notify: Notify::Waker(cx.waker().clone()),
-                }));
+                });
                 None
             }
         },
     };
-    drop(st);
+    drop(l);
     wake.wake();
     match out {
         Some(v) => {
@@ -74,48 +71,23 @@ pub(crate) fn poll_recv<T>(
     }
 }
 
-/// Removes a parked receiver; a value it had been handed is offered to the next in line.
-#[inline]
-pub(crate) fn cancel_recv<T>(chan: &Chan<T>, key: &mut Option<usize>) {
-    if let Some(k) = key.take() {
-        cancel_parked_recv(chan, k);
-    }
-}
-
-#[inline(never)]
-fn cancel_parked_recv<T>(chan: &Chan<T>, k: usize) {
-    let mut wake = Wakeups::default();
-    let mut st = chan.lock();
-    // Bound to a local, so its waker is dropped after the lock is released.
-    let waiter = st.receivers.remove(k);
-    if let RecvOutcome::Value(v) = waiter.outcome {
-        // Offered again first (so the channel never looks drained in between), then counted
-        // as no longer held by this receiver.
-        chan.reoffer_locked(&mut st, v, &mut wake);
-        chan.collected_locked(&mut st, &mut wake);
-    }
-    drop(st);
-    wake.wake();
-}
-
 /// One send step. `value` is `Some` until the value has been handed to the channel.
 pub(crate) fn poll_send<T>(
-    chan: &Chan<T>,
+    waiter: Pin<&mut Waiter<&Chan<T>, SendWaiter<T>>>,
     value: &mut Option<T>,
-    key: &mut Option<usize>,
     cx: &mut Context<'_>,
 ) -> Poll<Result<(), SendError<T>>> {
     let coop = ready!(coop::poll_proceed(cx));
     // Taken before locking: a misuse panics with the lock free.
-    let mut fresh = match *key {
-        Some(_) => None,
-        None => Some(value.take().expect("send polled after completion")),
+    let mut fresh = match waiter.is_parked() {
+        true => None,
+        false => Some(value.take().expect("send polled after completion")),
     };
-    let mut st = chan.lock();
+    let mut l = waiter.lock();
     if let Some(v) = fresh.take() {
-        match chan.try_send_fast(&mut st, v) {
+        match l.chan.try_send_fast(&mut l.st, v) {
             Ok(()) => {
-                drop(st);
+                drop(l);
                 coop.made_progress();
                 return Poll::Ready(Ok(()));
             }
@@ -123,20 +95,20 @@ pub(crate) fn poll_send<T>(
         }
     }
     let mut wake = Wakeups::default();
-    let out = match *key {
-        Some(k) => match st.senders.get(k).outcome {
+    // A value or a waker dropped here waits until the lock is released.
+    let mut leftover = None;
+    let out = match l.waiter() {
+        Some(w) => match w.outcome {
             SendOutcome::Pending => {
-                update_waker(&mut st.senders.get_mut(k).notify, cx.waker());
+                update_waker(&mut w.notify, cx.waker());
                 None
             }
             SendOutcome::Delivered => {
-                *key = None;
-                st.senders.remove(k);
+                leftover = l.remove();
                 Some(Ok(()))
             }
             SendOutcome::Closed => {
-                *key = None;
-                let w = st.senders.remove(k);
+                let w = l.remove().expect("in the channel");
                 Some(Err(SendError(
                     w.value.expect("a closed send keeps its value"),
                 )))
@@ -144,23 +116,24 @@ pub(crate) fn poll_send<T>(
         },
         None => {
             let v = fresh.expect("taken above when not parked");
-            match chan.try_send_locked(&mut st, v, None, &mut wake) {
+            match l.chan.try_send_locked(&mut l.st, v, None, &mut wake) {
                 Ok(()) => Some(Ok(())),
-                Err(v) if st.closed => Some(Err(SendError(v))),
+                Err(v) if l.st.closed => Some(Err(SendError(v))),
                 Err(v) => {
-                    st.changed();
-                    *key = Some(st.senders.push_back(SendWaiter {
+                    l.st.changed();
+                    l.park(SendWaiter {
                         value: Some(v),
                         outcome: SendOutcome::Pending,
                         notify: Notify::Waker(cx.waker().clone()),
-                    }));
+                    });
                     None
                 }
             }
         }
     };
-    drop(st);
+    drop(l);
     wake.wake();
+    drop(leftover);
     match out {
         Some(r) => {
             coop.made_progress();
@@ -170,36 +143,34 @@ pub(crate) fn poll_send<T>(
     }
 }
 
-/// Removes a parked sender; an undelivered value is dropped after the lock is released.
-#[inline]
-pub(crate) fn cancel_send<T>(chan: &Chan<T>, key: &mut Option<usize>) {
-    if let Some(k) = key.take() {
-        cancel_parked_send(chan, k);
+pin_project! {
+    /// The future of [`Channel::recv`](super::Channel::recv).
+    ///
+    /// Cancel-safe: dropped before it completes, it has taken nothing (a value already handed
+    /// to it goes to the next receiver in line).
+    ///
+    /// While parked, the future is linked into the channel's queue of receivers: it is `!Unpin`
+    /// (pin it with [`std::pin::pin!`] or `Box::pin` to poll it by hand) and waiting allocates
+    /// nothing.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct RecvFuture<'a, T> {
+        #[pin]
+        pub(crate) waiter: Waiter<&'a Chan<T>, RecvWaiter<T>>,
     }
 }
 
-#[inline(never)]
-fn cancel_parked_send<T>(chan: &Chan<T>, k: usize) {
-    let waiter = chan.lock().senders.remove(k);
-    drop(waiter);
+impl<'a, T> RecvFuture<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>) -> Self {
+        Self {
+            waiter: Waiter::new(chan),
+        }
+    }
 }
-
-/// The future of [`Channel::recv`](super::Channel::recv).
-///
-/// Cancel-safe: dropped before it completes, it has taken nothing (a value already handed to it
-/// goes to the next receiver in line).
-#[must_use = "futures do nothing unless awaited"]
-pub struct RecvFuture<'a, T> {
-    pub(crate) chan: &'a Chan<T>,
-    pub(crate) key: Option<usize>,
-}
-
-impl<T> Unpin for RecvFuture<'_, T> {}
 
 impl<T> fmt::Debug for RecvFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvFuture")
-            .field("parked", &self.key.is_some())
+            .field("parked", &self.waiter.is_parked())
             .finish()
     }
 }
@@ -208,34 +179,40 @@ impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        let this = self.get_mut();
-        poll_recv(this.chan, &mut this.key, cx)
+        poll_recv(self.project().waiter, cx)
     }
 }
 
-impl<T> Drop for RecvFuture<'_, T> {
-    fn drop(&mut self) {
-        cancel_recv(self.chan, &mut self.key);
+pin_project! {
+    /// The future of [`Channel::send`](super::Channel::send).
+    ///
+    /// Cancel-safe: dropped before it completes, its value was either delivered or not sent at
+    /// all (and is dropped with the future).
+    ///
+    /// While parked, the future is linked into the channel's queue of senders, holding the
+    /// value: it is `!Unpin` (pin it with [`std::pin::pin!`] or `Box::pin` to poll it by hand)
+    /// and waiting allocates nothing.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct SendFuture<'a, T> {
+        #[pin]
+        pub(crate) waiter: Waiter<&'a Chan<T>, SendWaiter<T>>,
+        pub(crate) value: Option<T>,
     }
 }
 
-/// The future of [`Channel::send`](super::Channel::send).
-///
-/// Cancel-safe: dropped before it completes, its value was either delivered or not sent at all
-/// (and is dropped with the future).
-#[must_use = "futures do nothing unless awaited"]
-pub struct SendFuture<'a, T> {
-    pub(crate) chan: &'a Chan<T>,
-    pub(crate) value: Option<T>,
-    pub(crate) key: Option<usize>,
+impl<'a, T> SendFuture<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>, value: T) -> Self {
+        Self {
+            waiter: Waiter::new(chan),
+            value: Some(value),
+        }
+    }
 }
-
-impl<T> Unpin for SendFuture<'_, T> {}
 
 impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendFuture")
-            .field("parked", &self.key.is_some())
+            .field("parked", &self.waiter.is_parked())
             .finish()
     }
 }
@@ -244,14 +221,8 @@ impl<T> Future for SendFuture<'_, T> {
     type Output = Result<(), SendError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        poll_send(this.chan, &mut this.value, &mut this.key, cx)
-    }
-}
-
-impl<T> Drop for SendFuture<'_, T> {
-    fn drop(&mut self) {
-        cancel_send(self.chan, &mut self.key);
+        let this = self.project();
+        poll_send(this.waiter, this.value, cx)
     }
 }
 
@@ -259,48 +230,34 @@ impl<T> Drop for SendFuture<'_, T> {
 mod tests {
     use super::super::chan::{Capacity, Chan};
     use super::*;
+    use std::pin::pin;
 
-    fn poll_once<F: Future + Unpin>(f: &mut F) -> Poll<F::Output> {
+    fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
         let mut cx = Context::from_waker(Waker::noop());
-        Pin::new(f).poll(&mut cx)
+        f.poll(&mut cx)
     }
 
     #[test]
-    fn cancelled_waiters_are_freed() {
+    fn cancelled_waiters_leave_the_channel() {
         let chan = Chan::<u32>::new(Capacity::Bounded(0));
         for _ in 0..1_000 {
-            let mut r = RecvFuture {
-                chan: &chan,
-                key: None,
-            };
-            assert!(poll_once(&mut r).is_pending());
-            let mut s = SendFuture {
-                chan: &chan,
-                value: Some(1),
-                key: None,
-            };
+            let mut r = Box::pin(RecvFuture::new(&chan));
+            assert!(poll_once(r.as_mut()).is_pending());
+            let mut s = pin!(SendFuture::new(&chan, 1));
             // The parked receiver takes the value straight away, so the send completes.
-            assert!(poll_once(&mut s).is_ready());
+            assert!(poll_once(s.as_mut()).is_ready());
             drop(r); // handed a value it never collected: re-offered into the channel
-            let mut r2 = RecvFuture {
-                chan: &chan,
-                key: None,
-            };
-            assert_eq!(poll_once(&mut r2), Poll::Ready(Some(1)));
-            let mut s2 = SendFuture {
-                chan: &chan,
-                value: Some(2),
-                key: None,
-            };
-            assert!(poll_once(&mut s2).is_pending());
+            let mut r2 = pin!(RecvFuture::new(&chan));
+            assert_eq!(poll_once(r2.as_mut()), Poll::Ready(Some(1)));
+            let mut s2 = Box::pin(SendFuture::new(&chan, 2));
+            assert!(poll_once(s2.as_mut()).is_pending());
+            assert!(!chan.lock().senders.is_empty());
             drop(s2);
+            assert!(chan.lock().senders.is_empty(), "a dropped sender left");
         }
         let st = chan.lock();
-        assert_eq!(
-            st.receivers.len() + st.senders.len(),
-            0,
-            "no waiter entry leaked"
-        );
+        assert!(st.receivers.is_empty() && st.senders.is_empty());
         assert!(st.buf.is_empty());
+        assert_eq!(st.handed, 0);
     }
 }

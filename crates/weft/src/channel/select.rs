@@ -21,6 +21,7 @@ use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter
 use super::error::SendError;
 use super::ops::{RecvFuture, SendFuture};
 use super::token::{Park, SelectToken};
+use super::waiter::{pin_each, Waiter};
 use super::Channel;
 use crate::loom::sync::Arc;
 use crate::runtime::scheduler::coop;
@@ -51,19 +52,23 @@ pub trait Arm {
     }
 }
 
-/// A receive arm.
-pub struct RecvArm<'a, T> {
-    chan: &'a Chan<T>,
-    key: Option<usize>,
-    out: Option<Option<T>>,
+pin_project! {
+    /// A receive arm.
+    pub struct RecvArm<'a, T> {
+        #[pin]
+        waiter: Waiter<&'a Chan<T>, RecvWaiter<T>>,
+        out: Option<Option<T>>,
+    }
 }
 
-/// A send arm.
-pub struct SendArm<'a, T> {
-    chan: &'a Chan<T>,
-    value: Option<T>,
-    key: Option<usize>,
-    out: Option<Result<(), SendError<T>>>,
+pin_project! {
+    /// A send arm. Its value is in `value` until the arm parks, then in its waiter.
+    pub struct SendArm<'a, T> {
+        #[pin]
+        waiter: Waiter<&'a Chan<T>, SendWaiter<T>>,
+        value: Option<T>,
+        out: Option<Result<(), SendError<T>>>,
+    }
 }
 
 pin_project! {
@@ -93,31 +98,37 @@ impl<F: Future> fmt::Debug for FutureArm<F> {
     }
 }
 
-impl<T> Unpin for RecvArm<'_, T> {}
-impl<T> Unpin for SendArm<'_, T> {}
-
 impl<'a, T> RecvArm<'a, T> {
     pub(crate) fn new(chan: &'a Chan<T>) -> Self {
         Self {
-            chan,
-            key: None,
+            waiter: Waiter::new(chan),
             out: None,
         }
     }
 
     /// The received value (`None`: the channel is closed and drained).
     pub fn take_output(self: Pin<&mut Self>) -> Option<T> {
-        self.get_mut()
+        self.project()
             .out
             .take()
             .expect("select arm output taken twice")
     }
 }
 
+impl<'a, T> SendArm<'a, T> {
+    pub(crate) fn new(chan: &'a Chan<T>, value: T) -> Self {
+        Self {
+            waiter: Waiter::new(chan),
+            value: Some(value),
+            out: None,
+        }
+    }
+}
+
 impl<T> SendArm<'_, T> {
     /// The send's result.
     pub fn take_output(self: Pin<&mut Self>) -> Result<(), SendError<T>> {
-        self.get_mut()
+        self.project()
             .out
             .take()
             .expect("select arm output taken twice")
@@ -145,60 +156,58 @@ impl<T> Arm for RecvArm<'_, T> {
         token: Option<&Arc<SelectToken>>,
         _cx: &mut Context<'_>,
     ) -> bool {
-        let this = self.get_mut();
-        if this.out.is_some() {
-            // Made from a recv future that had already been served.
-            return true;
-        }
+        let this = self.project();
         let mut wake = Wakeups::default();
-        let mut st = this.chan.lock();
-        let got = match this.chan.try_recv_locked(&mut st, token, &mut wake) {
+        let mut l = this.waiter.lock();
+        let got = match l.chan.try_recv_locked(&mut l.st, token, &mut wake) {
             Some(v) => Some(Some(v)),
-            None if st.drained() => Some(None),
+            None if l.st.drained() => Some(None),
             None => None,
         };
-        drop(st);
+        drop(l);
         wake.wake();
         let done = got.is_some();
-        this.out = got;
+        *this.out = got;
         done
     }
 
     fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, _cx: &mut Context<'_>) {
-        let this = self.get_mut();
-        if this.key.is_none() {
-            let mut st = this.chan.lock();
-            st.changed();
-            this.key = Some(st.receivers.push_back(RecvWaiter {
-                outcome: RecvOutcome::Pending,
-                notify: Notify::Select(token.clone(), arm),
-            }));
+        let waiter = self.project().waiter;
+        if waiter.is_parked() {
+            return;
         }
+        let mut l = waiter.lock();
+        l.st.changed();
+        l.park(RecvWaiter {
+            outcome: RecvOutcome::Pending,
+            notify: Notify::Select(token.clone(), arm),
+        });
     }
 
     fn collect(self: Pin<&mut Self>) {
-        let this = self.get_mut();
-        let k = this.key.take().expect("a completed recv arm was parked");
+        let this = self.project();
         let mut wake = Wakeups::default();
-        let mut st = this.chan.lock();
-        this.out = Some(match st.receivers.remove(k).outcome {
+        let mut l = this.waiter.lock();
+        let RecvWaiter { outcome, notify } = l.remove().expect("a completed recv arm was parked");
+        *this.out = Some(match outcome {
             RecvOutcome::Value(v) => {
-                this.chan.collected_locked(&mut st, &mut wake);
+                l.chan.collected_locked(&mut l.st, &mut wake);
                 Some(v)
             }
             RecvOutcome::Closed => None,
             RecvOutcome::Pending => unreachable!("the token was won, so the outcome is set"),
         });
-        drop(st);
+        drop(l);
         wake.wake();
+        drop(notify);
     }
 
     fn unregister(self: Pin<&mut Self>) {
-        super::ops::cancel_recv(self.chan, &mut self.get_mut().key);
+        self.project().waiter.leave();
     }
 
     fn version(&self) -> u64 {
-        self.chan.version()
+        self.waiter.chan().version()
     }
 }
 
@@ -208,60 +217,60 @@ impl<T> Arm for SendArm<'_, T> {
         token: Option<&Arc<SelectToken>>,
         _cx: &mut Context<'_>,
     ) -> bool {
-        let this = self.get_mut();
-        if this.out.is_some() {
-            // Made from a send future that had already finished.
-            return true;
-        }
+        let this = self.project();
         let mut wake = Wakeups::default();
-        let mut st = this.chan.lock();
+        let mut l = this.waiter.lock();
         // Once parked, the value lives in the waiter; borrow it back for the attempt.
-        let v = match this.key {
-            Some(k) => st.senders.get_mut(k).value.take(),
+        let v = match l.waiter() {
+            Some(w) => w.value.take(),
             None => this.value.take(),
         }
         .expect("a send arm holds its value until it takes effect");
-        let done = if st.closed {
-            this.out = Some(Err(SendError(v)));
+        let done = if l.st.closed {
+            *this.out = Some(Err(SendError(v)));
             true
         } else {
-            match this.chan.try_send_locked(&mut st, v, token, &mut wake) {
+            match l.chan.try_send_locked(&mut l.st, v, token, &mut wake) {
                 Ok(()) => {
-                    this.out = Some(Ok(()));
+                    *this.out = Some(Ok(()));
                     true
                 }
                 Err(v) => {
-                    match this.key {
-                        Some(k) => st.senders.get_mut(k).value = Some(v),
-                        None => this.value = Some(v),
+                    match l.waiter() {
+                        Some(w) => w.value = Some(v),
+                        None => *this.value = Some(v),
                     }
                     false
                 }
             }
         };
-        drop(st);
+        drop(l);
         wake.wake();
         done
     }
 
     fn register(self: Pin<&mut Self>, token: &Arc<SelectToken>, arm: usize, _cx: &mut Context<'_>) {
-        let this = self.get_mut();
-        if this.key.is_none() {
-            let mut st = this.chan.lock();
-            st.changed();
-            this.key = Some(st.senders.push_back(SendWaiter {
-                value: this.value.take(),
-                outcome: SendOutcome::Pending,
-                notify: Notify::Select(token.clone(), arm),
-            }));
+        let this = self.project();
+        if this.waiter.is_parked() {
+            return;
         }
+        let mut l = this.waiter.lock();
+        l.st.changed();
+        l.park(SendWaiter {
+            value: this.value.take(),
+            outcome: SendOutcome::Pending,
+            notify: Notify::Select(token.clone(), arm),
+        });
     }
 
     fn collect(self: Pin<&mut Self>) {
-        let this = self.get_mut();
-        let k = this.key.take().expect("a completed send arm was parked");
-        let waiter = this.chan.lock().senders.remove(k);
-        this.out = Some(match waiter.outcome {
+        let this = self.project();
+        let waiter = this
+            .waiter
+            .lock()
+            .remove()
+            .expect("a completed send arm was parked");
+        *this.out = Some(match waiter.outcome {
             SendOutcome::Delivered => Ok(()),
             SendOutcome::Closed => Err(SendError(
                 waiter.value.expect("a closed send keeps its value"),
@@ -273,20 +282,21 @@ impl<T> Arm for SendArm<'_, T> {
     fn unregister(self: Pin<&mut Self>) {
         // The arm lost this round but may take part in the next one (a refutable pattern on
         // the winning arm failed): take the value back from the waiter.
-        let this = self.get_mut();
-        if let Some(k) = this.key.take() {
-            let waiter = this.chan.lock().senders.remove(k);
-            debug_assert_eq!(
-                waiter.outcome,
-                SendOutcome::Pending,
-                "a losing arm was not served"
-            );
-            this.value = waiter.value;
+        let this = self.project();
+        if !this.waiter.is_parked() {
+            return;
         }
+        let waiter = this.waiter.lock().remove().expect("parked");
+        debug_assert_eq!(
+            waiter.outcome,
+            SendOutcome::Pending,
+            "a losing arm was not served"
+        );
+        *this.value = waiter.value;
     }
 
     fn version(&self) -> u64 {
-        self.chan.version()
+        self.waiter.chan().version()
     }
 }
 
@@ -311,18 +321,6 @@ impl<F: Future> Arm for FutureArm<F> {
     fn collect(self: Pin<&mut Self>) {}
 
     fn unregister(self: Pin<&mut Self>) {}
-}
-
-impl<T> Drop for RecvArm<'_, T> {
-    fn drop(&mut self) {
-        super::ops::cancel_recv(self.chan, &mut self.key);
-    }
-}
-
-impl<T> Drop for SendArm<'_, T> {
-    fn drop(&mut self) {
-        super::ops::cancel_send(self.chan, &mut self.key);
-    }
 }
 
 /// Holds an arm expression's value for the conversion below.
@@ -354,29 +352,16 @@ pub trait IntoChannelArm {
     fn __weft_arm(&self) -> Self::Arm;
 }
 
+// A future passed by value was never polled: polling pins it, and a pinned future cannot be
+// moved. So it is not parked in its channel, and the arm starts afresh. (A future that was
+// polled can still be an arm when passed pinned, as `fut.as_mut()`; it is then a future arm.)
+
 impl<'a, T> IntoChannelArm for Wrap<RecvFuture<'a, T>> {
     type Arm = RecvArm<'a, T>;
     fn __weft_arm(&self) -> RecvArm<'a, T> {
-        let mut f = self.take();
-        let mut arm = RecvArm::new(f.chan);
-        // A future already polled may have been served: keep what it got.
-        if let Some(k) = f.key.take() {
-            let mut wake = Wakeups::default();
-            let mut st = f.chan.lock();
-            // Bound to a local, so its waker is dropped after the lock is released.
-            let waiter = st.receivers.remove(k);
-            match waiter.outcome {
-                RecvOutcome::Value(v) => {
-                    f.chan.collected_locked(&mut st, &mut wake);
-                    arm.out = Some(Some(v));
-                }
-                RecvOutcome::Closed => arm.out = Some(None),
-                RecvOutcome::Pending => {}
-            }
-            drop(st);
-            wake.wake();
-        }
-        arm
+        let f = self.take();
+        debug_assert!(!f.waiter.is_parked(), "moved after being polled");
+        RecvArm::new(f.waiter.handle())
     }
 }
 
@@ -384,24 +369,9 @@ impl<'a, T> IntoChannelArm for Wrap<SendFuture<'a, T>> {
     type Arm = SendArm<'a, T>;
     fn __weft_arm(&self) -> SendArm<'a, T> {
         let mut f = self.take();
-        let mut arm = SendArm {
-            chan: f.chan,
-            value: f.value.take(),
-            key: None,
-            out: None,
-        };
-        // A future already polled holds its value in a waiter, or has finished.
-        if let Some(k) = f.key.take() {
-            let waiter = f.chan.lock().senders.remove(k);
-            match waiter.outcome {
-                SendOutcome::Pending => arm.value = waiter.value,
-                SendOutcome::Delivered => arm.out = Some(Ok(())),
-                SendOutcome::Closed => {
-                    arm.out = waiter.value.map(|v| Err(SendError(v)));
-                }
-            }
-        }
-        arm
+        debug_assert!(!f.waiter.is_parked(), "moved after being polled");
+        let value = f.value.take().expect("an unpolled send holds its value");
+        SendArm::new(f.waiter.handle(), value)
     }
 }
 
@@ -734,20 +704,27 @@ impl Drop for Select {
 /// # });
 /// ```
 pub async fn select<T>(channels: &[&Channel<T>]) -> (usize, Option<T>) {
-    let mut arms: Vec<RecvArm<'_, T>> = channels.iter().map(|c| RecvArm::new(c.chan())).collect();
+    // The arms' waiters are linked into the channels while parked: pinned on the heap.
+    let mut arms: Pin<Box<[RecvArm<'_, T>]>> = channels
+        .iter()
+        .map(|c| RecvArm::new(c.chan()))
+        .collect::<Box<[_]>>()
+        .into();
     let won = {
         // Built once, not on every poll. `sel` is declared last, so it is dropped (finishing
         // its token) before the arms remove their waiters, also if this future is dropped.
-        let mut slots: Vec<ArmSlot<'_>> = arms
-            .iter_mut()
-            .map(|a| Some(Pin::new(a) as Pin<&mut dyn Arm>))
+        let mut slots: Vec<ArmSlot<'_>> = pin_each(arms.as_mut())
+            .map(|a| Some(a as Pin<&mut dyn Arm>))
             .collect();
         let mut sel = Select::new(false, false);
         std::future::poll_fn(|cx| sel.poll(cx, &mut slots))
             .await
             .expect("no default arm")
     };
-    let out = Pin::new(&mut arms[won]).take_output();
+    let out = pin_each(arms.as_mut())
+        .nth(won)
+        .expect("the winner is one of the arms")
+        .take_output();
     (won, out)
 }
 

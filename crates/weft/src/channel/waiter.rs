@@ -1,0 +1,513 @@
+//! Waiter nodes that live inside the futures that wait, linked into the channel's FIFOs.
+//!
+//! A parked `send` or `recv` (a future, a `select` arm, a stream handle) owns a [`Waiter`]: a
+//! node pinned in place with the future, holding what the operation needs (a send's value, a
+//! receive's outcome, who to wake) and the links of a doubly linked FIFO. Parking links the node
+//! at the back of its channel's list; no memory is allocated for it, and a channel holds no
+//! memory for waiters beyond the two list heads.
+//!
+//! # Why this is sound
+//!
+//! All the unsafe code of the FIFOs is in this file, and rests on three rules:
+//!
+//! 1. **One lock.** A node's contents (links and data) are read and written only with its
+//!    channel's lock held: peers reach it through the list (`&mut List`, which lives in the
+//!    locked state), its owner through [`Locked`], which holds that channel's guard. The owner
+//!    reaches its own node only through its own channel (`Waiter::chan`), so the two can never
+//!    use different locks.
+//! 2. **In the channel until removed.** From [`Locked::park`] until its owner calls
+//!    [`Locked::remove`], the node is "in the channel": linked in the FIFO, or unlinked by the
+//!    peer that served it and waiting for its owner to collect the outcome. A `Waiter` that is in
+//!    the channel when it is dropped removes itself first, under the lock (`Drop`). Its memory
+//!    cannot be reused or moved before that: it is pinned, and pinned memory is not invalidated
+//!    without running its destructor. So every node a list points to is alive.
+//! 3. **No overlapping references.** References to a node's data handed out under the lock are
+//!    borrowed from the list or from the `Locked` guard, so the borrow checker keeps a scan of
+//!    the list and the owner's access to its own node from overlapping. The node is in an
+//!    `UnsafeCell` and the `Waiter` is `!Unpin`, so the owner's `&mut Waiter` does not claim the
+//!    node exclusively while a peer on another thread, holding the lock, writes to it.
+
+use super::chan::{Chan, State, Wakeups};
+use super::lock::ChanGuard;
+use crate::loom::UnsafeCell;
+use std::fmt;
+use std::marker::PhantomPinned;
+use std::pin::Pin;
+use std::ptr::NonNull;
+
+type Link<W> = Option<NonNull<Node<W>>>;
+
+/// A FIFO node. Under loom its cell records every access, so the models also check that all of
+/// them are ordered by the channel lock.
+struct Node<W> {
+    cell: UnsafeCell<Links<W>>,
+}
+
+/// A node's contents: links, and the waiter's data while it is in the channel.
+struct Links<W> {
+    prev: Link<W>,
+    next: Link<W>,
+    /// In the FIFO (a peer may still serve it).
+    linked: bool,
+    /// `Some` while the node is in the channel.
+    data: Option<W>,
+}
+
+/// A FIFO of parked waiters, linked through nodes that live in their futures.
+pub(crate) struct List<W> {
+    head: Link<W>,
+    tail: Link<W>,
+}
+
+// SAFETY: a list is a handle to the waiters it links; moving it to another thread lets that
+// thread reach their data (under the channel lock, rule 1), which needs `W: Send`.
+unsafe impl<W: Send> Send for List<W> {}
+
+impl<W> fmt::Debug for List<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("List")
+            .field("empty", &self.is_empty())
+            .finish()
+    }
+}
+
+/// The contents of `node`, for the caller to read and write.
+///
+/// # Safety
+///
+/// `node` is alive, the caller holds the lock of the channel it belongs to (rule 1), and no
+/// other reference to its contents is live while the returned one is.
+#[inline]
+unsafe fn contents<'n, W>(node: NonNull<Node<W>>) -> &'n mut Links<W> {
+    // SAFETY: the caller's contract; the node's cell is what makes writing through a pointer
+    // derived from a shared reference to the node sound.
+    unsafe { node.as_ref() }.cell.with_mut(|p| unsafe { &mut *p })
+}
+
+/// What a scan does with a waiter it is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Visit {
+    /// Serve it: unlink it and stop the scan.
+    Take,
+    /// It can never be served: unlink it and go on.
+    Unlink,
+    /// Leave it parked and go on.
+    Skip,
+}
+
+impl<W> List<W> {
+    pub(crate) const fn new() -> Self {
+        Self {
+            head: None,
+            tail: None,
+        }
+    }
+
+    /// True if no waiter is parked.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head.is_none()
+    }
+
+    /// Shows the parked waiters to `f`, oldest first, unlinking those it says to; the first one
+    /// it takes is unlinked and returned. The waiter stays in the channel (its owner collects
+    /// the outcome written into it).
+    pub(crate) fn take_first(&mut self, mut f: impl FnMut(&mut W) -> Visit) -> Option<&mut W> {
+        let mut at = self.head;
+        while let Some(node) = at {
+            let visit = {
+                // SAFETY: a linked node is alive (rule 2), and `&mut self` stands for the
+                // channel's lock (rule 1); the reference ends before the node is unlinked.
+                let n = unsafe { contents(node) };
+                at = n.next;
+                f(n.data.as_mut().expect("a linked node holds its waiter"))
+            };
+            match visit {
+                Visit::Take => {
+                    // SAFETY: as above; the returned borrow is tied to `&mut self`, so it ends
+                    // before the lock can be released (rule 3).
+                    unsafe {
+                        self.unlink(node);
+                        return contents(node).data.as_mut();
+                    }
+                }
+                // SAFETY: as above.
+                Visit::Unlink => unsafe { self.unlink(node) },
+                Visit::Skip => {}
+            }
+        }
+        None
+    }
+
+    /// Unlinks every parked waiter, oldest first, after showing it to `f`.
+    pub(crate) fn drain(&mut self, mut f: impl FnMut(&mut W)) {
+        while let Some(node) = self.head {
+            // SAFETY: a linked node is alive (rule 2), and `&mut self` stands for the lock.
+            let n = unsafe {
+                self.unlink(node);
+                contents(node)
+            };
+            if let Some(w) = n.data.as_mut() {
+                f(w);
+            }
+        }
+    }
+
+    /// Links `node` at the back.
+    ///
+    /// # Safety
+    ///
+    /// `node` is alive, not linked, and this list is the one its owner's channel holds, locked.
+    unsafe fn push_back(&mut self, node: NonNull<Node<W>>) {
+        // SAFETY: the caller's contract; `tail`, if any, is a linked node, so alive.
+        unsafe {
+            let n = contents(node);
+            n.prev = self.tail;
+            n.next = None;
+            n.linked = true;
+            match self.tail {
+                None => self.head = Some(node),
+                Some(t) => contents(t).next = Some(node),
+            }
+        }
+        self.tail = Some(node);
+    }
+
+    /// Unlinks `node` if it is linked.
+    ///
+    /// # Safety
+    ///
+    /// `node` is alive and, if linked, linked in this list, whose lock the caller holds.
+    unsafe fn unlink(&mut self, node: NonNull<Node<W>>) {
+        // SAFETY: the caller's contract; its neighbours are linked, so alive.
+        unsafe {
+            let n = contents(node);
+            if !n.linked {
+                return;
+            }
+            n.linked = false;
+            let (prev, next) = (n.prev.take(), n.next.take());
+            match prev {
+                None => self.head = next,
+                Some(p) => contents(p).next = next,
+            }
+            match next {
+                None => self.tail = prev,
+                Some(x) => contents(x).prev = prev,
+            }
+        }
+    }
+}
+
+/// A waiter's side of the channel: which list it parks in, and how its cancellation is settled.
+pub(crate) trait Side: Sized {
+    /// The channel's item type.
+    type Item;
+    /// The list this kind of waiter parks in.
+    fn list(st: &mut State<Self::Item>) -> &mut List<Self>;
+    /// The owner is gone while the waiter was in the channel (already removed from it): settle
+    /// what it holds, under the lock. What is left in `waiter` is dropped after the lock is
+    /// released.
+    fn cancel(
+        chan: &Chan<Self::Item>,
+        st: &mut State<Self::Item>,
+        waiter: &mut Self,
+        wake: &mut Wakeups,
+    );
+}
+
+/// How a waiter reaches its channel: a borrow (futures), or a shared handle (streams).
+pub(crate) trait ChanRef {
+    /// The channel's item type.
+    type Item;
+    /// The channel.
+    fn chan(&self) -> &Chan<Self::Item>;
+}
+
+impl<T> ChanRef for &Chan<T> {
+    type Item = T;
+    #[inline]
+    fn chan(&self) -> &Chan<T> {
+        self
+    }
+}
+
+/// A waiter node, owned by the future that waits and pinned with it.
+pub(crate) struct Waiter<C: ChanRef, W: Side<Item = C::Item>> {
+    chan: C,
+    /// The node is in the channel (rule 2). Read and written by the owner only.
+    in_chan: bool,
+    node: Node<W>,
+    _pin: PhantomPinned,
+}
+
+// SAFETY: a waiter owns its channel handle and, through its node, a `W` that peers on any thread
+// reach under the channel lock; sending the waiter sends both.
+unsafe impl<C: ChanRef + Send, W: Side<Item = C::Item> + Send> Send for Waiter<C, W> {}
+// SAFETY: a shared `&Waiter` reaches only the channel handle (`chan`) and the owner's flag;
+// the node is reached only through `Pin<&mut Waiter>` or the channel's list, under the lock.
+unsafe impl<C: ChanRef + Sync, W: Side<Item = C::Item> + Send> Sync for Waiter<C, W> {}
+
+impl<C: ChanRef, W: Side<Item = C::Item>> Waiter<C, W> {
+    /// A waiter for `chan`, not parked.
+    pub(crate) fn new(chan: C) -> Self {
+        Self {
+            chan,
+            in_chan: false,
+            node: Node {
+                cell: UnsafeCell::new(Links {
+                    prev: None,
+                    next: None,
+                    linked: false,
+                    data: None,
+                }),
+            },
+            _pin: PhantomPinned,
+        }
+    }
+
+    /// The waiter's channel.
+    #[inline]
+    pub(crate) fn chan(&self) -> &Chan<C::Item> {
+        self.chan.chan()
+    }
+
+    /// The node is in the channel: parked, or served and not yet collected.
+    #[inline]
+    pub(crate) fn is_parked(&self) -> bool {
+        self.in_chan
+    }
+
+    /// A copy of the handle to the waiter's channel.
+    pub(crate) fn handle(&self) -> C
+    where
+        C: Clone,
+    {
+        self.chan.clone()
+    }
+
+    /// Takes the waiter out of the channel if it is in, settling it as dropping it would.
+    pub(crate) fn leave(self: Pin<&mut Self>) {
+        // SAFETY: nothing is moved out of the waiter.
+        let this = unsafe { self.get_unchecked_mut() };
+        if this.in_chan {
+            this.cancel();
+        }
+    }
+
+    /// Locks the waiter's channel, giving access to the channel state and to this node.
+    #[inline]
+    pub(crate) fn lock(self: Pin<&mut Self>) -> Locked<'_, W> {
+        // SAFETY: nothing is moved out of the waiter; `Locked` reaches the node in place.
+        unsafe { self.get_unchecked_mut() }.lock_in_place()
+    }
+
+    #[inline]
+    fn lock_in_place(&mut self) -> Locked<'_, W> {
+        let chan = self.chan.chan();
+        Locked {
+            chan,
+            st: chan.lock(),
+            node: NonNull::from(&self.node),
+            in_chan: &mut self.in_chan,
+        }
+    }
+
+    #[inline(never)]
+    fn cancel(&mut self) {
+        let mut wake = Wakeups::default();
+        let mut l = self.lock_in_place();
+        let mut waiter = l.remove().expect("a parked waiter holds its data");
+        W::cancel(l.chan, &mut l.st, &mut waiter, &mut wake);
+        drop(l);
+        wake.wake();
+        // Its waker and a send's value are dropped here, with the lock free.
+        drop(waiter);
+    }
+}
+
+impl<C: ChanRef, W: Side<Item = C::Item>> Drop for Waiter<C, W> {
+    fn drop(&mut self) {
+        // Rule 2: out of the channel before the memory goes.
+        if self.in_chan {
+            self.cancel();
+        }
+    }
+}
+
+impl<C: ChanRef, W: Side<Item = C::Item>> fmt::Debug for Waiter<C, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Waiter")
+            .field("parked", &self.in_chan)
+            .finish()
+    }
+}
+
+/// A waiter's channel, locked: the state (`st`), and this waiter's node.
+pub(crate) struct Locked<'a, W: Side> {
+    pub(crate) chan: &'a Chan<W::Item>,
+    pub(crate) st: ChanGuard<'a, State<W::Item>>,
+    node: NonNull<Node<W>>,
+    in_chan: &'a mut bool,
+}
+
+impl<W: Side> Locked<'_, W> {
+    /// The node is in the channel.
+    #[inline]
+    pub(crate) fn is_parked(&self) -> bool {
+        *self.in_chan
+    }
+
+    /// This waiter's data, while it is in the channel.
+    #[inline]
+    pub(crate) fn waiter(&mut self) -> Option<&mut W> {
+        if !*self.in_chan {
+            return None;
+        }
+        // SAFETY: the node is alive (it is ours) and in this channel, whose lock `st` holds
+        // (rule 1); the borrow is tied to `&mut self`, so no scan through `st` overlaps it.
+        unsafe { contents(self.node).data.as_mut() }
+    }
+
+    /// Parks this waiter at the back of its list.
+    ///
+    /// # Panics
+    ///
+    /// Panics if it is already in the channel.
+    pub(crate) fn park(&mut self, waiter: W) {
+        assert!(!*self.in_chan, "a waiter is parked once at a time");
+        // SAFETY: not in the channel, so no list points to the node and nobody else reaches it;
+        // it is pinned, and is removed before it is dropped (rule 2). The list is this
+        // channel's, locked by `st`.
+        unsafe {
+            contents(self.node).data = Some(waiter);
+            W::list(&mut self.st).push_back(self.node);
+        }
+        *self.in_chan = true;
+    }
+
+    /// Takes this waiter out of the channel (unlinking it if no peer did) and returns its data.
+    #[inline]
+    pub(crate) fn remove(&mut self) -> Option<W> {
+        if !*self.in_chan {
+            return None;
+        }
+        *self.in_chan = false;
+        // SAFETY: the node is ours and in this channel, whose lock we hold; if linked, it is in
+        // this list (it was parked here).
+        unsafe {
+            W::list(&mut self.st).unlink(self.node);
+            contents(self.node).data.take()
+        }
+    }
+}
+
+/// The elements of a pinned slice, each pinned.
+pub(crate) fn pin_each<A>(slice: Pin<&mut [A]>) -> impl Iterator<Item = Pin<&mut A>> {
+    // SAFETY: the elements of a pinned slice are pinned with it; they are only handed out
+    // pinned, and nothing is moved out of the slice.
+    unsafe { slice.get_unchecked_mut() }
+        .iter_mut()
+        // SAFETY: as above.
+        .map(|a| unsafe { Pin::new_unchecked(a) })
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use crate::channel::chan::{Capacity, Notify, SendOutcome, SendWaiter};
+    use std::task::Waker;
+
+    type SendNode<'a> = Pin<Box<Waiter<&'a Chan<u32>, SendWaiter<u32>>>>;
+
+    fn parked(chan: &Chan<u32>, value: u32) -> SendNode<'_> {
+        let mut w = Box::pin(Waiter::new(chan));
+        w.as_mut().lock().park(SendWaiter {
+            value: Some(value),
+            outcome: SendOutcome::Pending,
+            notify: Notify::Waker(Waker::noop().clone()),
+        });
+        w
+    }
+
+    /// The values of the parked senders, front to back, without serving them.
+    fn fifo(chan: &Chan<u32>) -> Vec<u32> {
+        let mut out = Vec::new();
+        chan.lock().senders.take_first(|w| {
+            out.push(w.value.expect("parked with a value"));
+            Visit::Skip
+        });
+        out
+    }
+
+    #[test]
+    fn fifo_order_and_removal_anywhere() {
+        let chan = Chan::new(Capacity::Bounded(0));
+        let mut nodes: Vec<_> = (0..6).map(|v| Some(parked(&chan, v))).collect();
+        assert_eq!(fifo(&chan), vec![0, 1, 2, 3, 4, 5]);
+        // Dropped from the middle, the front and the back.
+        nodes[2] = None;
+        nodes[0] = None;
+        nodes[5] = None;
+        assert_eq!(fifo(&chan), vec![1, 3, 4]);
+        // A newcomer goes to the back.
+        nodes.push(Some(parked(&chan, 9)));
+        assert_eq!(fifo(&chan), vec![1, 3, 4, 9]);
+        nodes.clear();
+        assert!(chan.lock().senders.is_empty());
+    }
+
+    #[test]
+    fn a_served_waiter_stays_in_the_channel_until_removed() {
+        let chan = Chan::new(Capacity::Bounded(0));
+        let mut a = parked(&chan, 1);
+        let mut b = parked(&chan, 2);
+        {
+            let mut st = chan.lock();
+            let served = st.senders.take_first(|_| Visit::Take).expect("a is first");
+            assert_eq!(served.value.take(), Some(1));
+            served.outcome = SendOutcome::Delivered;
+        }
+        assert_eq!(fifo(&chan), vec![2], "a is unlinked");
+        assert!(a.is_parked(), "but still holds its outcome for its owner");
+        let got = a.as_mut().lock().remove().expect("in the channel");
+        assert_eq!(got.outcome, SendOutcome::Delivered);
+        assert!(!a.is_parked());
+        assert!(a.as_mut().lock().remove().is_none(), "removed once");
+        // A waiter can park again once out, and goes to the back.
+        a.as_mut().lock().park(SendWaiter {
+            value: Some(3),
+            outcome: SendOutcome::Pending,
+            notify: Notify::Waker(Waker::noop().clone()),
+        });
+        assert_eq!(fifo(&chan), vec![2, 3]);
+        b.as_mut().leave();
+        assert_eq!(fifo(&chan), vec![3]);
+    }
+
+    #[test]
+    fn unlink_and_drain_keep_the_order() {
+        let chan = Chan::new(Capacity::Bounded(0));
+        let nodes: Vec<_> = (0..5).map(|v| parked(&chan, v)).collect();
+        // Unlink the odd ones met on the way, take the first even one after 0; the scan stops
+        // there, so 3 is not met.
+        let took = chan
+            .lock()
+            .senders
+            .take_first(|w| match w.value {
+                Some(v) if v % 2 == 1 => Visit::Unlink,
+                Some(v) if v > 0 => Visit::Take,
+                _ => Visit::Skip,
+            })
+            .and_then(|w| w.value);
+        assert_eq!(took, Some(2));
+        assert_eq!(fifo(&chan), vec![0, 3, 4]);
+        let mut drained = Vec::new();
+        chan.lock().senders.drain(|w| drained.extend(w.value));
+        assert_eq!(drained, vec![0, 3, 4]);
+        assert!(chan.lock().senders.is_empty());
+        // Every node is still in the channel (unlinked), and leaves when dropped.
+        assert!(nodes.iter().all(|n| n.is_parked()));
+        drop(nodes);
+    }
+}
