@@ -32,15 +32,17 @@ use super::lock::ChanGuard;
 use crate::loom::UnsafeCell;
 use std::fmt;
 use std::marker::PhantomPinned;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::ptr::NonNull;
 
 type Link<W> = Option<NonNull<Node<W>>>;
 
-/// A FIFO node. Under loom its cell records every access, so the models also check that all of
-/// them are ordered by the channel lock.
+/// A FIFO node. Its contents are written when it first parks: a future that never waits does
+/// not pay for them. Under loom its cell records every access, so the models also check that
+/// all of them are ordered by the channel lock.
 struct Node<W> {
-    cell: UnsafeCell<Links<W>>,
+    cell: UnsafeCell<MaybeUninit<Links<W>>>,
 }
 
 /// A node's contents: links, and the waiter's data while it is in the channel.
@@ -75,13 +77,16 @@ impl<W> fmt::Debug for List<W> {
 ///
 /// # Safety
 ///
-/// `node` is alive, the caller holds the lock of the channel it belongs to (rule 1), and no
-/// other reference to its contents is live while the returned one is.
+/// `node` is alive and has parked at least once (its contents are written), the caller holds
+/// the lock of the channel it belongs to (rule 1), and no other reference to its contents is
+/// live while the returned one is.
 #[inline]
 unsafe fn contents<'n, W>(node: NonNull<Node<W>>) -> &'n mut Links<W> {
     // SAFETY: the caller's contract; the node's cell is what makes writing through a pointer
     // derived from a shared reference to the node sound.
-    unsafe { node.as_ref() }.cell.with_mut(|p| unsafe { &mut *p })
+    unsafe { node.as_ref() }
+        .cell
+        .with_mut(|p| unsafe { (*p).assume_init_mut() })
 }
 
 /// What a scan does with a waiter it is shown.
@@ -255,12 +260,7 @@ impl<C: ChanRef, W: Side<Item = C::Item>> Waiter<C, W> {
             chan,
             in_chan: false,
             node: Node {
-                cell: UnsafeCell::new(Links {
-                    prev: None,
-                    next: None,
-                    linked: false,
-                    data: None,
-                }),
+                cell: UnsafeCell::new(MaybeUninit::uninit()),
             },
             _pin: PhantomPinned,
         }
@@ -377,10 +377,19 @@ impl<W: Side> Locked<'_, W> {
     pub(crate) fn park(&mut self, waiter: W) {
         assert!(!*self.in_chan, "a waiter is parked once at a time");
         // SAFETY: not in the channel, so no list points to the node and nobody else reaches it;
-        // it is pinned, and is removed before it is dropped (rule 2). The list is this
-        // channel's, locked by `st`.
+        // it is pinned, and is removed before it is dropped (rule 2). Its contents are written
+        // whole here (they hold no data once out of the channel, so nothing is leaked by
+        // overwriting them; the node is never dropped as such). The list is this channel's,
+        // locked by `st`.
         unsafe {
-            contents(self.node).data = Some(waiter);
+            self.node.as_ref().cell.with_mut(|p| {
+                (*p).write(Links {
+                    prev: None,
+                    next: None,
+                    linked: false,
+                    data: Some(waiter),
+                })
+            });
             W::list(&mut self.st).push_back(self.node);
         }
         *self.in_chan = true;
