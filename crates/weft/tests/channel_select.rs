@@ -419,7 +419,11 @@ fn polled_futures_are_arms_when_passed_pinned() {
         }
     });
     assert_eq!(got, Some(5), "the other arm won");
-    assert_eq!(ch.try_recv(), Ok(1), "the send stayed parked, value and all");
+    assert_eq!(
+        ch.try_recv(),
+        Ok(1),
+        "the send stayed parked, value and all"
+    );
     assert_eq!(poll_once(f.as_mut()), Poll::Ready(Ok(())));
 
     // As the winner: the select completes when a receiver takes the parked value.

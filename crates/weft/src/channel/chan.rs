@@ -228,9 +228,11 @@ impl<T> State<T> {
     }
 }
 
-/// Parties to wake once the lock is released: no waker code (clone, wake, drop) runs under the
-/// channel lock. Most operations wake at most one party, so the first is kept inline and only
-/// `close` ever needs the list.
+/// Parties to wake once the lock is released: no waker is woken under the channel lock, and
+/// the wakers of served or cancelled waiters are dropped after it too. (The one waker call made
+/// under the lock is the clone a parking future stores, or its refresh when it is polled again
+/// with another waker.) Most operations wake at most one party, so the first is kept inline
+/// and only `close` ever needs the list.
 #[derive(Debug, Default)]
 pub(crate) struct Wakeups {
     first: Option<Wake>,

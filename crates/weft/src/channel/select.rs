@@ -12,15 +12,16 @@
 //!    before these waiters existed and parked itself is found now); then try to move the token
 //!    to `WAITING`. If a peer came by while polling, go back to 2.
 //!
-//! Whoever wins, every other waiter is removed before the select returns, and a value handed
-//! to a losing recv arm's waiter cannot exist: a peer hands a value only after winning the
-//! token. A select dropped while parked first finishes its token (no claim can succeed after),
+//! Whoever wins, every waiter is removed before the select returns, and a value handed to a
+//! losing recv arm's waiter cannot exist: a peer hands a value only after winning the token.
+//! A finished select's token goes back to a per-thread spare if nobody else holds it, so a
+//! select in a loop does not allocate each time it parks. A select dropped while parked first finishes its token (no claim can succeed after),
 //! then its arms remove their waiters, re-offering a value a peer handed to a recv arm.
 
 use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
 use super::error::SendError;
 use super::ops::{RecvFuture, SendFuture};
-use super::token::{Park, SelectToken};
+use super::token::{self, Park, SelectToken};
 use super::waiter::{pin_each, Waiter};
 use super::Channel;
 use crate::loom::sync::Arc;
@@ -542,17 +543,16 @@ impl Select {
         }
     }
 
-    fn finish(&mut self, arms: &mut [ArmSlot<'_>], winner: Option<usize>) {
+    /// Ends the round: no peer can claim the select any more, and every arm leaves its channel
+    /// (a winner that a peer completed has already left, collecting its outcome; one that won in
+    /// this poll still had a waiter, unserved).
+    fn finish(&mut self, arms: &mut [ArmSlot<'_>]) {
         if let Some(token) = &self.token {
             token.finish();
         }
         self.finished = true;
-        for (i, arm) in arms.iter_mut().enumerate() {
-            if Some(i) != winner {
-                if let Some(a) = arm {
-                    a.as_mut().unregister();
-                }
-            }
+        for a in arms.iter_mut().flatten() {
+            a.as_mut().unregister();
         }
     }
 
@@ -565,7 +565,9 @@ impl Select {
     pub fn poll(&mut self, cx: &mut Context<'_>, arms: &mut [ArmSlot<'_>]) -> Poll<Option<usize>> {
         if self.finished {
             // Polled again after a refutable pattern disabled the arm that won: a new round.
-            self.token = None;
+            if let Some(token) = self.token.take() {
+                token::give_back(token);
+            }
             self.finished = false;
             self.registered = false;
             self.default_retries = 0;
@@ -585,7 +587,7 @@ impl Select {
                 if let Some(a) = &mut arms[won] {
                     a.as_mut().collect();
                 }
-                self.finish(arms, Some(won));
+                self.finish(arms);
                 return Poll::Ready(Some(won));
             }
         }
@@ -594,7 +596,7 @@ impl Select {
             self.order.fill(arms);
             if self.order.len() == 0 {
                 if self.has_default {
-                    self.finish(arms, None);
+                    self.finish(arms);
                     return Poll::Ready(None);
                 }
                 panic!("weft::select!: every arm is disabled and there is no `default` arm");
@@ -614,7 +616,7 @@ impl Select {
                 let i = self.order.get(n);
                 let arm = arms[i].as_mut().expect("enabled arm");
                 if arm.as_mut().attempt(self.token.as_ref(), cx) {
-                    self.finish(arms, Some(i));
+                    self.finish(arms);
                     return Poll::Ready(Some(i));
                 }
             }
@@ -628,7 +630,7 @@ impl Select {
                     .all(|(a, &v)| a.as_ref().map_or(0, |a| a.version()) == v);
                 self.default_retries += 1;
                 if unchanged || self.default_retries > MAX_DEFAULT_RETRIES {
-                    self.finish(arms, None);
+                    self.finish(arms);
                     return Poll::Ready(None);
                 }
                 continue;
@@ -638,9 +640,7 @@ impl Select {
                 // parking: a peer that looked before our waiters existed, and parked itself,
                 // is found now. (Of two selects that could match, the one whose last attempt
                 // comes later sees the other's waiters.)
-                let token = self
-                    .token
-                    .get_or_insert_with(|| Arc::new(SelectToken::new()));
+                let token = self.token.get_or_insert_with(token::take_token);
                 token.set_waker(cx.waker());
                 for n in 0..self.order.len() {
                     let i = self.order.get(n);
@@ -675,8 +675,9 @@ impl Select {
 impl Drop for Select {
     fn drop(&mut self) {
         // No peer may complete an arm from now on; the arms' own drops remove their waiters.
-        if let Some(token) = &self.token {
+        if let Some(token) = self.token.take() {
             token.finish();
+            token::give_back(token);
         }
     }
 }

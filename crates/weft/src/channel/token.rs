@@ -12,7 +12,7 @@
 //! nobody can claim it.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
-use crate::loom::sync::Mutex;
+use crate::loom::sync::{Arc, Mutex};
 use std::task::Waker;
 
 const WAITING: usize = 0;
@@ -131,6 +131,41 @@ impl SelectToken {
     }
 }
 
+#[cfg(not(weft_loom))]
+thread_local! {
+    /// This thread's spare token, see `take_token`.
+    static SPARE: std::cell::Cell<Option<Arc<SelectToken>>> = const { std::cell::Cell::new(None) };
+}
+
+/// A token for a select about to park, in the `POLLING` state: this thread's spare one if it
+/// has one, else a new one. With `give_back`, a select run in a loop allocates its token once
+/// per thread instead of once per wait (Go keeps its select waiters in a cache the same way).
+pub(crate) fn take_token() -> Arc<SelectToken> {
+    #[cfg(not(weft_loom))]
+    if let Ok(Some(token)) = SPARE.try_with(std::cell::Cell::take) {
+        return token;
+    }
+    Arc::new(SelectToken::new())
+}
+
+/// A finished select's token: kept as this thread's spare if nobody else holds it (no waiter
+/// is left in a channel, no peer is about to wake it), reset to a new token's state.
+pub(crate) fn give_back(token: Arc<SelectToken>) {
+    #[cfg(not(weft_loom))]
+    {
+        let mut token = token;
+        if let Some(t) = Arc::get_mut(&mut token) {
+            *t.state.get_mut() = POLLING;
+            let waker = t.waker.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+            // Fails only while the thread is exiting; the token is then dropped.
+            let _ = SPARE.try_with(|spare| spare.set(Some(token)));
+            drop(waker);
+        }
+    }
+    #[cfg(weft_loom)]
+    drop(token);
+}
+
 #[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
@@ -146,6 +181,31 @@ mod tests {
         assert_eq!(t.begin_poll(), Some(3));
         assert_eq!(t.finish(), Some(3));
         assert_eq!(t.claim(1), Claim::Lost);
+    }
+
+    #[test]
+    fn a_token_is_reused_only_when_nobody_else_holds_it() {
+        let t = take_token();
+        let held = t.clone();
+        let addr = Arc::as_ptr(&t);
+        give_back(t);
+        assert_ne!(
+            Arc::as_ptr(&take_token()),
+            addr,
+            "still held elsewhere: not kept"
+        );
+        held.set_waker(std::task::Waker::noop());
+        assert_eq!(held.park(), Park::Parked);
+        assert_eq!(held.finish(), None);
+        give_back(held);
+        let again = take_token();
+        assert_eq!(Arc::as_ptr(&again), addr, "kept as the spare");
+        assert!(again.waker().is_none(), "reset: no waker");
+        assert_eq!(
+            again.claim(0),
+            Claim::Busy,
+            "reset: polling, as a new token"
+        );
     }
 
     #[test]
