@@ -91,8 +91,11 @@ pub use weft_macros::test;
 /// ```
 ///
 /// - Arms are channel operations (`ch.recv()`, `ch.send(v)`, written as the arm's expression)
-///   and any other futures. A channel future passed by reference (`&mut fut`) is polled as a
-///   plain future and does not get the exactly-one guarantee: pass it by value. Every
+///   and any other futures. A channel future that was already polled is pinned (it is linked
+///   into its channel), so it can only be passed pinned (`fut.as_mut()`): it is then polled as a
+///   plain future and does not get the exactly-one guarantee, as it stays parked in its channel
+///   whichever arm wins. Write the operation in the arm (or pass a future not yet polled, by
+///   value) to get the guarantee. Every
 ///   enabled arm's expression is evaluated once, in order, before waiting; an arm whose
 ///   `if` condition is false is not evaluated at all.
 /// - **Exactly one arm takes effect.** A send arm that loses never delivers its value and a recv

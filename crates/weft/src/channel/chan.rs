@@ -128,8 +128,10 @@ pub(crate) struct State<T> {
     /// non-blocking pass to know that what it saw was one consistent state. A plain field
     /// under the lock: every operation bumps it, only `default` selects read it.
     version: u64,
-    pub(crate) senders: List<SendWaiter<T>>,
-    pub(crate) receivers: List<RecvWaiter<T>>,
+    /// The parked waiters. Private: they are never moved, swapped or replaced (`waiter.rs`
+    /// relies on it), and are reached elsewhere only through `Side::list`.
+    senders: List<SendWaiter<T>>,
+    receivers: List<RecvWaiter<T>>,
 }
 
 /// A parked waiter, as the FIFO scans see it.
@@ -149,7 +151,8 @@ impl<T> Parked for RecvWaiter<T> {
     }
 }
 
-impl<T> Side for SendWaiter<T> {
+// SAFETY: always the `senders` field, which is never moved, swapped or replaced.
+unsafe impl<T> Side for SendWaiter<T> {
     type Item = T;
 
     #[inline]
@@ -162,7 +165,8 @@ impl<T> Side for SendWaiter<T> {
     fn cancel(_: &Chan<T>, _: &mut State<T>, _: &mut Self, _: &mut Wakeups) {}
 }
 
-impl<T> Side for RecvWaiter<T> {
+// SAFETY: always the `receivers` field, which is never moved, swapped or replaced.
+unsafe impl<T> Side for RecvWaiter<T> {
     type Item = T;
 
     #[inline]
@@ -222,6 +226,12 @@ impl<T> State<T> {
         self.version = self.version.wrapping_add(1);
     }
 
+    /// True if no sender and no receiver is parked.
+    #[cfg(test)]
+    pub(crate) fn nobody_parked(&self) -> bool {
+        self.senders.is_empty() && self.receivers.is_empty()
+    }
+
     /// Closed, and no value can still come out: receivers get `None` from now on.
     pub(crate) fn drained(&self) -> bool {
         self.closed && self.buf.is_empty() && self.handed == 0
@@ -231,8 +241,9 @@ impl<T> State<T> {
 /// Parties to wake once the lock is released: no waker is woken under the channel lock, and
 /// the wakers of served or cancelled waiters are dropped after it too. (The one waker call made
 /// under the lock is the clone a parking future stores, or its refresh when it is polled again
-/// with another waker.) Most operations wake at most one party, so the first is kept inline
-/// and only `close` ever needs the list.
+/// with another waker.) Most operations wake at most one party, so the first is kept inline;
+/// only `close`, and the release of parked receivers once a closed channel is drained, need
+/// the list.
 #[derive(Debug, Default)]
 pub(crate) struct Wakeups {
     first: Option<Wake>,
@@ -486,7 +497,7 @@ mod tests {
                 Err(5),
                 "nobody left to take it"
             );
-            assert!(st.receivers.is_empty(), "the dead waiter was unlinked");
+            assert!(st.nobody_parked(), "the dead waiter was unlinked");
         }
         // Its owner still removes it, and it took nothing.
         let w = dead.as_mut().lock().remove().expect("still in the channel");
@@ -504,7 +515,7 @@ mod tests {
             chan.try_send_locked(&mut st, 6, Some(&own), &mut wake),
             Err(6)
         );
-        assert!(!st.receivers.is_empty(), "skipped, not dropped");
+        assert!(!st.nobody_parked(), "skipped, not dropped");
         drop(st);
         own.finish();
         // `mine` leaves the channel when dropped.

@@ -1,9 +1,11 @@
 //! The channel lock: a test-and-test-and-set spin lock that backs off to the OS scheduler.
 //!
 //! A channel's critical sections are short and bounded: they move a value, link or unlink a
-//! waiter, and collect the parties to wake (woken, and their wakers cloned or dropped, only
-//! after the lock is released). The only ones that grow with the channel are `close`, which
-//! walks the parked waiters once, and the occasional growth of the buffer.
+//! waiter, and collect the parties to wake (woken, and the wakers of served waiters dropped,
+//! only after the lock is released; the one waker call under the lock is the clone a parking
+//! future stores). The only ones that grow with the channel are `close` and the release of
+//! receivers after it, which walk the parked waiters once, and the occasional growth of the
+//! buffer.
 //! On a busy channel the lock is taken by tasks on every worker. std's mutex costs two atomic
 //! read-modify-writes per operation (its unlock swaps, to find sleepers) and puts a waiter to
 //! sleep in the kernel soon after a failed attempt, and each such sleep costs a system call on

@@ -34,7 +34,8 @@
 //! - **Unbuffered means rendezvous.** On `Channel::new()` a send completes only when a receiver
 //!   takes the value, and `try_send` succeeds only if a receiver is parked.
 //! - **Closing** refuses new sends (the value comes back in the error), lets receivers drain
-//!   what is buffered, hands parked senders their values back and wakes every parked party.
+//!   what is buffered, hands parked senders their values back and wakes them, and wakes parked
+//!   receivers (with `None`) once nothing is left to receive.
 //! - **No allocation to wait.** A parked operation's waiter lives inside its future, linked into
 //!   the channel's queue; the channel keeps no memory per waiter. So `send` and `recv` futures
 //!   are `!Unpin`: `.await` them, or pin them (`std::pin::pin!`, `Box::pin`) to poll them by
@@ -66,7 +67,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use waiter::{ChanRef, Waiter};
+use waiter::Waiter;
 
 /// The internals the `select!` macro expands to. Not a public API.
 #[doc(hidden)]
@@ -104,13 +105,6 @@ impl<T> Inner<T> {
         if count.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.close();
         }
-    }
-}
-
-impl<T> ChanRef for Arc<Inner<T>> {
-    type Item = T;
-    fn chan(&self) -> &Chan<T> {
-        &self.chan
     }
 }
 

@@ -26,7 +26,7 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
     let coop = ready!(coop::poll_proceed(cx));
     let mut l = waiter.lock();
     if !l.is_parked() {
-        if let Some(v) = l.chan.try_recv_fast(&mut l.st) {
+        if let Some(v) = l.chan().try_recv_fast(l.st()) {
             drop(l);
             coop.made_progress();
             return Poll::Ready(Some(v));
@@ -41,17 +41,17 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
             }
             _ => match l.remove().map(|w| w.outcome) {
                 Some(RecvOutcome::Value(v)) => {
-                    l.chan.collected_locked(&mut l.st, &mut wake);
+                    l.chan().collected_locked(l.st(), &mut wake);
                     Some(Some(v))
                 }
                 _ => Some(None),
             },
         },
-        None => match l.chan.try_recv_locked(&mut l.st, None, &mut wake) {
+        None => match l.chan().try_recv_locked(l.st(), None, &mut wake) {
             Some(v) => Some(Some(v)),
-            None if l.st.drained() => Some(None),
+            None if l.st().drained() => Some(None),
             None => {
-                l.st.changed();
+                l.st().changed();
                 l.park(RecvWaiter {
                     outcome: RecvOutcome::Pending,
                     notify: Notify::Waker(cx.waker().clone()),
@@ -85,7 +85,7 @@ pub(crate) fn poll_send<T>(
     };
     let mut l = waiter.lock();
     if let Some(v) = fresh.take() {
-        match l.chan.try_send_fast(&mut l.st, v) {
+        match l.chan().try_send_fast(l.st(), v) {
             Ok(()) => {
                 drop(l);
                 coop.made_progress();
@@ -116,11 +116,11 @@ pub(crate) fn poll_send<T>(
         },
         None => {
             let v = fresh.expect("taken above when not parked");
-            match l.chan.try_send_locked(&mut l.st, v, None, &mut wake) {
+            match l.chan().try_send_locked(l.st(), v, None, &mut wake) {
                 Ok(()) => Some(Ok(())),
-                Err(v) if l.st.closed => Some(Err(SendError(v))),
+                Err(v) if l.st().closed => Some(Err(SendError(v))),
                 Err(v) => {
-                    l.st.changed();
+                    l.st().changed();
                     l.park(SendWaiter {
                         value: Some(v),
                         outcome: SendOutcome::Pending,
@@ -251,12 +251,12 @@ mod tests {
             assert_eq!(poll_once(r2.as_mut()), Poll::Ready(Some(1)));
             let mut s2 = Box::pin(SendFuture::new(&chan, 2));
             assert!(poll_once(s2.as_mut()).is_pending());
-            assert!(!chan.lock().senders.is_empty());
+            assert!(!chan.lock().nobody_parked());
             drop(s2);
-            assert!(chan.lock().senders.is_empty(), "a dropped sender left");
+            assert!(chan.lock().nobody_parked(), "a dropped sender left");
         }
         let st = chan.lock();
-        assert!(st.receivers.is_empty() && st.senders.is_empty());
+        assert!(st.nobody_parked());
         assert!(st.buf.is_empty());
         assert_eq!(st.handed, 0);
     }

@@ -160,9 +160,9 @@ impl<T> Arm for RecvArm<'_, T> {
         let this = self.project();
         let mut wake = Wakeups::default();
         let mut l = this.waiter.lock();
-        let got = match l.chan.try_recv_locked(&mut l.st, token, &mut wake) {
+        let got = match l.chan().try_recv_locked(l.st(), token, &mut wake) {
             Some(v) => Some(Some(v)),
-            None if l.st.drained() => Some(None),
+            None if l.st().drained() => Some(None),
             None => None,
         };
         drop(l);
@@ -178,7 +178,7 @@ impl<T> Arm for RecvArm<'_, T> {
             return;
         }
         let mut l = waiter.lock();
-        l.st.changed();
+        l.st().changed();
         l.park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(token.clone(), arm),
@@ -192,7 +192,7 @@ impl<T> Arm for RecvArm<'_, T> {
         let RecvWaiter { outcome, notify } = l.remove().expect("a completed recv arm was parked");
         *this.out = Some(match outcome {
             RecvOutcome::Value(v) => {
-                l.chan.collected_locked(&mut l.st, &mut wake);
+                l.chan().collected_locked(l.st(), &mut wake);
                 Some(v)
             }
             RecvOutcome::Closed => None,
@@ -227,11 +227,11 @@ impl<T> Arm for SendArm<'_, T> {
             None => this.value.take(),
         }
         .expect("a send arm holds its value until it takes effect");
-        let done = if l.st.closed {
+        let done = if l.st().closed {
             *this.out = Some(Err(SendError(v)));
             true
         } else {
-            match l.chan.try_send_locked(&mut l.st, v, token, &mut wake) {
+            match l.chan().try_send_locked(l.st(), v, token, &mut wake) {
                 Ok(()) => {
                     *this.out = Some(Ok(()));
                     true
@@ -256,7 +256,7 @@ impl<T> Arm for SendArm<'_, T> {
             return;
         }
         let mut l = this.waiter.lock();
-        l.st.changed();
+        l.st().changed();
         l.park(SendWaiter {
             value: this.value.take(),
             outcome: SendOutcome::Pending,

@@ -4,7 +4,7 @@
 //! node pinned in place with the future, holding what the operation needs (a send's value, a
 //! receive's outcome, who to wake) and the links of a doubly linked FIFO. Parking links the node
 //! at the back of its channel's list; no memory is allocated for it, and a channel holds no
-//! memory for waiters beyond the two list heads.
+//! memory for waiters beyond its two lists' head and tail pointers.
 //!
 //! # Why this is sound
 //!
@@ -14,10 +14,13 @@
 //!    channel's lock held: peers reach it through the list (`&mut List`, which lives in the
 //!    locked state), its owner through [`Locked`], which holds that channel's guard. The owner
 //!    reaches its own node only through its own channel (`Waiter::chan`), so the two can never
-//!    use different locks.
+//!    use different locks. This holds because a channel's two lists are private fields of its
+//!    state, never moved, swapped or replaced, and because `ChanRef` and `Side` (unsafe traits)
+//!    always name the same channel and the same list.
 //! 2. **In the channel until removed.** From [`Locked::park`] until its owner calls
-//!    [`Locked::remove`], the node is "in the channel": linked in the FIFO, or unlinked by the
-//!    peer that served it and waiting for its owner to collect the outcome. A `Waiter` that is in
+//!    [`Locked::remove`], the node is "in the channel": linked in the FIFO, or unlinked by a
+//!    peer (that served it, closed the channel, or found its select finished) and waiting for
+//!    its owner to collect the outcome. A `Waiter` that is in
 //!    the channel when it is dropped removes itself first, under the lock (`Drop`). Its memory
 //!    cannot be reused or moved before that: it is pinned, and pinned memory is not invalidated
 //!    without running its destructor. So every node a list points to is alive.
@@ -25,7 +28,10 @@
 //!    borrowed from the list or from the `Locked` guard, so the borrow checker keeps a scan of
 //!    the list and the owner's access to its own node from overlapping. The node is in an
 //!    `UnsafeCell` and the `Waiter` is `!Unpin`, so the owner's `&mut Waiter` does not claim the
-//!    node exclusively while a peer on another thread, holding the lock, writes to it.
+//!    node exclusively while a peer on another thread, holding the lock, writes to it. (That
+//!    `&mut` to a `!Unpin` type is not assumed unique is what rustc and Miri do today, and
+//!    what every intrusive async list relies on, tokio's included, rather than a language
+//!    guarantee; Miri accepts this code under both Stacked and Tree Borrows.)
 
 use super::chan::{Chan, State, Wakeups};
 use super::lock::ChanGuard;
@@ -39,8 +45,8 @@ use std::ptr::NonNull;
 type Link<W> = Option<NonNull<Node<W>>>;
 
 /// A FIFO node. Its contents are written when it first parks: a future that never waits does
-/// not pay for them. Under loom its cell records every access, so the models also check that
-/// all of them are ordered by the channel lock.
+/// not pay for them. Under loom its cell records each time the contents are reached, so the
+/// models also check that those moments are ordered by the channel lock.
 struct Node<W> {
     cell: UnsafeCell<MaybeUninit<Links<W>>>,
 }
@@ -205,7 +211,13 @@ impl<W> List<W> {
 }
 
 /// A waiter's side of the channel: which list it parks in, and how its cancellation is settled.
-pub(crate) trait Side: Sized {
+///
+/// # Safety
+///
+/// `list` returns the same list of the given state every time: a field of it. The lists are
+/// never moved, swapped or replaced while the state lives (rule 1 relies on a node's list
+/// being the one its owner's channel holds).
+pub(crate) unsafe trait Side: Sized {
     /// The channel's item type.
     type Item;
     /// The list this kind of waiter parks in.
@@ -222,18 +234,32 @@ pub(crate) trait Side: Sized {
 }
 
 /// How a waiter reaches its channel: a borrow (futures), or a shared handle (streams).
-pub(crate) trait ChanRef {
+///
+/// # Safety
+///
+/// `chan` returns the same channel every time, for as long as the handle lives.
+pub(crate) unsafe trait ChanRef {
     /// The channel's item type.
     type Item;
     /// The channel.
     fn chan(&self) -> &Chan<Self::Item>;
 }
 
-impl<T> ChanRef for &Chan<T> {
+// SAFETY: a shared reference always points to the same channel.
+unsafe impl<T> ChanRef for &Chan<T> {
     type Item = T;
     #[inline]
     fn chan(&self) -> &Chan<T> {
         self
+    }
+}
+
+// SAFETY: the handle owns a share of one channel and never changes it.
+unsafe impl<T> ChanRef for std::sync::Arc<super::Inner<T>> {
+    type Item = T;
+    #[inline]
+    fn chan(&self) -> &Chan<T> {
+        &self.chan
     }
 }
 
@@ -318,7 +344,7 @@ impl<C: ChanRef, W: Side<Item = C::Item>> Waiter<C, W> {
         let mut wake = Wakeups::default();
         let mut l = self.lock_in_place();
         let mut waiter = l.remove().expect("a parked waiter holds its data");
-        W::cancel(l.chan, &mut l.st, &mut waiter, &mut wake);
+        W::cancel(l.chan(), l.st(), &mut waiter, &mut wake);
         drop(l);
         wake.wake();
         // Its waker and a send's value are dropped here, with the lock free.
@@ -343,15 +369,28 @@ impl<C: ChanRef, W: Side<Item = C::Item>> fmt::Debug for Waiter<C, W> {
     }
 }
 
-/// A waiter's channel, locked: the state (`st`), and this waiter's node.
+/// A waiter's channel, locked: the channel, its state, and this waiter's node. The fields are
+/// private, so the guard is always the lock of the node's own channel (rule 1).
 pub(crate) struct Locked<'a, W: Side> {
-    pub(crate) chan: &'a Chan<W::Item>,
-    pub(crate) st: ChanGuard<'a, State<W::Item>>,
+    chan: &'a Chan<W::Item>,
+    st: ChanGuard<'a, State<W::Item>>,
     node: NonNull<Node<W>>,
     in_chan: &'a mut bool,
 }
 
-impl<W: Side> Locked<'_, W> {
+impl<'a, W: Side> Locked<'a, W> {
+    /// The channel.
+    #[inline]
+    pub(crate) fn chan(&self) -> &'a Chan<W::Item> {
+        self.chan
+    }
+
+    /// The channel's state, locked.
+    #[inline]
+    pub(crate) fn st(&mut self) -> &mut State<W::Item> {
+        &mut self.st
+    }
+
     /// The node is in the channel.
     #[inline]
     pub(crate) fn is_parked(&self) -> bool {
@@ -442,7 +481,7 @@ mod tests {
     /// The values of the parked senders, front to back, without serving them.
     fn fifo(chan: &Chan<u32>) -> Vec<u32> {
         let mut out = Vec::new();
-        chan.lock().senders.take_first(|w| {
+        SendWaiter::list(&mut chan.lock()).take_first(|w| {
             out.push(w.value.expect("parked with a value"));
             Visit::Skip
         });
@@ -463,7 +502,7 @@ mod tests {
         nodes.push(Some(parked(&chan, 9)));
         assert_eq!(fifo(&chan), vec![1, 3, 4, 9]);
         nodes.clear();
-        assert!(chan.lock().senders.is_empty());
+        assert!(chan.lock().nobody_parked());
     }
 
     #[test]
@@ -473,7 +512,9 @@ mod tests {
         let mut b = parked(&chan, 2);
         {
             let mut st = chan.lock();
-            let served = st.senders.take_first(|_| Visit::Take).expect("a is first");
+            let served = SendWaiter::list(&mut st)
+                .take_first(|_| Visit::Take)
+                .expect("a is first");
             assert_eq!(served.value.take(), Some(1));
             served.outcome = SendOutcome::Delivered;
         }
@@ -500,9 +541,7 @@ mod tests {
         let nodes: Vec<_> = (0..5).map(|v| parked(&chan, v)).collect();
         // Unlink the odd ones met on the way, take the first even one after 0; the scan stops
         // there, so 3 is not met.
-        let took = chan
-            .lock()
-            .senders
+        let took = SendWaiter::list(&mut chan.lock())
             .take_first(|w| match w.value {
                 Some(v) if v % 2 == 1 => Visit::Unlink,
                 Some(v) if v > 0 => Visit::Take,
@@ -512,9 +551,9 @@ mod tests {
         assert_eq!(took, Some(2));
         assert_eq!(fifo(&chan), vec![0, 3, 4]);
         let mut drained = Vec::new();
-        chan.lock().senders.drain(|w| drained.extend(w.value));
+        SendWaiter::list(&mut chan.lock()).drain(|w| drained.extend(w.value));
         assert_eq!(drained, vec![0, 3, 4]);
-        assert!(chan.lock().senders.is_empty());
+        assert!(chan.lock().nobody_parked());
         // Every node is still in the channel (unlinked), and leaves when dropped.
         assert!(nodes.iter().all(|n| n.is_parked()));
         drop(nodes);
