@@ -95,8 +95,8 @@ pub use weft_macros::test;
 ///   into its channel), so it can only be passed pinned (`fut.as_mut()`): it is then polled as a
 ///   plain future and does not get the exactly-one guarantee, as it stays parked in its channel
 ///   whichever arm wins. Write the operation in the arm (or pass a future not yet polled, by
-///   value) to get the guarantee. Every
-///   enabled arm's expression is evaluated once, in order, before waiting; an arm whose
+///   value) to get the guarantee. Every enabled arm's expression is evaluated once, in order,
+///   before waiting; an arm whose
 ///   `if` condition is false is not evaluated at all.
 /// - **Exactly one arm takes effect.** A send arm that loses never delivers its value and a recv
 ///   arm that loses never consumes one, also on unbuffered channels with peers racing on other
