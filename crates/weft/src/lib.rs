@@ -96,8 +96,7 @@ pub use weft_macros::test;
 ///   plain future and does not get the exactly-one guarantee, as it stays parked in its channel
 ///   whichever arm wins. Write the operation in the arm (or pass a future not yet polled, by
 ///   value) to get the guarantee. Every enabled arm's expression is evaluated once, in order,
-///   before waiting; an arm whose
-///   `if` condition is false is not evaluated at all.
+///   before waiting; an arm whose `if` condition is false is not evaluated at all.
 /// - **Exactly one arm takes effect.** A send arm that loses never delivers its value and a recv
 ///   arm that loses never consumes one, also on unbuffered channels with peers racing on other
 ///   threads. A select never matches its own send with its own receive.
