@@ -152,3 +152,53 @@ fn loom_two_selects_pair_on_one_rendezvous_channel() {
         }
     });
 }
+
+/// Three receivers park in order; the middle one leaves the FIFO on another thread while two
+/// sends walk it. Each value reaches exactly one receiver, the FIFO keeps its order for those
+/// that stay, and a value the leaving one had been handed is put back.
+#[test]
+fn loom_waiter_leaves_the_middle_of_the_fifo_while_senders_scan() {
+    loom::model(|| {
+        let ch = Channel::<u32>::new();
+        let mut first = Box::pin(ch.recv());
+        assert!(poll_once(first.as_mut()).is_pending());
+        let (parked_tx, parked_rx) = loom::sync::mpsc::channel();
+        let (go_tx, go_rx) = loom::sync::mpsc::channel::<()>();
+        let t = {
+            let ch = ch.clone();
+            thread::spawn(move || {
+                let mut r = Box::pin(ch.recv());
+                assert!(poll_once(r.as_mut()).is_pending());
+                parked_tx.send(()).unwrap();
+                go_rx.recv().unwrap();
+                drop(r);
+            })
+        };
+        parked_rx.recv().unwrap();
+        let mut last = Box::pin(ch.recv());
+        assert!(poll_once(last.as_mut()).is_pending());
+        go_tx.send(()).unwrap();
+        let sent: Vec<bool> = [1, 2].iter().map(|&v| ch.try_send(v).is_ok()).collect();
+        t.join().unwrap();
+        assert!(sent[0], "the first receiver is parked throughout");
+        assert_eq!(
+            poll_once(first.as_mut()),
+            Poll::Ready(Some(1)),
+            "oldest first"
+        );
+        // The second value went to the middle receiver (then put back) or to the last one.
+        let mut rest = Vec::new();
+        if let Poll::Ready(v) = poll_once(last.as_mut()) {
+            rest.push(v.unwrap());
+        }
+        while let Ok(v) = ch.try_recv() {
+            rest.push(v);
+        }
+        assert!(sent[1], "the last receiver is parked throughout");
+        assert_eq!(
+            rest,
+            vec![2],
+            "exactly once, put back if the middle one had it"
+        );
+    });
+}
