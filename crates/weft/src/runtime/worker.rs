@@ -59,9 +59,14 @@ impl WorkerCtx {
     /// Schedules a task woken on this worker.
     pub(crate) fn schedule_local(&self, runnable: Runnable, woken_while_running: bool) {
         let should_notify = if woken_while_running {
-            // A task that woke itself (`yield_now`) goes to the back, behind everyone else.
+            // A task that woke itself (`yield_now`, or its budget ran out) goes to the back,
+            // behind everyone else. It brings no new work: it was running here, and this worker
+            // runs it again after the others, so no idle worker is woken for it (tokio does the
+            // same). Waking one handed it the task, splitting a producer from its consumer
+            // across two workers, where they contend for every message: the channel bench's
+            // spsc rows took about twice as long.
             self.local.push_back(runnable, &*self.shared);
-            true
+            false
         } else {
             match self.lifo.replace(Some(runnable)) {
                 Some(prev) => {
