@@ -54,6 +54,9 @@ impl Overflow<Runnable> for Shared {
         for t in tasks {
             self.injector.push(t);
         }
+        // A full ring spilled into the injector: work any worker can take, so wake one (the
+        // push that spilled may not notify by itself, see `Worker::schedule_local`).
+        self.notify_parked();
     }
 }
 
