@@ -54,9 +54,6 @@ impl Overflow<Runnable> for Shared {
         for t in tasks {
             self.injector.push(t);
         }
-        // A full ring spilled into the injector: work any worker can take, so wake one (the
-        // push that spilled may not notify by itself, see `Worker::schedule_local`).
-        self.notify_parked();
     }
 }
 
@@ -187,6 +184,12 @@ impl Shared {
                 .is_ok()
         };
         let run_inline = |r: Runnable| {
+            // On one of this executor's workers, the tasks queued behind this thread must not
+            // wait for the job: let an idle worker take them.
+            context::with_worker(|w| match w {
+                Some(w) if w.belongs_to(&shared) => w.before_blocking(),
+                _ => {}
+            });
             let _enter = context::enter(shared.clone());
             crate::task::raw::run(r);
         };
@@ -305,6 +308,81 @@ mod tests {
         assert!(
             name.is_some_and(|n| n.contains("blocking")),
             "ran on a pool thread"
+        );
+    }
+
+    /// Runs `body` on a 2-worker executor from outside; false if it did not finish in 5 s.
+    fn finishes(
+        inline_blocking: bool,
+        body: impl std::future::Future<Output = u32> + Send + 'static,
+    ) -> bool {
+        let ex = Executor::new(2);
+        ex.shared
+            .fail_thread_spawns
+            .store(inline_blocking, Ordering::Relaxed);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        let h = ex.spawn(body);
+        std::thread::spawn(move || {
+            let v = ex.block_on(h);
+            let _ = done_tx.send(v);
+            // A hung executor is leaked rather than joined, so the test can report it.
+            std::mem::forget(ex);
+        });
+        done_rx.recv_timeout(std::time::Duration::from_secs(5)) == Ok(7)
+    }
+
+    /// A blocking job run inline on a worker (no pool thread can start) waits for a task that
+    /// yielded on that same worker just before: an idle worker must take that task.
+    #[test]
+    fn inline_blocking_job_does_not_strand_a_task_that_yielded_on_its_worker() {
+        assert!(
+            finishes(true, async {
+                // The other worker, woken when this task was queued, goes back to sleep.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let (tx, rx) = std::sync::mpsc::channel::<u32>();
+                let _p = weft::spawn(async move {
+                    weft::yield_now().await;
+                    tx.send(7).unwrap();
+                });
+                // Lets the spawned task run once and yield behind this one.
+                weft::yield_now().await;
+                weft::spawn_blocking(move || rx.recv().unwrap()).await
+            }),
+            "hung: the yielded task was never taken by the idle worker"
+        );
+    }
+
+    /// The same with the worker's thread blocked by the task itself (which the docs warn
+    /// against): the task it waits for is still taken by the idle worker.
+    #[test]
+    fn a_blocked_worker_does_not_strand_a_task_that_yielded_behind_it() {
+        assert!(
+            finishes(false, async {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let (tx, rx) = std::sync::mpsc::channel::<u32>();
+                let _p = weft::spawn(async move {
+                    weft::yield_now().await;
+                    tx.send(7).unwrap();
+                });
+                weft::yield_now().await;
+                rx.recv().unwrap()
+            }),
+            "hung: the yielded task was never taken by the idle worker"
+        );
+    }
+
+    /// A blocking job run inline waits for a task just spawned on the same worker, which sits
+    /// in the worker's LIFO slot (where no other worker can steal it): it is handed over first.
+    #[test]
+    fn inline_blocking_job_does_not_strand_the_task_in_the_lifo_slot() {
+        assert!(
+            finishes(true, async {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let (tx, rx) = std::sync::mpsc::channel::<u32>();
+                let _p = weft::spawn(async move { tx.send(7).unwrap() });
+                weft::spawn_blocking(move || rx.recv().unwrap()).await
+            }),
+            "hung: the task in the LIFO slot waited behind the blocked worker"
         );
     }
 }

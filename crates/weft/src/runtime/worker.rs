@@ -59,14 +59,9 @@ impl WorkerCtx {
     /// Schedules a task woken on this worker.
     pub(crate) fn schedule_local(&self, runnable: Runnable, woken_while_running: bool) {
         let should_notify = if woken_while_running {
-            // A task that woke itself (`yield_now`, or its budget ran out) goes to the back,
-            // behind everyone else. It brings no new work: it was running here, and this worker
-            // runs it again after the others, so no idle worker is woken for it (tokio does the
-            // same). Waking one handed it the task, splitting a producer from its consumer
-            // across two workers, where they contend for every message: the channel bench's
-            // spsc rows took about twice as long.
+            // A task that woke itself (`yield_now`) goes to the back, behind everyone else.
             self.local.push_back(runnable, &*self.shared);
-            false
+            true
         } else {
             match self.lifo.replace(Some(runnable)) {
                 Some(prev) => {
@@ -77,6 +72,18 @@ impl WorkerCtx {
             }
         };
         if should_notify {
+            self.shared.notify_parked();
+        }
+    }
+
+    /// This worker's thread is about to block (a blocking job run inline): puts the LIFO task,
+    /// which no other worker can steal, in the ring, and wakes an idle worker if the ring holds
+    /// anything, so no task waits behind the block.
+    pub(crate) fn before_blocking(&self) {
+        if let Some(t) = self.lifo.take() {
+            self.local.push_back(t, &*self.shared);
+        }
+        if !self.local.is_empty() {
             self.shared.notify_parked();
         }
     }

@@ -160,7 +160,6 @@ impl<T> LocalQueue<T> {
     }
 
     /// True if the owner has nothing left to pop.
-    #[cfg(test)]
     pub(crate) fn is_empty(&self) -> bool {
         self.inner.is_empty()
     }
