@@ -189,20 +189,29 @@ fn always_ready_task_does_not_starve_others_on_one_worker() {
 fn yield_now_interleaves_tasks_on_one_worker() {
     let ex = Executor::new(1);
     let log = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let hs: Vec<_> = (0..2)
-        .map(|id| {
-            let log = log.clone();
-            ex.spawn(async move {
-                for step in 0..3 {
-                    log.lock().unwrap().push((id, step));
-                    weft::yield_now().await;
-                }
-            })
+    // Both tasks are spawned from a task on the worker, so both are queued before either
+    // runs (spawned from this thread, the worker could finish the first before the second
+    // existed).
+    let parent = {
+        let log = log.clone();
+        ex.spawn(async move {
+            let hs: Vec<_> = (0..2)
+                .map(|id| {
+                    let log = log.clone();
+                    weft::spawn(async move {
+                        for step in 0..3 {
+                            log.lock().unwrap().push((id, step));
+                            weft::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for h in hs {
+                h.await;
+            }
         })
-        .collect();
-    for h in hs {
-        h.join();
-    }
+    };
+    parent.join();
     let log = log.lock().unwrap();
     // Each task yields after every step, so neither runs all three steps back to back.
     let first_three: Vec<_> = log.iter().take(3).map(|(id, _)| *id).collect();
