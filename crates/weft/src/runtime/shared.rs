@@ -331,21 +331,35 @@ mod tests {
         done_rx.recv_timeout(std::time::Duration::from_secs(5)) == Ok(7)
     }
 
+    /// From a task on a worker: lets the other worker go back to sleep, then spawns on this
+    /// worker a task that sends 7, after yielding once if `yields` (and then yields itself, so
+    /// the spawned task runs to its yield and queues up behind this one). The caller then
+    /// blocks its worker's thread until the value comes.
+    async fn task_behind_this_one(
+        yields: bool,
+    ) -> (std::sync::mpsc::Receiver<u32>, crate::JoinHandle<()>) {
+        // The other worker, woken when the calling task was queued, goes back to sleep.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let (tx, rx) = std::sync::mpsc::channel::<u32>();
+        let handle = weft::spawn(async move {
+            if yields {
+                weft::yield_now().await;
+            }
+            tx.send(7).unwrap();
+        });
+        if yields {
+            weft::yield_now().await;
+        }
+        (rx, handle)
+    }
+
     /// A blocking job run inline on a worker (no pool thread can start) waits for a task that
     /// yielded on that same worker just before: an idle worker must take that task.
     #[test]
     fn inline_blocking_job_does_not_strand_a_task_that_yielded_on_its_worker() {
         assert!(
             finishes(true, async {
-                // The other worker, woken when this task was queued, goes back to sleep.
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                let (tx, rx) = std::sync::mpsc::channel::<u32>();
-                let _p = weft::spawn(async move {
-                    weft::yield_now().await;
-                    tx.send(7).unwrap();
-                });
-                // Lets the spawned task run once and yield behind this one.
-                weft::yield_now().await;
+                let (rx, _sender) = task_behind_this_one(true).await;
                 weft::spawn_blocking(move || rx.recv().unwrap()).await
             }),
             "hung: the yielded task was never taken by the idle worker"
@@ -358,13 +372,7 @@ mod tests {
     fn a_blocked_worker_does_not_strand_a_task_that_yielded_behind_it() {
         assert!(
             finishes(false, async {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                let (tx, rx) = std::sync::mpsc::channel::<u32>();
-                let _p = weft::spawn(async move {
-                    weft::yield_now().await;
-                    tx.send(7).unwrap();
-                });
-                weft::yield_now().await;
+                let (rx, _sender) = task_behind_this_one(true).await;
                 rx.recv().unwrap()
             }),
             "hung: the yielded task was never taken by the idle worker"
@@ -377,9 +385,7 @@ mod tests {
     fn inline_blocking_job_does_not_strand_the_task_in_the_lifo_slot() {
         assert!(
             finishes(true, async {
-                std::thread::sleep(std::time::Duration::from_millis(200));
-                let (tx, rx) = std::sync::mpsc::channel::<u32>();
-                let _p = weft::spawn(async move { tx.send(7).unwrap() });
+                let (rx, _sender) = task_behind_this_one(false).await;
                 weft::spawn_blocking(move || rx.recv().unwrap()).await
             }),
             "hung: the task in the LIFO slot waited behind the blocked worker"
