@@ -18,6 +18,51 @@ const TASKS: usize = 8;
 const OPS: usize = 1_000;
 const SET: usize = 1_000;
 
+// `TaskSet` and `JoinSet` have the same shape but no common trait: each task-set body is
+// written once here and expanded for both.
+
+/// Spawns `SET` ready tasks into a set of type `$set` and joins them all.
+macro_rules! join_all {
+    ($set:ty) => {
+        async {
+            let mut set = <$set>::new();
+            for i in 0..SET {
+                set.spawn(async move { i });
+            }
+            let mut n = 0;
+            while let Some(r) = set.join_next().await {
+                n += r.unwrap();
+            }
+            n
+        }
+    };
+}
+
+/// Spawns `SET` tasks that each wait on their own oneshot (made by calling `$oneshot`), then releases
+/// and joins them one at a time, last spawned first.
+macro_rules! join_in_reverse {
+    ($set:ty, $oneshot:expr) => {
+        async {
+            let mut set = <$set>::new();
+            let mut gates = Vec::with_capacity(SET);
+            for i in 0..SET {
+                let (tx, rx) = ($oneshot)();
+                gates.push(tx);
+                set.spawn(async move {
+                    let _ = rx.await;
+                    i
+                });
+            }
+            let mut n = 0;
+            while let Some(gate) = gates.pop() {
+                let _ = gate.send(());
+                n += set.join_next().await.unwrap().unwrap();
+            }
+            n
+        }
+    };
+}
+
 fn bench(c: &mut Criterion) {
     let weft_rt = weft::Executor::new(2);
     let tokio_rt = tokio::runtime::Builder::new_multi_thread()
@@ -111,81 +156,29 @@ fn bench(c: &mut Criterion) {
 
     let mut g = c.benchmark_group(format!("taskset/tasks={SET}"));
     g.bench_function(BenchmarkId::from_parameter("weft"), |b| {
-        b.iter(|| {
-            weft_rt.block_on(async {
-                let mut set = weft::task::TaskSet::new();
-                for i in 0..SET {
-                    set.spawn(async move { i });
-                }
-                let mut n = 0;
-                while let Some(r) = set.join_next().await {
-                    n += r.unwrap();
-                }
-                n
-            })
-        })
+        b.iter(|| weft_rt.block_on(join_all!(weft::task::TaskSet<usize>)))
     });
     g.bench_function(BenchmarkId::from_parameter("tokio"), |b| {
-        b.iter(|| {
-            tokio_rt.block_on(async {
-                let mut set = tokio::task::JoinSet::new();
-                for i in 0..SET {
-                    set.spawn(async move { i });
-                }
-                let mut n = 0;
-                while let Some(r) = set.join_next().await {
-                    n += r.unwrap();
-                }
-                n
-            })
-        })
+        b.iter(|| tokio_rt.block_on(join_all!(tokio::task::JoinSet<usize>)))
     });
     g.finish();
 
     let mut g = c.benchmark_group(format!("taskset_reverse/tasks={SET}"));
+    // On a worker on both sides: the wake-ups stay between workers.
     g.bench_function(BenchmarkId::from_parameter("weft"), |b| {
         b.iter(|| {
-            // On a worker, like the tokio side: the wake-ups stay between workers.
-            weft_rt.block_on(weft_rt.spawn(async {
-                let mut set = weft::task::TaskSet::new();
-                let mut gates = Vec::with_capacity(SET);
-                for i in 0..SET {
-                    let (tx, rx) = weft::sync::oneshot::channel::<()>();
-                    gates.push(tx);
-                    set.spawn(async move {
-                        let _ = rx.await;
-                        i
-                    });
-                }
-                let mut n = 0;
-                while let Some(gate) = gates.pop() {
-                    let _ = gate.send(());
-                    n += set.join_next().await.unwrap().unwrap();
-                }
-                n
-            }))
+            weft_rt.block_on(weft_rt.spawn(join_in_reverse!(
+                weft::task::TaskSet<usize>,
+                weft::sync::oneshot::channel::<()>
+            )))
         })
     });
     g.bench_function(BenchmarkId::from_parameter("tokio"), |b| {
         b.iter(|| {
-            tokio_rt.block_on(tokio_rt.spawn(async {
-                let mut set = tokio::task::JoinSet::new();
-                let mut gates = Vec::with_capacity(SET);
-                for i in 0..SET {
-                    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-                    gates.push(tx);
-                    set.spawn(async move {
-                        let _ = rx.await;
-                        i
-                    });
-                }
-                let mut n = 0;
-                while let Some(gate) = gates.pop() {
-                    let _ = gate.send(());
-                    n += set.join_next().await.unwrap().unwrap();
-                }
-                n
-            }))
+            tokio_rt.block_on(tokio_rt.spawn(join_in_reverse!(
+                tokio::task::JoinSet<usize>,
+                tokio::sync::oneshot::channel::<()>
+            )))
         })
     });
     g.finish();
