@@ -110,17 +110,16 @@ fn scope_waits_for_every_child_even_nested() {
     );
 }
 
-#[test]
-fn scope_cancels_the_rest_and_propagates_a_panic() {
+/// Runs a scope with two children on a 2-worker executor: the one `sibling` makes (given the
+/// scope) and one that panics after 5 ms; checks that the scope reports that panic, promptly.
+fn scope_where_a_child_panics<F>(sibling: impl FnOnce(&weft::task::Scope) -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
     let ex = Executor::new(2);
-    let dropped = Arc::new(AtomicBool::new(false));
-    let flag = DropFlag(dropped.clone());
     let h = ex.spawn(async move {
         weft::scope(|s| async move {
-            s.spawn(async move {
-                let _flag = flag;
-                weft::sleep(Duration::from_secs(60)).await;
-            });
+            s.spawn(sibling(&s));
             s.spawn(async {
                 weft::sleep(Duration::from_millis(5)).await;
                 panic!("child failed");
@@ -132,6 +131,16 @@ fn scope_cancels_the_rest_and_propagates_a_panic() {
         .block_on(weft::timeout(h.catch(), Duration::from_secs(10)))
         .expect("scope returned promptly");
     assert_eq!(err, Err(JoinError::Panicked("child failed".into())));
+}
+
+#[test]
+fn scope_cancels_the_rest_and_propagates_a_panic() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let flag = DropFlag(dropped.clone());
+    scope_where_a_child_panics(|_| async move {
+        let _flag = flag;
+        weft::sleep(Duration::from_secs(60)).await;
+    });
     assert!(
         dropped.load(Ordering::SeqCst),
         "the sibling was cancelled first"
@@ -183,27 +192,15 @@ impl Drop for SpawnOnDrop {
 fn scope_does_not_run_tasks_spawned_after_a_panic() {
     // The sibling is cancelled because its neighbour panicked; while it is dropped it spawns
     // one more task on the scope. That task must not run: the scope is already failing.
-    let ex = Executor::new(2);
     let ran = Arc::new(AtomicBool::new(false));
     let seen = ran.clone();
-    let h = ex.spawn(async move {
-        weft::scope(|s| async move {
-            let guard = SpawnOnDrop(s.clone(), seen);
-            s.spawn(async move {
-                let _guard = guard;
-                std::future::pending::<()>().await;
-            });
-            s.spawn(async {
-                weft::sleep(Duration::from_millis(5)).await;
-                panic!("child failed");
-            });
-        })
-        .await
+    scope_where_a_child_panics(move |s| {
+        let guard = SpawnOnDrop(s.clone(), seen);
+        async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        }
     });
-    let err = ex
-        .block_on(weft::timeout(h.catch(), Duration::from_secs(10)))
-        .expect("scope returned promptly");
-    assert_eq!(err, Err(JoinError::Panicked("child failed".into())));
     assert!(
         !ran.load(Ordering::SeqCst),
         "a task spawned after the panic ran"
