@@ -15,8 +15,10 @@
 //! Whoever wins, every waiter is removed before the select returns, and a value handed to a
 //! losing recv arm's waiter cannot exist: a peer hands a value only after winning the token.
 //! A finished select's token goes back to a per-thread spare if nobody else holds it, so a
-//! select in a loop does not allocate each time it parks. A select dropped while parked first finishes its token (no claim can succeed after),
-//! then its arms remove their waiters, re-offering a value a peer handed to a recv arm.
+//! select in a loop usually reuses it instead of allocating each time it parks (not when the
+//! peer that completed it still holds it, about to wake the select). A select dropped while
+//! parked first finishes its token (no claim can succeed after), then its arms remove their
+//! waiters, re-offering a value a peer handed to a recv arm.
 
 use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
 use super::error::SendError;

@@ -138,8 +138,9 @@ thread_local! {
 }
 
 /// A token for a select about to park, in the `POLLING` state: this thread's spare one if it
-/// has one, else a new one. With `give_back`, a select run in a loop allocates its token once
-/// per thread instead of once per wait (Go keeps its select waiters in a cache the same way).
+/// has one, else a new one. With `give_back`, a select run in a loop usually reuses its token
+/// instead of allocating one per wait (Go keeps its select waiters in a cache the same way); it
+/// allocates again when the peer that completed it still held it at the end.
 pub(crate) fn take_token() -> Arc<SelectToken> {
     #[cfg(not(weft_loom))]
     if let Ok(Some(token)) = SPARE.try_with(std::cell::Cell::take) {
