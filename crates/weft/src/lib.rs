@@ -45,6 +45,7 @@ pub mod future;
 mod loom;
 pub mod runtime;
 pub mod sync;
+mod sys;
 pub mod task;
 pub mod time;
 

@@ -38,6 +38,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+pub use crate::sys::IoBackend;
 pub(crate) use global::global;
 
 /// A multi-threaded work-stealing executor.
@@ -83,6 +84,7 @@ pub struct Builder {
     thread_name: String,
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
+    io: IoBackend,
 }
 
 impl Default for Builder {
@@ -92,6 +94,7 @@ impl Default for Builder {
             thread_name: "weft".to_owned(),
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
+            io: IoBackend::Auto,
         }
     }
 }
@@ -131,18 +134,33 @@ impl Builder {
         self
     }
 
+    /// Chooses the I/O backend (default [`IoBackend::Auto`]: io_uring where it works, else
+    /// epoll; the `WEFT_IO` environment variable overrides `Auto`).
+    pub fn io(mut self, backend: IoBackend) -> Self {
+        self.io = backend;
+        self
+    }
+
     /// Starts the executor's worker threads.
     ///
     /// # Errors
     ///
-    /// Fails if the operating system refuses to start a thread; the threads already started
-    /// are stopped again.
+    /// Fails if the operating system refuses to start a thread (the threads already started
+    /// are stopped again), if the I/O drivers cannot be set up, if io_uring was asked for
+    /// (by [`Builder::io`] or `WEFT_IO=uring`) and cannot start here, or if `WEFT_IO` holds
+    /// something other than `uring`, `epoll` or `auto`.
     pub fn build(self) -> io::Result<Executor> {
         let n = self.workers.unwrap_or_else(default_workers);
+        let backend = match self.io {
+            IoBackend::Auto => IoBackend::from_env()?.unwrap_or(IoBackend::Auto),
+            forced => forced,
+        };
+        let drivers = crate::sys::Driver::start(n, backend)?;
         let (locals, stealers): (Vec<_>, Vec<_>) =
             (0..n).map(|_| scheduler::queue::local()).unzip();
         let shared = Arc::new(Shared::new(
             stealers.into_boxed_slice(),
+            drivers.into_boxed_slice(),
             self.thread_name.clone(),
             self.max_blocking_threads,
             self.blocking_keep_alive,
@@ -197,6 +215,11 @@ impl Executor {
     /// The number of worker threads.
     pub fn workers(&self) -> usize {
         self.shared.num_workers()
+    }
+
+    /// The I/O backend the workers use ([`IoBackend::Uring`] or [`IoBackend::Epoll`]).
+    pub fn io_backend(&self) -> IoBackend {
+        self.shared.drivers[0].backend()
     }
 
     /// Spawns a task onto this executor and returns a handle to await, join, catch or abort it.

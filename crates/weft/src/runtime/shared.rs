@@ -2,10 +2,10 @@
 
 use super::blocking::BlockingPool;
 use super::context;
-use super::park::Parker;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{Overflow, Stealer};
+use crate::sys::Driver;
 use crate::task::raw::{Runnable, TaskMeta};
 use crate::task::JoinHandle;
 use crate::time::{Clock, TimerDriver};
@@ -21,8 +21,8 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector<Runnable>,
     /// Every worker's queue, for stealing.
     pub(crate) stealers: Box<[Stealer<Runnable>]>,
-    /// One parker per worker.
-    pub(crate) parkers: Box<[Parker]>,
+    /// One I/O driver per worker: what the worker parks in.
+    pub(crate) drivers: Box<[Driver]>,
     pub(crate) idle: Idle,
     pub(crate) registry: Registry,
     pub(crate) blocking: Arc<BlockingPool>,
@@ -43,7 +43,7 @@ pub(crate) struct Shared {
 impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Shared")
-            .field("workers", &self.parkers.len())
+            .field("workers", &self.drivers.len())
             .field("shutdown", &self.shutdown)
             .finish_non_exhaustive()
     }
@@ -60,6 +60,7 @@ impl Overflow<Runnable> for Shared {
 impl Shared {
     pub(crate) fn new(
         stealers: Box<[Stealer<Runnable>]>,
+        drivers: Box<[Driver]>,
         thread_name: String,
         max_blocking: usize,
         keep_alive: Duration,
@@ -68,7 +69,7 @@ impl Shared {
         Self {
             injector: Injector::new(),
             stealers,
-            parkers: (0..n).map(|_| Parker::new()).collect(),
+            drivers,
             idle: Idle::new(n),
             registry: Registry::new(n),
             blocking: Arc::new(BlockingPool::new(max_blocking, keep_alive)),
@@ -85,7 +86,12 @@ impl Shared {
     }
 
     pub(crate) fn num_workers(&self) -> usize {
-        self.parkers.len()
+        self.drivers.len()
+    }
+
+    /// Wakes worker `worker` if it is parked in its driver (or makes its next park return).
+    pub(crate) fn unpark(&self, worker: usize) {
+        self.drivers[worker].unpark();
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -210,7 +216,7 @@ impl Shared {
     /// `notify_parked` without its fence, for a caller that has just issued one.
     fn wake_one_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
-            self.parkers[worker].unpark();
+            self.unpark(worker);
         }
     }
 
@@ -234,8 +240,9 @@ impl Shared {
     /// Returns true if every worker exited within `timeout`.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
         self.shutdown.store(true, Ordering::SeqCst);
-        for p in self.parkers.iter() {
-            p.unpark();
+        for (worker, driver) in self.drivers.iter().enumerate() {
+            driver.shutdown();
+            self.unpark(worker);
         }
         let on_worker = context::with_worker(|w| w.is_some_and(|w| w.belongs_to(self)));
         let all_exited = {

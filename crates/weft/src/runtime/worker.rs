@@ -119,6 +119,8 @@ impl WorkerCtx {
     fn next_task(&self, tick: u32) -> Option<Runnable> {
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
             self.process_timers();
+            // Completions are not left waiting behind a worker that keeps busy.
+            self.shared.drivers[self.index].poll();
             if let Some(t) = self.shared.pop_injector() {
                 return Some(t);
             }
@@ -213,7 +215,7 @@ impl WorkerCtx {
                     .instant_of(t)
                     .saturating_duration_since(Instant::now())
             });
-            shared.parkers[self.index].park(timeout);
+            shared.drivers[self.index].park(timeout);
         }
         driver.unparked();
         if shared.idle.transition_from_parked(self.index) {

@@ -95,7 +95,7 @@ impl TimerEntry {
         let when = shared.clock.deadline(deadline);
         let (key, must_unpark) = shared.timers[wheel].register(when, waker);
         if remote && must_unpark {
-            shared.parkers[wheel].unpark();
+            shared.unpark(wheel);
         }
         TimerEntry {
             shared,

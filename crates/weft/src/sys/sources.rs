@@ -1,0 +1,138 @@
+//! What both backends keep per worker besides the kernel object: the registered sources, keyed
+//! by the token the kernel hands back with each event, and the parked/awake flag that lets an
+//! `unpark` skip the eventfd write when the worker is not asleep. Pure: no syscalls.
+
+#![forbid(unsafe_code)]
+
+use super::readiness::ScheduledIo;
+use slab::Slab;
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A token carries the slab key in its low 32 bits and a generation above, so an event for a
+/// source that was deregistered (and whose key was reused) is recognised and dropped.
+/// Tokens with the top bit set are the backend's own (its wake-up eventfd).
+pub(crate) const INTERNAL: u64 = 1 << 63;
+
+#[derive(Debug)]
+pub(crate) struct Entry {
+    generation: u32,
+    pub(crate) io: Arc<ScheduledIo>,
+    /// The descriptor, for a backend that must watch it again.
+    pub(crate) fd: RawFd,
+    /// Deregistered; the backend frees the entry once the kernel has let go of it.
+    pub(crate) cancelled: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Sources {
+    slab: Mutex<Slab<Entry>>,
+    next_generation: std::sync::atomic::AtomicU32,
+}
+
+impl Sources {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Slab<Entry>> {
+        self.slab.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds a source; returns its token.
+    pub(crate) fn insert(&self, io: Arc<ScheduledIo>, fd: RawFd) -> u64 {
+        let generation = self.next_generation.fetch_add(1, SeqCst) & 0x7fff_ffff;
+        let key = self.lock().insert(Entry {
+            generation,
+            io,
+            fd,
+            cancelled: false,
+        });
+        token(key, generation)
+    }
+
+    /// The slab key of `token` if it still names a live entry of `slab`.
+    pub(crate) fn key(slab: &Slab<Entry>, token: u64) -> Option<usize> {
+        let key = (token & 0xffff_ffff) as usize;
+        let generation = (token >> 32) as u32;
+        slab.get(key)
+            .filter(|e| e.generation == generation)
+            .map(|_| key)
+    }
+
+    /// Wakes every task still waiting on a source (the driver is going away).
+    pub(crate) fn wake_all(&self) {
+        let all: Vec<_> = self.lock().iter().map(|(_, e)| e.io.clone()).collect();
+        for io in all {
+            io.wake_all();
+        }
+    }
+}
+
+fn token(key: usize, generation: u32) -> u64 {
+    ((generation as u64) << 32) | key as u64
+}
+
+const RUNNING: u8 = 0;
+const PARKED: u8 = 1;
+const NOTIFIED: u8 = 2;
+
+/// The hand-shake between a worker parking in its backend and threads waking it.
+#[derive(Debug, Default)]
+pub(crate) struct ParkState(AtomicU8);
+
+impl ParkState {
+    /// Before blocking in the kernel: false if an unpark is pending (consumed; do not block).
+    pub(crate) fn enter_park(&self) -> bool {
+        if self
+            .0
+            .compare_exchange(NOTIFIED, RUNNING, SeqCst, SeqCst)
+            .is_ok()
+        {
+            return false;
+        }
+        self.0
+            .compare_exchange(RUNNING, PARKED, SeqCst, SeqCst)
+            .is_ok()
+            || {
+                // Notified in between.
+                self.0.store(RUNNING, SeqCst);
+                false
+            }
+    }
+
+    /// After the kernel returned.
+    pub(crate) fn leave_park(&self) {
+        self.0.store(RUNNING, SeqCst);
+    }
+
+    /// From any thread: true if the worker is blocked in the kernel and must be woken there.
+    pub(crate) fn notify(&self) -> bool {
+        self.0.swap(NOTIFIED, SeqCst) == PARKED
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_tokens_are_rejected() {
+        let sources = Sources::default();
+        let t1 = sources.insert(Arc::new(ScheduledIo::new()), 0);
+        let key = Sources::key(&sources.lock(), t1).expect("live");
+        sources.lock().remove(key);
+        let t2 = sources.insert(Arc::new(ScheduledIo::new()), 0);
+        assert_eq!(t1 & 0xffff_ffff, t2 & 0xffff_ffff, "the key is reused");
+        assert!(Sources::key(&sources.lock(), t1).is_none());
+        assert!(Sources::key(&sources.lock(), t2).is_some());
+    }
+
+    #[test]
+    fn an_unpark_before_park_skips_the_block() {
+        let p = ParkState::default();
+        assert!(!p.notify(), "running: no syscall needed");
+        assert!(!p.enter_park(), "the pending unpark is consumed");
+        assert!(p.enter_park(), "nothing pending: block");
+        assert!(p.notify(), "parked: wake it in the kernel");
+        p.leave_park();
+        assert!(p.enter_park());
+    }
+}

@@ -1,0 +1,294 @@
+//! The io_uring backend: one ring per worker. Each source gets one multishot `POLL_ADD` (edge
+//! triggered, as epoll's `EPOLLET`), so the ring reports readiness and the read or write itself
+//! is a plain syscall into the caller's buffer: no copy, and no buffer the kernel could write
+//! into after its future was dropped. Dropping a source submits an `ASYNC_CANCEL`; its slab
+//! entry is freed when the poll's last completion arrives.
+//!
+//! Any thread may submit (a source registered or dropped off its worker, a task that moved):
+//! pushes to the submission queue are serialised by a mutex, and a push from another thread
+//! submits at once, while one from the ring's own worker waits for the worker's next poll or
+//! park, which submit everything queued. Only the ring's worker reaps completions. The worker
+//! parks in `io_uring_enter` with a `timespec` timeout (`IORING_ENTER_EXT_ARG`); an eventfd,
+//! watched by a multishot poll of its own, wakes it from other threads.
+
+use super::readiness::{ScheduledIo, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::sources::{ParkState, Sources, INTERNAL};
+use io_uring::{opcode, squeue, types, IoUring, Probe};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const WAKE_TOKEN: u64 = INTERNAL;
+const CANCEL_TOKEN: u64 = INTERNAL | 1;
+
+/// Submission queue entries per ring; the completion queue is four times larger.
+pub(crate) const ENTRIES: u32 = 256;
+
+const POLL_EVENTS: u32 = (libc::POLLIN | libc::POLLPRI | libc::POLLOUT | libc::POLLRDHUP) as u32;
+
+pub(crate) struct UringDriver {
+    ring: IoUring,
+    /// Held while a thread pushes to the submission queue.
+    sq: Mutex<()>,
+    /// Held while the worker reaps completions (only it does; the mutex makes that checkable).
+    cq: Mutex<Vec<(u64, i32, u32)>>,
+    /// Entries pushed by the worker and not yet submitted.
+    unsubmitted: AtomicBool,
+    wake: OwnedFd,
+    park: ParkState,
+    sources: Sources,
+}
+
+impl std::fmt::Debug for UringDriver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UringDriver")
+            .field("ring", &self.ring.as_raw_fd())
+            .finish_non_exhaustive()
+    }
+}
+
+impl UringDriver {
+    /// Sets up a ring of the size weft uses and checks that it offers what weft needs.
+    pub(crate) fn new() -> io::Result<Self> {
+        let ring = IoUring::builder()
+            .setup_cqsize(ENTRIES * 4)
+            .build(ENTRIES)
+            .map_err(|e| unavailable(format!("io_uring_setup failed: {e}"), e))?;
+        if !ring.params().is_feature_ext_arg() {
+            return Err(unavailable(
+                "the kernel's io_uring has no timeout on waits (IORING_FEAT_EXT_ARG)".into(),
+                io::Error::from_raw_os_error(libc::ENOSYS),
+            ));
+        }
+        if !ring.params().is_feature_nodrop() {
+            return Err(unavailable(
+                "the kernel's io_uring may drop completions (no IORING_FEAT_NODROP)".into(),
+                io::Error::from_raw_os_error(libc::ENOSYS),
+            ));
+        }
+        let mut probe = Probe::new();
+        ring.submitter()
+            .register_probe(&mut probe)
+            .map_err(|e| unavailable(format!("IORING_REGISTER_PROBE failed: {e}"), e))?;
+        for (code, name) in [
+            (opcode::PollAdd::CODE, "POLL_ADD"),
+            (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+        ] {
+            if !probe.is_supported(code) {
+                return Err(unavailable(
+                    format!("the kernel's io_uring lacks IORING_OP_{name}"),
+                    io::Error::from_raw_os_error(libc::ENOSYS),
+                ));
+            }
+        }
+        let driver = Self {
+            ring,
+            sq: Mutex::new(()),
+            cq: Mutex::new(Vec::with_capacity(ENTRIES as usize)),
+            unsubmitted: AtomicBool::new(false),
+            wake: super::eventfd()?,
+            park: ParkState::default(),
+            sources: Sources::default(),
+        };
+        driver.arm_wake()?;
+        driver.ring.submit()?;
+        Ok(driver)
+    }
+
+    fn arm_wake(&self) -> io::Result<()> {
+        let entry = opcode::PollAdd::new(types::Fd(self.wake.as_raw_fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(WAKE_TOKEN);
+        self.push(&entry, false)
+    }
+
+    /// Queues `entry`; submits at once if `now` (a thread other than the ring's worker).
+    fn push(&self, entry: &squeue::Entry, now: bool) -> io::Result<()> {
+        let _guard = self.sq.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the `sq` mutex is held, so no other `SubmissionQueue` of this ring exists.
+        let mut sq = unsafe { self.ring.submission_shared() };
+        // SAFETY: weft's entries are polls and cancels: they carry a descriptor and a token, and
+        // no pointer the kernel could use after the call.
+        while unsafe { sq.push(entry) }.is_err() {
+            // Full: hand the queued entries to the kernel to make room.
+            sq.sync();
+            self.ring.submit()?;
+            sq.sync();
+        }
+        sq.sync();
+        drop(sq);
+        if now {
+            self.ring.submit()?;
+        } else {
+            self.unsubmitted.store(true, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    fn poll_entry(fd: RawFd, token: u64) -> squeue::Entry {
+        opcode::PollAdd::new(types::Fd(fd), POLL_EVENTS)
+            .multi(true)
+            .build()
+            .user_data(token)
+    }
+
+    pub(crate) fn register(&self, fd: RawFd, io: Arc<ScheduledIo>, local: bool) -> io::Result<u64> {
+        let token = self.sources.insert(io, fd);
+        if let Err(e) = self.push(&Self::poll_entry(fd, token), !local) {
+            let mut slab = self.sources.lock();
+            if let Some(k) = Sources::key(&slab, token) {
+                slab.remove(k);
+            }
+            return Err(e);
+        }
+        Ok(token)
+    }
+
+    /// Cancels a source's poll. Its descriptor may be closed right after: the poll holds its own
+    /// reference to the file until the cancellation completes.
+    pub(crate) fn deregister(&self, token: u64) {
+        {
+            let mut slab = self.sources.lock();
+            match Sources::key(&slab, token) {
+                Some(k) => slab[k].cancelled = true,
+                None => return,
+            }
+        }
+        let entry = opcode::AsyncCancel::new(token)
+            .build()
+            .user_data(CANCEL_TOKEN);
+        // Submitted at once even on the ring's worker: until it runs, the poll keeps the socket
+        // open and the peer would not see it closed.
+        let _ = self.push(&entry, true);
+    }
+
+    pub(crate) fn unpark(&self) {
+        if self.park.notify() {
+            super::eventfd_write(&self.wake);
+        }
+    }
+
+    pub(crate) fn park(&self, timeout: Option<Duration>) -> bool {
+        if !self.park.enter_park() {
+            return self.poll();
+        }
+        self.unsubmitted.store(false, Ordering::Relaxed);
+        let submitter = self.ring.submitter();
+        // ETIME (the timeout passed), EINTR and EBUSY all mean: look at the queues again.
+        let _ = match timeout {
+            Some(d) => {
+                let ts = types::Timespec::from(d);
+                submitter.submit_with_args(1, &types::SubmitArgs::new().timespec(&ts))
+            }
+            None => submitter.submit_and_wait(1),
+        };
+        self.park.leave_park();
+        self.reap()
+    }
+
+    /// Submits what the worker queued and handles completions, without blocking; true if a
+    /// task was woken.
+    pub(crate) fn poll(&self) -> bool {
+        if self.unsubmitted.swap(false, Ordering::Acquire) {
+            let _ = self.ring.submit();
+        }
+        self.reap()
+    }
+
+    fn reap(&self) -> bool {
+        let mut done = self.cq.lock().unwrap_or_else(|e| e.into_inner());
+        done.clear();
+        {
+            // SAFETY: the `cq` mutex is held, so no other `CompletionQueue` of this ring exists.
+            let cq = unsafe { self.ring.completion_shared() };
+            done.extend(cq.map(|c| (c.user_data(), c.result(), c.flags())));
+        }
+        if done.is_empty() {
+            return false;
+        }
+        let mut woke = false;
+        let mut ready = Vec::new();
+        {
+            let mut slab = self.sources.lock();
+            for &(token, result, flags) in done.iter() {
+                let more = io_uring::cqueue::more(flags);
+                if token == WAKE_TOKEN {
+                    super::eventfd_read(&self.wake);
+                    if !more {
+                        let _ = self.arm_wake();
+                    }
+                    continue;
+                }
+                if token & INTERNAL != 0 {
+                    continue;
+                }
+                let Some(key) = Sources::key(&slab, token) else {
+                    continue;
+                };
+                let entry = &slab[key];
+                if result >= 0 {
+                    ready.push((entry.io.clone(), bits(result as u32)));
+                } else if !entry.cancelled && result != -libc::ECANCELED {
+                    ready.push((entry.io.clone(), ERROR));
+                }
+                if !more {
+                    if entry.cancelled || result < 0 {
+                        // The kernel is done with it.
+                        slab.remove(key);
+                    } else {
+                        // The multishot poll ended on its own (the kernel may end one under
+                        // memory pressure): arm it again.
+                        let fd = entry.fd;
+                        let _ = self.push(&Self::poll_entry(fd, token), false);
+                    }
+                }
+            }
+        }
+        for (io, bits) in ready {
+            io.set_ready(bits);
+            woke = true;
+        }
+        woke
+    }
+}
+
+impl UringDriver {
+    pub(crate) fn sources(&self) -> &Sources {
+        &self.sources
+    }
+}
+
+impl Drop for UringDriver {
+    fn drop(&mut self) {
+        // Polls carry no memory of ours, so closing the ring with some in flight is safe.
+        self.sources.wake_all();
+    }
+}
+
+fn bits(mask: u32) -> usize {
+    let m = mask as libc::c_short;
+    let mut bits = 0;
+    if m & (libc::POLLIN | libc::POLLPRI) != 0 {
+        bits |= READABLE;
+    }
+    if m & libc::POLLOUT != 0 {
+        bits |= WRITABLE;
+    }
+    if m & libc::POLLRDHUP != 0 {
+        bits |= READ_CLOSED;
+    }
+    if m & libc::POLLHUP != 0 {
+        bits |= READ_CLOSED | WRITE_CLOSED;
+    }
+    if m & libc::POLLERR != 0 {
+        bits |= ERROR;
+    }
+    bits
+}
+
+fn unavailable(why: String, cause: io::Error) -> io::Error {
+    io::Error::new(cause.kind(), format!("io_uring unavailable: {why}"))
+}
