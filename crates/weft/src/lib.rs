@@ -42,7 +42,9 @@ extern crate self as weft;
 
 pub mod channel;
 pub mod future;
+pub mod io;
 mod loom;
+pub mod net;
 pub mod runtime;
 pub mod sync;
 mod sys;

@@ -1,0 +1,138 @@
+//! An OS object registered with a worker's I/O driver: the glue between a socket and the
+//! readiness its driver reports.
+
+#![forbid(unsafe_code)]
+
+use crate::runtime::scheduler::coop;
+use crate::runtime::shared::Shared;
+use crate::runtime::{context, global};
+use crate::sys::readiness::ReadyEvent;
+use crate::sys::{Direction, ScheduledIo};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+/// Spreads sources registered from outside the workers over the workers' drivers.
+static NEXT_HOME: AtomicUsize = AtomicUsize::new(0);
+
+/// A source's registration with one worker's driver (its home), released on drop.
+#[derive(Debug)]
+struct Registration {
+    shared: Arc<Shared>,
+    home: usize,
+    token: u64,
+    io: Arc<ScheduledIo>,
+}
+
+fn shut_down() -> io::Error {
+    io::Error::other("the weft executor this I/O object belongs to has shut down")
+}
+
+impl Registration {
+    /// Registers `fd` with the driver of the worker running this code, or, off the workers,
+    /// with a worker of the current executor (the global runtime outside any).
+    fn new(fd: std::os::fd::RawFd) -> io::Result<Self> {
+        let on_worker = context::with_worker(|w| w.map(|w| (w.shared().clone(), w.index)));
+        let (shared, home, local) = match on_worker {
+            Some((shared, index)) => (shared, index, true),
+            None => {
+                let shared = context::current().unwrap_or_else(|| global().shared().clone());
+                let home = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % shared.num_workers();
+                (shared, home, false)
+            }
+        };
+        if shared.is_shutdown() {
+            return Err(shut_down());
+        }
+        let io = Arc::new(ScheduledIo::new());
+        let token = shared.drivers[home].register(fd, io.clone(), local)?;
+        Ok(Self {
+            shared,
+            home,
+            token,
+            io,
+        })
+    }
+
+    fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
+        if self.shared.is_shutdown() {
+            return Poll::Ready(Err(shut_down()));
+        }
+        self.io.poll_ready(cx, dir).map(Ok)
+    }
+}
+
+/// A non-blocking OS object (a socket) whose readiness a driver tracks.
+#[derive(Debug)]
+pub(crate) struct IoSource<T: AsRawFd> {
+    reg: Registration,
+    /// `None` only while being dropped or taken apart.
+    io: Option<T>,
+}
+
+impl<T: AsRawFd> IoSource<T> {
+    /// Registers `io`, which must already be in non-blocking mode.
+    pub(crate) fn new(io: T) -> io::Result<Self> {
+        let reg = Registration::new(io.as_raw_fd())?;
+        Ok(Self { reg, io: Some(io) })
+    }
+
+    pub(crate) fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("present until drop")
+    }
+
+    /// Runs the non-blocking syscall `op` once `dir` is ready, until it stops saying
+    /// `WouldBlock`. Spends one unit of the cooperative budget when it completes.
+    pub(crate) fn poll_io<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        loop {
+            let ev = ready!(self.reg.poll_ready(cx, dir))?;
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reg.io.clear(ev),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => {
+                    coop.made_progress();
+                    return Poll::Ready(res);
+                }
+            }
+        }
+    }
+
+    /// `poll_io` as a future.
+    pub(crate) async fn io<R>(
+        &self,
+        dir: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+    ) -> io::Result<R> {
+        std::future::poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
+    }
+
+    /// Deregisters the object and hands it back, still non-blocking.
+    pub(crate) fn into_inner(mut self) -> T {
+        let io = self.io.take().expect("present until drop");
+        self.deregister(io.as_raw_fd());
+        io
+    }
+
+    fn deregister(&self, fd: std::os::fd::RawFd) {
+        self.reg.shared.drivers[self.reg.home].deregister(fd, self.reg.token);
+    }
+}
+
+impl<T: AsRawFd> Drop for IoSource<T> {
+    fn drop(&mut self) {
+        if let Some(io) = self.io.take() {
+            // Deregistered before it is closed, so the descriptor number cannot be reused
+            // under the registration.
+            self.deregister(io.as_raw_fd());
+            drop(io);
+        }
+    }
+}

@@ -1,0 +1,480 @@
+//! TCP: a listener that accepts connections and the streams between two endpoints.
+
+use super::addr::{each_addr, resolve, resolve_blocking, ToSocketAddrs};
+use crate::io::source::IoSource;
+use crate::sys::Direction;
+use crate::time::Sleep;
+use futures_core::Stream;
+use futures_io::{AsyncRead, AsyncWrite};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+/// How long `accept` waits before trying again when the process or the system is out of
+/// descriptors or buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM).
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
+
+/// A TCP socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use weft::io::{AsyncReadExt, AsyncWriteExt};
+/// use weft::net::{TcpListener, TcpStream};
+///
+/// # weft::block_on(async {
+/// let listener = TcpListener::bind("127.0.0.1:0")?;
+/// let addr = listener.local_addr()?;
+/// let server = weft::spawn(async move {
+///     let (mut conn, _) = listener.accept().await?;
+///     let mut buf = [0u8; 5];
+///     conn.read_exact(&mut buf).await?;
+///     conn.write_all(&buf).await?;
+///     std::io::Result::Ok(())
+/// });
+/// let mut client = TcpStream::connect(addr).await?;
+/// client.write_all(b"hello").await?;
+/// let mut echo = [0u8; 5];
+/// client.read_exact(&mut echo).await?;
+/// assert_eq!(&echo, b"hello");
+/// server.await?;
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct TcpListener {
+    io: IoSource<std::net::TcpListener>,
+}
+
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
+}
+
+impl TcpListener {
+    /// Binds to `addr` and listens (synchronously, as in the guide). Each address it resolves
+    /// to is tried in turn. Port 0 picks a free port: see [`TcpListener::local_addr`].
+    ///
+    /// # Errors
+    ///
+    /// The last address's error if none could be bound, or an error if the executor's
+    /// I/O driver cannot take the socket.
+    pub fn bind<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<Self> {
+        let listener = each_addr(resolve_blocking(addr)?, std::net::TcpListener::bind)?;
+        Self::from_std(listener)
+    }
+
+    /// Wraps a listener made elsewhere (it is switched to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
+        listener.set_nonblocking(true)?;
+        Ok(Self {
+            io: IoSource::new(listener)?,
+        })
+    }
+
+    /// Hands the socket back as a std listener (non-blocking).
+    pub fn into_std(self) -> std::net::TcpListener {
+        self.io.into_inner()
+    }
+
+    /// Waits for a connection and returns it with the peer's address.
+    ///
+    /// When the process or the system is out of descriptors (EMFILE, ENFILE) or buffers, it
+    /// waits 20 ms and tries again instead of failing, so an accept loop neither spins nor
+    /// stops; connections a peer aborted before they were accepted are skipped.
+    /// Cancel-safe: a dropped `accept` has taken no connection.
+    ///
+    /// # Errors
+    ///
+    /// Other errors from `accept(2)`.
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let mut backoff = None;
+        std::future::poll_fn(|cx| self.poll_accept(cx, &mut backoff)).await
+    }
+
+    fn poll_accept(
+        &self,
+        cx: &mut Context<'_>,
+        backoff: &mut Option<Sleep>,
+    ) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        loop {
+            if let Some(sleep) = backoff {
+                ready!(Pin::new(sleep).poll(cx));
+                *backoff = None;
+            }
+            match ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept())) {
+                Ok((stream, peer)) => {
+                    return Poll::Ready(TcpStream::from_std(stream).map(|s| (s, peer)))
+                }
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
+                Err(e) if is_resource_exhaustion(&e) => {
+                    *backoff = Some(crate::sleep(ACCEPT_BACKOFF));
+                }
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+
+    /// The connections as a [`Stream`] that never ends (each item is what
+    /// [`accept`](TcpListener::accept) returns, without the address).
+    pub fn incoming(&self) -> Incoming<'_> {
+        Incoming {
+            listener: self,
+            backoff: None,
+        }
+    }
+
+    /// The address this listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Sets the IP time-to-live of accepted connections' packets.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+}
+
+use std::future::Future;
+
+/// The connections of a [`TcpListener`], as a stream. Made by [`TcpListener::incoming`].
+#[derive(Debug)]
+#[must_use = "streams do nothing unless polled"]
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+    backoff: Option<Sleep>,
+}
+
+impl Stream for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let (stream, _) = ready!(this.listener.poll_accept(cx, &mut this.backoff))?;
+        Poll::Ready(Some(Ok(stream)))
+    }
+}
+
+/// A TCP connection.
+///
+/// Reading and writing go through the [`AsyncRead`] and [`AsyncWrite`] traits (and their
+/// extensions, [`AsyncReadExt`](crate::io::AsyncReadExt) and
+/// [`AsyncWriteExt`](crate::io::AsyncWriteExt)), implemented for `TcpStream` and for
+/// `&TcpStream`, so one task can read while another writes through a shared reference, or
+/// through the owned halves of [`TcpStream::into_split`].
+///
+/// Every read and write future is cancel-safe: dropped before it completes, it has read or
+/// written nothing.
+#[derive(Debug)]
+pub struct TcpStream {
+    io: IoSource<std::net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each address it resolves to in turn (host names are resolved
+    /// on the blocking pool).
+    ///
+    /// # Errors
+    ///
+    /// The last address's error if none accepted the connection (`ConnectionRefused` where
+    /// nothing listens).
+    pub async fn connect<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in resolve(addr).await? {
+            match Self::connect_addr(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.expect("resolve returns at least one address"))
+    }
+
+    async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(addr),
+            socket2::Type::STREAM.nonblocking().cloexec(),
+            Some(socket2::Protocol::TCP),
+        )?;
+        match socket.connect(&addr.into()) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) => return Err(e),
+        }
+        let stream = TcpStream {
+            io: IoSource::new(std::net::TcpStream::from(socket))?,
+        };
+        // Connected once writable with no pending error and a peer.
+        stream
+            .io
+            .io(Direction::Write, |s| {
+                if let Some(e) = s.take_error()? {
+                    return Err(e);
+                }
+                match s.peer_addr() {
+                    Ok(_) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await?;
+        Ok(stream)
+    }
+
+    /// Wraps a connected std stream (it is switched to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        Ok(Self {
+            io: IoSource::new(stream)?,
+        })
+    }
+
+    /// Hands the socket back as a std stream (non-blocking).
+    pub fn into_std(self) -> std::net::TcpStream {
+        self.io.into_inner()
+    }
+
+    /// Flushes, shuts down the write side (the peer reads the end of the stream) and closes the
+    /// connection: the guide's `conn.close()`.
+    ///
+    /// # Errors
+    ///
+    /// An error from the shutdown; the socket is closed either way.
+    pub async fn close(self) -> io::Result<()> {
+        self.shutdown_write()
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        match self.io.get_ref().shutdown(Shutdown::Write) {
+            // The peer may have closed first: nothing is lost by closing now.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        }
+    }
+
+    /// Shuts down the read side, the write side or both (see `shutdown(2)`).
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// Receives data without removing it from the socket's queue.
+    ///
+    /// # Errors
+    ///
+    /// As `recv(2)` with `MSG_PEEK`.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.io(Direction::Read, |s| s.peek(buf)).await
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on.
+    ///
+    /// # Errors
+    ///
+    /// As `setsockopt(2)`.
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// Whether Nagle's algorithm is off.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockopt(2)`.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// The remote address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// Splits the stream into a read half and a write half that can move to different tasks.
+    /// Dropping the write half shuts down the write side.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        let stream = Arc::new(self);
+        (
+            OwnedReadHalf {
+                stream: stream.clone(),
+            },
+            OwnedWriteHalf {
+                stream,
+                shutdown_on_drop: true,
+            },
+        )
+    }
+
+    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+    }
+
+    fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+    }
+
+    fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io
+            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+    }
+
+    fn poll_close_priv(&self) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown_write())
+    }
+}
+
+macro_rules! stream_read {
+    ($t:ty, $inner:expr) => {
+        impl AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                let f: fn(&Self) -> &TcpStream = $inner;
+                f(&self).poll_read_priv(cx, buf)
+            }
+        }
+    };
+}
+
+macro_rules! stream_write {
+    ($t:ty, $inner:expr) => {
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                let f: fn(&Self) -> &TcpStream = $inner;
+                f(&self).poll_write_priv(cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[io::IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                let f: fn(&Self) -> &TcpStream = $inner;
+                f(&self).poll_write_vectored_priv(cx, bufs)
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                // Writes go straight to the socket: nothing is buffered here.
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                let f: fn(&Self) -> &TcpStream = $inner;
+                f(&self).poll_close_priv()
+            }
+        }
+    };
+}
+
+stream_read!(TcpStream, |s| s);
+stream_read!(&TcpStream, |s| s);
+stream_read!(OwnedReadHalf, |h| &h.stream);
+stream_write!(TcpStream, |s| s);
+stream_write!(&TcpStream, |s| s);
+stream_write!(OwnedWriteHalf, |h| &h.stream);
+
+/// The read half of a [`TcpStream`], made by [`TcpStream::into_split`].
+#[derive(Debug)]
+pub struct OwnedReadHalf {
+    stream: Arc<TcpStream>,
+}
+
+/// The write half of a [`TcpStream`], made by [`TcpStream::into_split`]. Dropping it shuts
+/// down the write side, so the peer reads the end of the stream.
+#[derive(Debug)]
+pub struct OwnedWriteHalf {
+    stream: Arc<TcpStream>,
+    shutdown_on_drop: bool,
+}
+
+impl OwnedReadHalf {
+    /// The remote address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+
+    /// Puts the halves back together.
+    ///
+    /// # Errors
+    ///
+    /// Hands both halves back if they come from different streams.
+    pub fn reunite(self, write: OwnedWriteHalf) -> Result<TcpStream, (Self, OwnedWriteHalf)> {
+        if !Arc::ptr_eq(&self.stream, &write.stream) {
+            return Err((self, write));
+        }
+        let mut write = write;
+        write.shutdown_on_drop = false;
+        drop(write);
+        Ok(Arc::try_unwrap(self.stream).expect("both halves were given back"))
+    }
+}
+
+impl OwnedWriteHalf {
+    /// The remote address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.stream.peer_addr()
+    }
+}
+
+impl Drop for OwnedWriteHalf {
+    fn drop(&mut self) {
+        if self.shutdown_on_drop {
+            let _ = self.stream.shutdown(Shutdown::Write);
+        }
+    }
+}

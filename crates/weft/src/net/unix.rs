@@ -1,0 +1,216 @@
+//! Unix-domain stream sockets.
+
+use crate::io::source::IoSource;
+use crate::sys::Direction;
+use futures_io::{AsyncRead, AsyncWrite};
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A Unix-domain socket listening for connections.
+///
+/// # Examples
+///
+/// ```
+/// use weft::io::{AsyncReadExt, AsyncWriteExt};
+/// use weft::net::{UnixListener, UnixStream};
+///
+/// # weft::block_on(async {
+/// let dir = std::env::temp_dir().join(format!("weft-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("sock");
+/// let _ = std::fs::remove_file(&path);
+/// let listener = UnixListener::bind(&path)?;
+/// let mut client = UnixStream::connect(&path).await?;
+/// let (mut server, _) = listener.accept().await?;
+/// client.write_all(b"hi").await?;
+/// let mut buf = [0u8; 2];
+/// server.read_exact(&mut buf).await?;
+/// assert_eq!(&buf, b"hi");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct UnixListener {
+    io: IoSource<std::os::unix::net::UnixListener>,
+}
+
+impl UnixListener {
+    /// Binds to the socket file `path` (which must not exist yet) and listens.
+    ///
+    /// # Errors
+    ///
+    /// As `bind(2)` (`AddrInUse` if the file exists).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<Self> {
+        let listener = std::os::unix::net::UnixListener::bind(path)?;
+        listener.set_nonblocking(true)?;
+        Ok(Self {
+            io: IoSource::new(listener)?,
+        })
+    }
+
+    /// Waits for a connection. Cancel-safe.
+    ///
+    /// # Errors
+    ///
+    /// As `accept(2)`.
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (stream, addr) = self.io.io(Direction::Read, |l| l.accept()).await?;
+        Ok((UnixStream::from_std(stream)?, addr))
+    }
+
+    /// The address this listener is bound to.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+}
+
+/// A Unix-domain stream connection; reads and writes through [`AsyncRead`] and
+/// [`AsyncWrite`], for `UnixStream` and `&UnixStream`.
+#[derive(Debug)]
+pub struct UnixStream {
+    io: IoSource<std::os::unix::net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket file `path`.
+    ///
+    /// # Errors
+    ///
+    /// As `connect(2)` (`NotFound` or `ConnectionRefused` where nothing listens).
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        // A local connect completes or fails at once; only a full backlog makes it wait, and
+        // std's blocking connect would then block the worker, so the socket is made by hand.
+        let socket = socket2::Socket::new(
+            socket2::Domain::UNIX,
+            socket2::Type::STREAM.nonblocking().cloexec(),
+            None,
+        )?;
+        match socket.connect(&socket2::SockAddr::unix(path)?) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        let stream = UnixStream {
+            io: IoSource::new(std::os::unix::net::UnixStream::from(
+                std::os::fd::OwnedFd::from(socket),
+            ))?,
+        };
+        stream
+            .io
+            .io(Direction::Write, |s| match s.take_error()? {
+                Some(e) => Err(e),
+                None => s.peer_addr().map(drop),
+            })
+            .await?;
+        Ok(stream)
+    }
+
+    /// A connected pair of sockets.
+    ///
+    /// # Errors
+    ///
+    /// As `socketpair(2)`.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = std::os::unix::net::UnixStream::pair()?;
+        Ok((Self::from_std(a)?, Self::from_std(b)?))
+    }
+
+    /// Wraps a connected std stream (switched to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<Self> {
+        stream.set_nonblocking(true)?;
+        Ok(Self {
+            io: IoSource::new(stream)?,
+        })
+    }
+
+    /// Shuts down the read side, the write side or both.
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// Shuts down the write side and closes the connection.
+    ///
+    /// # Errors
+    ///
+    /// An error from the shutdown; the socket is closed either way.
+    pub async fn close(self) -> io::Result<()> {
+        self.shutdown_write()
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        match self.io.get_ref().shutdown(Shutdown::Write) {
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            r => r,
+        }
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    ///
+    /// As `getpeername(2)`.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
+
+macro_rules! unix_io {
+    ($t:ty) => {
+        impl AsyncRead for $t {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+            }
+        }
+
+        impl AsyncWrite for $t {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+            }
+
+            fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+                Poll::Ready(self.shutdown_write())
+            }
+        }
+    };
+}
+
+unix_io!(UnixStream);
+unix_io!(&UnixStream);

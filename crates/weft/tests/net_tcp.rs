@@ -1,0 +1,306 @@
+//! TCP on weft: echo, many connections, refused connects, resets, cancelled reads, descriptor
+//! leaks. Loopback only; every loop is bounded in count and time. Run once per I/O backend
+//! (`WEFT_IO=uring` and `WEFT_IO=epoll`).
+
+use std::time::Duration;
+use weft::io::{AsyncReadExt, AsyncWriteExt};
+use weft::net::{TcpListener, TcpStream};
+
+/// Fails a test that would otherwise hang.
+async fn bounded<F: std::future::Future>(secs: u64, f: F) -> F::Output {
+    weft::timeout(f, Duration::from_secs(secs))
+        .await
+        .expect("timed out")
+}
+
+#[weft::test]
+async fn echo_one_message() {
+    bounded(10, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = weft::spawn(async move {
+            let (mut conn, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer, conn.peer_addr().unwrap());
+            let mut buf = Vec::new();
+            conn.read_to_end(&mut buf).await.unwrap();
+            conn.write_all(&buf).await.unwrap();
+            conn.close().await.unwrap();
+        });
+        let mut client = TcpStream::connect(&addr).await.unwrap();
+        client.write_all(b"hello, weft").await.unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        let reply = weft::io::read_to_string(&mut client).await.unwrap();
+        assert_eq!(reply, "hello, weft");
+        server.await;
+    })
+    .await;
+}
+
+/// 32 connections, each echoing 1 MB through `into_split` (reader and writer in two tasks).
+#[weft::test]
+async fn echo_1mb_on_32_connections_through_split_halves() {
+    const CONNS: usize = 32;
+    const SIZE: usize = 1 << 20;
+    bounded(60, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = weft::spawn(async move {
+            let mut handles = Vec::new();
+            for _ in 0..CONNS {
+                let (conn, _) = listener.accept().await.unwrap();
+                handles.push(weft::spawn(async move {
+                    let (mut r, mut w) = conn.into_split();
+                    let copied = weft::io::copy(&mut r, &mut w).await.unwrap();
+                    assert_eq!(copied, SIZE as u64);
+                }));
+            }
+            weft::join(handles).await;
+        });
+        let clients: Vec<_> = (0..CONNS)
+            .map(|i| {
+                weft::spawn(async move {
+                    let conn = TcpStream::connect(&addr).await.unwrap();
+                    let (mut r, mut w) = conn.into_split();
+                    let payload: Vec<u8> = (0..SIZE).map(|j| (i + j * 7) as u8).collect();
+                    let expected = payload.clone();
+                    let writer = weft::spawn(async move {
+                        w.write_all(&payload).await.unwrap();
+                        // Dropping the write half sends the end of the stream.
+                    });
+                    let mut got = Vec::with_capacity(SIZE);
+                    r.read_to_end(&mut got).await.unwrap();
+                    writer.await;
+                    assert!(got == expected, "connection {i}: echo differs");
+                })
+            })
+            .collect();
+        weft::join(clients).await;
+        server.await;
+    })
+    .await;
+}
+
+#[weft::test]
+async fn a_thousand_concurrent_connections() {
+    const CONNS: usize = 1000;
+    bounded(60, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = weft::spawn(async move {
+            let mut conns = Vec::new();
+            for _ in 0..CONNS {
+                let (conn, _) = listener.accept().await.unwrap();
+                conns.push(weft::spawn(async move {
+                    let mut conn = conn;
+                    let mut b = [0u8; 8];
+                    conn.read_exact(&mut b).await.unwrap();
+                    conn.write_all(&b).await.unwrap();
+                }));
+            }
+            weft::join(conns).await;
+        });
+        // Every client connects first and holds its connection open until all have answered.
+        let mut streams = Vec::new();
+        for _ in 0..CONNS {
+            streams.push(TcpStream::connect(&addr).await.unwrap());
+        }
+        let checks: Vec<_> = streams
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut s)| {
+                weft::spawn(async move {
+                    let msg = (i as u64).to_le_bytes();
+                    s.write_all(&msg).await.unwrap();
+                    let mut b = [0u8; 8];
+                    s.read_exact(&mut b).await.unwrap();
+                    assert_eq!(b, msg);
+                    s
+                })
+            })
+            .collect();
+        let streams = weft::join(checks).await;
+        assert_eq!(streams.len(), CONNS);
+        server.await;
+    })
+    .await;
+}
+
+#[weft::test]
+async fn a_refused_connect_is_an_error() {
+    // Bind and drop to find a port nobody listens on.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = bounded(10, TcpStream::connect(&addr)).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[weft::test]
+async fn host_names_resolve() {
+    let listener = TcpListener::bind("localhost:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accept = weft::spawn(async move { listener.accept().await.map(|_| ()) });
+    let conn = bounded(10, TcpStream::connect(&("localhost", port))).await;
+    // localhost may resolve to ::1 first where the listener took 127.0.0.1: each address is
+    // tried in turn, so one of them connects.
+    conn.unwrap();
+    bounded(10, accept).await.unwrap();
+}
+
+#[weft::test]
+async fn a_peer_reset_mid_write_is_an_error() {
+    bounded(20, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let peer = std::thread::spawn(move || {
+            let s = std::net::TcpStream::connect(addr).unwrap();
+            // Linger 0: closing sends a reset instead of a FIN.
+            socket2::SockRef::from(&s)
+                .set_linger(Some(Duration::ZERO))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+            drop(s);
+        });
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let chunk = vec![7u8; 64 * 1024];
+        let mut result = Ok(());
+        for _ in 0..10_000 {
+            if let Err(e) = conn.write_all(&chunk).await {
+                result = Err(e);
+                break;
+            }
+        }
+        peer.join().unwrap();
+        let err = result.expect_err("writes to a reset peer fail");
+        assert!(
+            matches!(
+                err.kind(),
+                std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+            ),
+            "{err:?}"
+        );
+    })
+    .await;
+}
+
+/// A read timed out 50 times in a row loses nothing: the late data arrives intact.
+#[weft::test]
+async fn cancelled_reads_lose_no_byte() {
+    bounded(20, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = weft::sync::oneshot::channel::<()>();
+        let writer = weft::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            rx.await.unwrap();
+            conn.write_all(b"late but whole").await.unwrap();
+            conn.close().await.unwrap();
+        });
+        let mut conn = TcpStream::connect(&addr).await.unwrap();
+        let mut buf = [0u8; 64];
+        for _ in 0..50 {
+            assert!(weft::timeout(conn.read(&mut buf), Duration::from_millis(2))
+                .await
+                .is_err());
+        }
+        tx.send(()).unwrap();
+        let mut got = String::new();
+        conn.read_to_string(&mut got).await.unwrap();
+        assert_eq!(got, "late but whole");
+        writer.await;
+    })
+    .await;
+}
+
+/// A read parked while its task ran on one worker, cancelled after the task moved.
+#[weft::test(workers = 2)]
+async fn a_read_cancelled_after_its_task_moved() {
+    bounded(20, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = weft::spawn(async move { listener.accept().await.unwrap().0 });
+        let conn = TcpStream::connect(&addr).await.unwrap();
+        let mut peer = server.await;
+        let reader = weft::spawn(async move {
+            let mut conn = conn;
+            let mut buf = [0u8; 16];
+            for round in 0..20 {
+                // Each yield may move the task to the other worker between the two reads.
+                let r = weft::timeout(conn.read(&mut buf), Duration::from_millis(1)).await;
+                assert!(r.is_err(), "round {round}: nothing was sent yet");
+                weft::yield_now().await;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let n = conn.read(&mut buf).await.unwrap();
+            buf[..n].to_vec()
+        });
+        weft::sleep(Duration::from_millis(100)).await;
+        peer.write_all(b"moved").await.unwrap();
+        assert_eq!(bounded(10, reader).await, b"moved");
+    })
+    .await;
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn no_descriptor_leaks_after_connect_close_cycles_and_aborted_readers() {
+    let ex = weft::Executor::new(2);
+    let before = open_fds();
+    ex.block_on(bounded(120, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = weft::spawn(async move {
+            for _ in 0..10_000 {
+                let (conn, _) = listener.accept().await.unwrap();
+                drop(conn);
+            }
+            listener
+        });
+        for _ in 0..10_000 {
+            let conn = TcpStream::connect(&addr).await.unwrap();
+            conn.close().await.unwrap();
+        }
+        let listener = server.await;
+        // 100 readers parked on connections that never send, then aborted.
+        let mut peers = Vec::new();
+        let mut readers = Vec::new();
+        for _ in 0..100 {
+            let mut conn = TcpStream::connect(&addr).await.unwrap();
+            peers.push(listener.accept().await.unwrap().0);
+            readers.push(weft::spawn(async move {
+                let mut b = [0u8; 1];
+                let _ = conn.read(&mut b).await;
+            }));
+        }
+        weft::sleep(Duration::from_millis(50)).await;
+        for r in &readers {
+            r.abort();
+        }
+        for r in readers {
+            assert!(r.catch().await.is_err(), "the reader was cancelled");
+        }
+    }));
+    ex.shutdown();
+    let after = open_fds();
+    // Other tests in this binary run at the same time and open descriptors of their own, so
+    // allow a little slack, far below the 10,100 this test opened.
+    assert!(
+        after <= before + 20,
+        "descriptors before {before}, after {after}"
+    );
+}
+
+/// `WEFT_IO` picks the backend the suite runs on; `Executor::io_backend` reports it.
+#[test]
+fn weft_io_selects_the_backend() {
+    let ex = weft::Executor::new(1);
+    match std::env::var("WEFT_IO").as_deref() {
+        Ok("uring") => assert_eq!(ex.io_backend(), weft::runtime::IoBackend::Uring),
+        Ok("epoll") => assert_eq!(ex.io_backend(), weft::runtime::IoBackend::Epoll),
+        _ => assert_ne!(ex.io_backend(), weft::runtime::IoBackend::Auto),
+    }
+}
