@@ -2,8 +2,9 @@
 //! `cargo run --example tour`.
 //!
 //! The channel sections (4.1-4.4, 5.5) are brief here; `cargo run --example channels`,
-//! `--example pipeline` and `--example producer_consumer` show them in full. Sections that
-//! later parts of weft will cover (I/O, HTTP) join this tour as they land.
+//! `--example pipeline` and `--example producer_consumer` show them in full; I/O has
+//! `--example http_server` (the guide's Example 1) and `--example echo`. HTTP joins this tour
+//! when it lands.
 
 use std::time::{Duration, Instant};
 use weft::{sleep, spawn, timeout, Channel, Executor, JoinError, JoinHandle, TimeoutError};
@@ -30,6 +31,34 @@ async fn worker(id: u32) -> u32 {
     sleep(Duration::from_millis(10 * u64::from(id))).await;
     println!("  worker {id} done");
     id
+}
+
+// 7.3 I/O multiplexing: the accept loop spawns a task per connection; while a connection
+// waits for bytes its task is parked and the worker runs others.
+async fn handle_client(mut conn: weft::net::TcpStream) -> std::io::Result<()> {
+    let mut buf = [0u8; 64];
+    let n = weft::io::AsyncReadExt::read(&mut conn, &mut buf).await?;
+    weft::io::write_all(&mut conn, &buf[..n]).await?;
+    conn.close().await
+}
+
+async fn io_multiplexing() -> std::io::Result<()> {
+    let listener = weft::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = spawn(async move {
+        for _ in 0..3 {
+            let (conn, _addr) = listener.accept().await?;
+            spawn(handle_client(conn)); // non-blocking
+        }
+        std::io::Result::Ok(())
+    });
+    for i in 0..3 {
+        let mut conn = weft::net::TcpStream::connect(&addr).await?;
+        weft::io::write_all(&mut conn, format!("hello {i}")).await?;
+        let reply = weft::io::read_to_string(&mut conn).await?;
+        println!("  connection {i} echoed {reply:?}");
+    }
+    server.await
 }
 
 #[weft::main]
@@ -288,6 +317,9 @@ async fn main() {
         total += h.await;
     }
     println!("  sum {total} in {:?}", start.elapsed());
+
+    println!("7.3 I/O multiplexing: a listener, a task per connection, nothing blocks");
+    io_multiplexing().await.expect("loopback I/O works");
 
     println!("8.3 structured concurrency: scope waits for every task it spawned");
     weft::scope(|s| async move {
