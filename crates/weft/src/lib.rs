@@ -41,6 +41,7 @@
 extern crate self as weft;
 
 pub mod channel;
+pub mod fs;
 pub mod future;
 pub mod io;
 mod loom;

@@ -18,8 +18,7 @@
 //! # std::io::Result::Ok(()) }).unwrap();
 //! ```
 
-#![forbid(unsafe_code)]
-
+pub(crate) mod op;
 pub(crate) mod source;
 
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};

@@ -26,26 +26,33 @@ struct Registration {
     io: Arc<ScheduledIo>,
 }
 
-fn shut_down() -> io::Error {
+pub(crate) fn shut_down() -> io::Error {
     io::Error::other("the weft executor this I/O object belongs to has shut down")
 }
 
-impl Registration {
-    /// Registers `fd` with the driver of the worker running this code, or, off the workers,
-    /// with a worker of the current executor (the global runtime outside any).
-    fn new(fd: std::os::fd::RawFd) -> io::Result<Self> {
-        let on_worker = context::with_worker(|w| w.map(|w| (w.shared().clone(), w.index)));
-        let (shared, home, local) = match on_worker {
-            Some((shared, index)) => (shared, index, true),
-            None => {
-                let shared = context::current().unwrap_or_else(|| global().shared().clone());
-                let home = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % shared.num_workers();
-                (shared, home, false)
-            }
-        };
-        if shared.is_shutdown() {
-            return Err(shut_down());
+/// The driver new I/O goes to: the one of the worker running this code, or, off the workers,
+/// a worker of the current executor in turn (the global runtime's outside any). Returns the
+/// executor, the worker, and whether this thread is that worker.
+pub(crate) fn home() -> io::Result<(Arc<Shared>, usize, bool)> {
+    let on_worker = context::with_worker(|w| w.map(|w| (w.shared().clone(), w.index)));
+    let (shared, home, local) = match on_worker {
+        Some((shared, index)) => (shared, index, true),
+        None => {
+            let shared = context::current().unwrap_or_else(|| global().shared().clone());
+            let home = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % shared.num_workers();
+            (shared, home, false)
         }
+    };
+    if shared.is_shutdown() {
+        return Err(shut_down());
+    }
+    Ok((shared, home, local))
+}
+
+impl Registration {
+    /// Registers `fd` with the driver [`home`] picks.
+    fn new(fd: std::os::fd::RawFd) -> io::Result<Self> {
+        let (shared, home, local) = home()?;
         let io = Arc::new(ScheduledIo::new());
         let token = shared.drivers[home].register(fd, io.clone(), local)?;
         Ok(Self {

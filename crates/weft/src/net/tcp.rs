@@ -63,8 +63,8 @@ impl TcpListener {
     ///
     /// The last address's error if none could be bound, or an error if the executor's
     /// I/O driver cannot take the socket.
-    pub fn bind<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<Self> {
-        let listener = each_addr(resolve_blocking(addr)?, std::net::TcpListener::bind)?;
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<Self> {
+        let listener = each_addr(resolve_blocking(&addr)?, std::net::TcpListener::bind)?;
         Self::from_std(listener)
     }
 
@@ -194,9 +194,9 @@ impl TcpStream {
     ///
     /// The last address's error if none accepted the connection (`ConnectionRefused` where
     /// nothing listens).
-    pub async fn connect<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<TcpStream> {
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
         let mut last = None;
-        for a in resolve(addr).await? {
+        for a in resolve(&addr).await? {
             match Self::connect_addr(a).await {
                 Ok(s) => return Ok(s),
                 Err(e) => last = Some(e),

@@ -37,9 +37,9 @@ impl UdpSocket {
     /// # Errors
     ///
     /// The last address's error if none could be bound.
-    pub fn bind<A: ToSocketAddrs + ?Sized>(addr: &A) -> io::Result<Self> {
+    pub fn bind<A: ToSocketAddrs>(addr: A) -> io::Result<Self> {
         Self::from_std(each_addr(
-            resolve_blocking(addr)?,
+            resolve_blocking(&addr)?,
             std::net::UdpSocket::bind,
         )?)
     }
@@ -61,9 +61,9 @@ impl UdpSocket {
     /// # Errors
     ///
     /// The last address's error if none could be connected to.
-    pub async fn connect<A: ToSocketAddrs + ?Sized>(&self, addr: &A) -> io::Result<()> {
+    pub async fn connect<A: ToSocketAddrs>(&self, addr: A) -> io::Result<()> {
         let socket = self.io.get_ref();
-        each_addr(resolve(addr).await?, |a| socket.connect(a))
+        each_addr(resolve(&addr).await?, |a| socket.connect(a))
     }
 
     /// Sends `buf` to `target`; returns the bytes sent.
@@ -71,12 +71,8 @@ impl UdpSocket {
     /// # Errors
     ///
     /// As `sendto(2)`, or a resolution error.
-    pub async fn send_to<A: ToSocketAddrs + ?Sized>(
-        &self,
-        buf: &[u8],
-        target: &A,
-    ) -> io::Result<usize> {
-        let target = resolve(target).await?[0];
+    pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
+        let target = resolve(&target).await?[0];
         self.io
             .io(Direction::Write, |s| s.send_to(buf, target))
             .await

@@ -22,6 +22,7 @@ macro_rules! syscall {
 }
 
 pub(crate) mod epoll;
+pub(crate) mod ops;
 pub(crate) mod readiness;
 pub(crate) mod sources;
 pub(crate) mod uring;
@@ -128,6 +129,14 @@ impl Driver {
         (0..n)
             .map(|_| epoll::EpollDriver::new().map(Driver::Epoll))
             .collect()
+    }
+
+    /// The io_uring ring, for completion-based operations.
+    pub(crate) fn uring(&self) -> Option<&uring::UringDriver> {
+        match self {
+            Driver::Uring(d) => Some(d),
+            Driver::Epoll(_) => None,
+        }
     }
 
     pub(crate) fn backend(&self) -> IoBackend {

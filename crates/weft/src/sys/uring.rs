@@ -11,6 +11,7 @@
 //! parks in `io_uring_enter` with a `timespec` timeout (`IORING_ENTER_EXT_ARG`); an eventfd,
 //! watched by a multishot poll of its own, wakes it from other threads.
 
+use super::ops::{Leftover, Ops, Resources};
 use super::readiness::{ScheduledIo, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use super::sources::{ParkState, Sources, INTERNAL};
 use io_uring::{opcode, squeue, types, IoUring, Probe};
@@ -22,6 +23,8 @@ use std::time::Duration;
 
 const WAKE_TOKEN: u64 = INTERNAL;
 const CANCEL_TOKEN: u64 = INTERNAL | 1;
+/// Tokens of completion-based operations carry this bit and their slot's key.
+const OP: u64 = 1 << 62;
 
 /// Submission queue entries per ring; the completion queue is four times larger.
 pub(crate) const ENTRIES: u32 = 256;
@@ -39,6 +42,7 @@ pub(crate) struct UringDriver {
     wake: OwnedFd,
     park: ParkState,
     sources: Sources,
+    ops: Ops,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -75,6 +79,12 @@ impl UringDriver {
         for (code, name) in [
             (opcode::PollAdd::CODE, "POLL_ADD"),
             (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+            (opcode::Read::CODE, "READ"),
+            (opcode::Write::CODE, "WRITE"),
+            (opcode::OpenAt::CODE, "OPENAT"),
+            (opcode::Fsync::CODE, "FSYNC"),
+            (opcode::Recv::CODE, "RECV"),
+            (opcode::Send::CODE, "SEND"),
         ] {
             if !probe.is_supported(code) {
                 return Err(unavailable(
@@ -91,6 +101,7 @@ impl UringDriver {
             wake: super::eventfd()?,
             park: ParkState::default(),
             sources: Sources::default(),
+            ops: Ops::default(),
         };
         driver.arm_wake()?;
         driver.ring.submit()?;
@@ -110,8 +121,9 @@ impl UringDriver {
         let _guard = self.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the `sq` mutex is held, so no other `SubmissionQueue` of this ring exists.
         let mut sq = unsafe { self.ring.submission_shared() };
-        // SAFETY: weft's entries are polls and cancels: they carry a descriptor and a token, and
-        // no pointer the kernel could use after the call.
+        // SAFETY: an entry's pointers, if any, point into the resources of an operation slot,
+        // which keeps them until the operation completes (`submit_op`'s contract); polls and
+        // cancels carry none.
         while unsafe { sq.push(entry) }.is_err() {
             // Full: hand the queued entries to the kernel to make room.
             sq.sync();
@@ -211,6 +223,7 @@ impl UringDriver {
         }
         let mut woke = false;
         let mut ready = Vec::new();
+        let mut completed = Vec::new();
         {
             let mut slab = self.sources.lock();
             for &(token, result, flags) in done.iter() {
@@ -223,6 +236,18 @@ impl UringDriver {
                     continue;
                 }
                 if token & INTERNAL != 0 {
+                    continue;
+                }
+                if token & OP != 0 {
+                    let (waker, leftover) = self.ops.complete((token & !OP) as usize, result);
+                    if let Leftover::CloseFd(fd) = leftover {
+                        // SAFETY: the kernel just handed this new descriptor to an operation
+                        // whose future is gone: nothing else owns it.
+                        drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+                    }
+                    if let Some(w) = waker {
+                        completed.push(w);
+                    }
                     continue;
                 }
                 let Some(key) = Sources::key(&slab, token) else {
@@ -247,11 +272,64 @@ impl UringDriver {
                 }
             }
         }
+        drop(done);
         for (io, bits) in ready {
             io.set_ready(bits);
             woke = true;
         }
+        for w in completed {
+            w.wake();
+            woke = true;
+        }
         woke
+    }
+
+    /// Submits a completion-based operation that borrows `resources` until it completes;
+    /// returns the key to poll it with. `local` is true on the ring's own worker.
+    ///
+    /// # Safety
+    ///
+    /// Every pointer in `entry` must point into heap memory owned by `resources` (which does
+    /// not move when the box does), valid for what the operation does with it.
+    pub(crate) unsafe fn submit_op(
+        &self,
+        entry: squeue::Entry,
+        resources: Resources,
+        returns_fd: bool,
+        local: bool,
+    ) -> io::Result<usize> {
+        let key = self.ops.insert(resources, returns_fd);
+        let entry = entry.user_data(OP | key as u64);
+        if let Err(e) = self.push(&entry, !local) {
+            // Not submitted: the kernel never saw the pointers.
+            drop(self.ops.abandon(key));
+            return Err(e);
+        }
+        Ok(key)
+    }
+
+    pub(crate) fn poll_op(
+        &self,
+        key: usize,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<(i32, Resources)> {
+        self.ops.poll(key, cx)
+    }
+
+    /// The future of operation `key` is gone: cancels it if it is still in flight (its
+    /// resources are freed when it completes).
+    pub(crate) fn drop_op(&self, key: usize) {
+        let (in_flight, leftover) = self.ops.orphan(key);
+        if let Leftover::CloseFd(fd) = leftover {
+            // SAFETY: a descriptor the kernel delivered that no future took: nothing owns it.
+            drop(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+        }
+        if in_flight {
+            let cancel = opcode::AsyncCancel::new(OP | key as u64)
+                .build()
+                .user_data(CANCEL_TOKEN);
+            let _ = self.push(&cancel, true);
+        }
     }
 }
 
@@ -263,8 +341,39 @@ impl UringDriver {
 
 impl Drop for UringDriver {
     fn drop(&mut self) {
-        // Polls carry no memory of ours, so closing the ring with some in flight is safe.
         self.sources.wake_all();
+        // Polls carry no memory of ours, but operations do: the kernel may still write into
+        // their buffers, so cancel them and wait (a bounded while) for their completions before
+        // the ring goes. Whatever is still in flight then is leaked, never freed under the
+        // kernel.
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        let mut cancelled = false;
+        loop {
+            let in_flight = self.ops.in_flight();
+            if in_flight.is_empty() {
+                break;
+            }
+            if !cancelled {
+                for key in in_flight {
+                    let cancel = opcode::AsyncCancel::new(OP | key as u64)
+                        .build()
+                        .user_data(CANCEL_TOKEN);
+                    let _ = self.push(&cancel, false);
+                }
+                cancelled = true;
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                self.ops.leak_in_flight();
+                break;
+            }
+            let ts = types::Timespec::from(left.min(Duration::from_millis(100)));
+            let _ = self
+                .ring
+                .submitter()
+                .submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
+            self.reap();
+        }
     }
 }
 

@@ -1,0 +1,221 @@
+//! Completion-based operations on an io_uring ring: the state of each operation in flight and
+//! the resources (buffers, paths, the file) it lends the kernel. Pure: no syscalls.
+//!
+//! The resources of an operation belong to its slot, not to the future that started it, until
+//! the kernel has completed it. A future dropped before that orphans its slot: the slot keeps
+//! the resources, the driver submits a cancel, and the completion frees them, closing the
+//! descriptor an `open` delivered anyway (as a cancelled open or accept must not leak one).
+
+#![forbid(unsafe_code)]
+
+use slab::Slab;
+use std::any::Any;
+use std::sync::{Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+
+/// What an operation lends the kernel; handed back to the future on completion.
+pub(crate) type Resources = Box<dyn Any + Send>;
+
+#[derive(Debug)]
+enum State {
+    /// In flight; the waker of the future waiting for it.
+    Waiting(Option<Waker>),
+    /// Completed with this result; waiting for its future to collect it.
+    Done(i32),
+    /// Its future is gone: free the resources when the kernel is done.
+    Orphaned,
+}
+
+struct Slot {
+    state: State,
+    resources: Option<Resources>,
+    /// A successful result is a new descriptor (open, accept), closed if nobody takes it.
+    returns_fd: bool,
+}
+
+/// What the driver must do once an orphaned operation completed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Leftover {
+    Nothing,
+    /// Close this descriptor, delivered to a future that is gone.
+    CloseFd(i32),
+}
+
+#[derive(Default)]
+pub(crate) struct Ops {
+    slots: Mutex<Slab<Slot>>,
+}
+
+impl std::fmt::Debug for Ops {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ops")
+            .field("in_flight", &self.lock().len())
+            .finish()
+    }
+}
+
+impl Ops {
+    fn lock(&self) -> MutexGuard<'_, Slab<Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes `resources` for a new operation; returns its key (the ring's user data).
+    pub(crate) fn insert(&self, resources: Resources, returns_fd: bool) -> usize {
+        self.lock().insert(Slot {
+            state: State::Waiting(None),
+            resources: Some(resources),
+            returns_fd,
+        })
+    }
+
+    /// The operation could not be submitted after all: the kernel never saw it.
+    pub(crate) fn abandon(&self, key: usize) -> Resources {
+        let slot = self.lock().remove(key);
+        slot.resources.expect("present until completion")
+    }
+
+    /// The kernel completed operation `key` with `result`. Returns the waker to wake (outside
+    /// any lock) and what to clean up if the future is gone.
+    pub(crate) fn complete(&self, key: usize, result: i32) -> (Option<Waker>, Leftover) {
+        let mut slots = self.lock();
+        let Some(slot) = slots.get_mut(key) else {
+            return (None, Leftover::Nothing);
+        };
+        match std::mem::replace(&mut slot.state, State::Done(result)) {
+            State::Waiting(waker) => (waker, Leftover::Nothing),
+            State::Orphaned => {
+                let slot = slots.remove(key);
+                let leftover = if slot.returns_fd && result >= 0 {
+                    Leftover::CloseFd(result)
+                } else {
+                    Leftover::Nothing
+                };
+                drop(slots);
+                // The resources (buffers, the file they were read into) are freed here, after
+                // the kernel finished with them.
+                drop(slot.resources);
+                (None, leftover)
+            }
+            State::Done(_) => unreachable!("an operation completes once"),
+        }
+    }
+
+    /// Polls operation `key`: its result and resources once complete.
+    pub(crate) fn poll(&self, key: usize, cx: &mut Context<'_>) -> Poll<(i32, Resources)> {
+        let mut slots = self.lock();
+        let slot = &mut slots[key];
+        match &mut slot.state {
+            State::Done(result) => {
+                let result = *result;
+                let slot = slots.remove(key);
+                Poll::Ready((result, slot.resources.expect("present until collected")))
+            }
+            State::Waiting(waker) => {
+                match waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => *waker = Some(cx.waker().clone()),
+                }
+                Poll::Pending
+            }
+            State::Orphaned => unreachable!("only the dropped future orphans its operation"),
+        }
+    }
+
+    /// The future of operation `key` is dropped. Returns true if the operation is still in
+    /// flight (the caller submits a cancel); otherwise its slot is freed here, and a descriptor
+    /// it delivered is handed back to be closed.
+    pub(crate) fn orphan(&self, key: usize) -> (bool, Leftover) {
+        let mut slots = self.lock();
+        let slot = &mut slots[key];
+        match slot.state {
+            State::Waiting(_) => {
+                slot.state = State::Orphaned;
+                (true, Leftover::Nothing)
+            }
+            State::Done(result) => {
+                let slot = slots.remove(key);
+                drop(slots);
+                let leftover = if slot.returns_fd && result >= 0 {
+                    Leftover::CloseFd(result)
+                } else {
+                    Leftover::Nothing
+                };
+                (false, leftover)
+            }
+            State::Orphaned => unreachable!("orphaned once"),
+        }
+    }
+
+    /// Keys of operations the kernel has not completed.
+    pub(crate) fn in_flight(&self) -> Vec<usize> {
+        self.lock()
+            .iter()
+            .filter(|(_, s)| !matches!(s.state, State::Done(_)))
+            .map(|(k, _)| k)
+            .collect()
+    }
+
+    /// The ring is being torn down while operations are still in flight after every attempt
+    /// to cancel them: their resources are leaked rather than freed under the kernel.
+    pub(crate) fn leak_in_flight(&self) {
+        let mut slots = self.lock();
+        for (_, slot) in slots.iter_mut() {
+            if !matches!(slot.state, State::Done(_)) {
+                std::mem::forget(slot.resources.take());
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_hands_back_the_resources() {
+        let ops = Ops::default();
+        let key = ops.insert(Box::new(vec![1u8, 2, 3]), false);
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(ops.poll(key, &mut cx).is_pending());
+        ops.complete(key, 3);
+        let Poll::Ready((res, buf)) = ops.poll(key, &mut cx) else {
+            panic!("done");
+        };
+        assert_eq!(res, 3);
+        assert_eq!(*buf.downcast::<Vec<u8>>().unwrap(), vec![1, 2, 3]);
+        assert!(ops.in_flight().is_empty());
+    }
+
+    #[test]
+    fn an_orphaned_open_closes_the_descriptor_it_delivered() {
+        let ops = Ops::default();
+        let key = ops.insert(Box::new(()), true);
+        assert_eq!(ops.orphan(key), (true, Leftover::Nothing));
+        assert_eq!(ops.complete(key, 7).1, Leftover::CloseFd(7));
+        assert!(ops.in_flight().is_empty());
+        // Dropped after completing but before collecting: the same.
+        let key = ops.insert(Box::new(()), true);
+        ops.complete(key, 9);
+        assert_eq!(ops.orphan(key), (false, Leftover::CloseFd(9)));
+    }
+
+    #[test]
+    fn an_orphaned_read_keeps_its_buffer_until_completion() {
+        struct Flag(std::sync::Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let freed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let ops = Ops::default();
+        let key = ops.insert(Box::new(Flag(freed.clone())), false);
+        ops.orphan(key);
+        assert!(
+            !freed.load(std::sync::atomic::Ordering::SeqCst),
+            "the kernel may still write"
+        );
+        ops.complete(key, -libc::ECANCELED);
+        assert!(freed.load(std::sync::atomic::Ordering::SeqCst));
+    }
+}
