@@ -53,6 +53,15 @@ impl Registration {
     /// Registers `fd` with the driver [`home`] picks.
     fn new(fd: std::os::fd::RawFd) -> io::Result<Self> {
         let (shared, home, local) = home()?;
+        Self::with(fd, shared, home, local)
+    }
+
+    fn with(
+        fd: std::os::fd::RawFd,
+        shared: Arc<Shared>,
+        home: usize,
+        local: bool,
+    ) -> io::Result<Self> {
         let io = Arc::new(ScheduledIo::new());
         let token = shared.drivers[home].register(fd, io.clone(), local)?;
         Ok(Self {
@@ -83,6 +92,15 @@ impl<T: AsRawFd> IoSource<T> {
     /// Registers `io`, which must already be in non-blocking mode.
     pub(crate) fn new(io: T) -> io::Result<Self> {
         let reg = Registration::new(io.as_raw_fd())?;
+        Ok(Self { reg, io: Some(io) })
+    }
+
+    /// Registers `io` with the global runtime, whichever executor runs this code: for sources
+    /// that live as long as the process.
+    pub(crate) fn new_global(io: T) -> io::Result<Self> {
+        let shared = global().shared().clone();
+        let home = NEXT_HOME.fetch_add(1, Ordering::Relaxed) % shared.num_workers();
+        let reg = Registration::with(io.as_raw_fd(), shared, home, false)?;
         Ok(Self { reg, io: Some(io) })
     }
 
