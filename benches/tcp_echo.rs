@@ -107,7 +107,10 @@ impl Server {
                 c
             }
         };
-        let mut child = cmd.stdout(Stdio::piped()).spawn().expect("start the server");
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
@@ -291,20 +294,21 @@ fn serve(kind: &str) {
                 loop {
                     let (mut s, _) = listener.accept().await.unwrap();
                     s.get_ref().set_nodelay(true).unwrap();
-                    spawner.spawn(async move {
-                        let mut buf = [0u8; MSG];
-                        loop {
-                            match s.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => {
-                                    if s.write_all(&buf[..n]).await.is_err() {
-                                        return;
+                    spawner
+                        .spawn(async move {
+                            let mut buf = [0u8; MSG];
+                            loop {
+                                match s.read(&mut buf).await {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => {
+                                        if s.write_all(&buf[..n]).await.is_err() {
+                                            return;
+                                        }
                                     }
                                 }
                             }
-                        }
-                    })
-                    .detach();
+                        })
+                        .detach();
                 }
             });
             async_io::block_on(accept);

@@ -1,7 +1,7 @@
 //! A completion-based io_uring operation as a future: it lends the kernel its resources
 //! (buffers, a path, the file) and gets them back with the result.
 
-use super::source::home;
+use super::source::{home, on_worker};
 use crate::runtime::shared::Shared;
 use crate::sys::ops::Resources;
 use io_uring::squeue;
@@ -73,7 +73,8 @@ impl Future for Op {
 impl Drop for Op {
     fn drop(&mut self) {
         if !self.done {
-            self.driver().drop_op(self.key);
+            let local = on_worker(&self.shared, self.ring);
+            self.driver().drop_op(self.key, local);
         }
     }
 }

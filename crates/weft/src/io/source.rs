@@ -49,6 +49,11 @@ pub(crate) fn home() -> io::Result<(Arc<Shared>, usize, bool)> {
     Ok((shared, home, local))
 }
 
+/// True on the thread of worker `index` of `shared`.
+pub(crate) fn on_worker(shared: &Shared, index: usize) -> bool {
+    context::with_worker(|w| w.is_some_and(|w| w.index == index && w.belongs_to(shared)))
+}
+
 impl Registration {
     /// Registers `fd` with the driver [`home`] picks.
     fn new(fd: std::os::fd::RawFd) -> io::Result<Self> {
@@ -147,7 +152,8 @@ impl<T: AsRawFd> IoSource<T> {
     }
 
     fn deregister(&self, fd: std::os::fd::RawFd) {
-        self.reg.shared.drivers[self.reg.home].deregister(fd, self.reg.token);
+        let local = on_worker(&self.reg.shared, self.reg.home);
+        self.reg.shared.drivers[self.reg.home].deregister(fd, self.reg.token, local);
     }
 }
 

@@ -180,10 +180,11 @@ impl Driver {
         }
     }
 
-    /// Stops watching `fd` (still open; the caller closes it afterwards).
-    pub(crate) fn deregister(&self, fd: RawFd, token: u64) {
+    /// Stops watching `fd` (still open; the caller closes it afterwards); `local` is true on
+    /// this driver's own worker.
+    pub(crate) fn deregister(&self, fd: RawFd, token: u64, local: bool) {
         match self {
-            Driver::Uring(d) => d.deregister(token),
+            Driver::Uring(d) => d.deregister(token, local),
             Driver::Epoll(d) => d.deregister(fd, token),
         }
     }
@@ -192,7 +193,7 @@ impl Driver {
     /// error instead of waiting for events nobody will deliver.
     pub(crate) fn shutdown(&self) {
         match self {
-            Driver::Uring(d) => d.sources().wake_all(),
+            Driver::Uring(d) => d.shutdown(),
             Driver::Epoll(d) => d.sources().wake_all(),
         }
     }

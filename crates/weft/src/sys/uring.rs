@@ -4,12 +4,18 @@
 //! into after its future was dropped. Dropping a source submits an `ASYNC_CANCEL`; its slab
 //! entry is freed when the poll's last completion arrives.
 //!
-//! Any thread may submit (a source registered or dropped off its worker, a task that moved):
-//! pushes to the submission queue are serialised by a mutex, and a push from another thread
-//! submits at once, while one from the ring's own worker waits for the worker's next poll or
-//! park, which submit everything queued. Only the ring's worker reaps completions. The worker
-//! parks in `io_uring_enter` with a `timespec` timeout (`IORING_ENTER_EXT_ARG`); an eventfd,
-//! watched by a multishot poll of its own, wakes it from other threads.
+//! Any thread may queue an entry (a source registered or dropped off its worker, a task that
+//! moved): pushes to the submission queue are serialised by a mutex. Only the ring's worker
+//! enters the kernel, at its next poll or park (a push from another thread wakes it if it is
+//! parked), and reaps completions. That matters: the kernel runs a request's completion work on
+//! the thread that submitted it, so a connection accepted on a `block_on` thread and submitted
+//! from there would have every readiness event of its life interrupt that thread to be passed
+//! on. The ring is set up with `COOP_TASKRUN` (no inter-processor interrupt to post a
+//! completion; the worker's own syscalls run the work) and `TASKRUN_FLAG` (a busy worker sees
+//! when work is waiting). Once the executor shuts down, pushes submit at once.
+//!
+//! The worker parks in `io_uring_enter` with a `timespec` timeout (`IORING_ENTER_EXT_ARG`); an
+//! eventfd, watched by a multishot poll of its own, wakes it from other threads.
 
 use super::ops::{Leftover, Ops, Resources};
 use super::readiness::{ScheduledIo, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
@@ -37,8 +43,11 @@ pub(crate) struct UringDriver {
     sq: Mutex<()>,
     /// Held while the worker reaps completions (only it does; the mutex makes that checkable).
     cq: Mutex<Vec<(u64, i32, u32)>>,
-    /// Entries pushed by the worker and not yet submitted.
+    /// Entries pushed and not yet submitted.
     unsubmitted: AtomicBool,
+    /// The executor shut down: its worker may be gone, so pushes submit themselves. Written
+    /// under the `sq` mutex.
+    closed: AtomicBool,
     wake: OwnedFd,
     park: ParkState,
     sources: Sources,
@@ -58,7 +67,13 @@ impl UringDriver {
     pub(crate) fn new() -> io::Result<Self> {
         let ring = IoUring::builder()
             .setup_cqsize(ENTRIES * 4)
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
             .build(ENTRIES)
+            .or_else(|_| {
+                // Before Linux 5.19: without the task-run flags.
+                IoUring::builder().setup_cqsize(ENTRIES * 4).build(ENTRIES)
+            })
             .map_err(|e| unavailable(format!("io_uring_setup failed: {e}"), e))?;
         if !ring.params().is_feature_ext_arg() {
             return Err(unavailable(
@@ -98,13 +113,14 @@ impl UringDriver {
             sq: Mutex::new(()),
             cq: Mutex::new(Vec::with_capacity(ENTRIES as usize)),
             unsubmitted: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             wake: super::eventfd()?,
             park: ParkState::default(),
             sources: Sources::default(),
             ops: Ops::default(),
         };
+        // Queued only: the worker submits it, so the eventfd's completions run on the worker.
         driver.arm_wake()?;
-        driver.ring.submit()?;
         Ok(driver)
     }
 
@@ -113,12 +129,12 @@ impl UringDriver {
             .multi(true)
             .build()
             .user_data(WAKE_TOKEN);
-        self.push(&entry, false)
+        self.push(&entry, Submit::Later)
     }
 
-    /// Queues `entry`; submits at once if `now` (a thread other than the ring's worker).
-    fn push(&self, entry: &squeue::Entry, now: bool) -> io::Result<()> {
-        let _guard = self.sq.lock().unwrap_or_else(|e| e.into_inner());
+    /// Queues `entry`, to be submitted as `when` says.
+    fn push(&self, entry: &squeue::Entry, when: Submit) -> io::Result<()> {
+        let guard = self.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the `sq` mutex is held, so no other `SubmissionQueue` of this ring exists.
         let mut sq = unsafe { self.ring.submission_shared() };
         // SAFETY: an entry's pointers, if any, point into the resources of an operation slot,
@@ -132,12 +148,25 @@ impl UringDriver {
         }
         sq.sync();
         drop(sq);
-        if now {
+        if when == Submit::Now || self.closed.load(Ordering::Relaxed) {
             self.ring.submit()?;
-        } else {
-            self.unsubmitted.store(true, Ordering::Release);
+            return Ok(());
+        }
+        drop(guard);
+        self.unsubmitted.store(true, Ordering::Release);
+        if when == Submit::Foreign {
+            self.unpark();
         }
         Ok(())
+    }
+
+    /// The executor is shutting down: wakes every source's tasks, and from now on pushes submit
+    /// at once, since the worker may have exited.
+    pub(crate) fn shutdown(&self) {
+        self.sources.wake_all();
+        let _guard = self.sq.lock().unwrap_or_else(|e| e.into_inner());
+        self.closed.store(true, Ordering::Relaxed);
+        let _ = self.ring.submit();
     }
 
     fn poll_entry(fd: RawFd, token: u64) -> squeue::Entry {
@@ -149,7 +178,7 @@ impl UringDriver {
 
     pub(crate) fn register(&self, fd: RawFd, io: Arc<ScheduledIo>, local: bool) -> io::Result<u64> {
         let token = self.sources.insert(io, fd);
-        if let Err(e) = self.push(&Self::poll_entry(fd, token), !local) {
+        if let Err(e) = self.push(&Self::poll_entry(fd, token), Submit::from(local)) {
             let mut slab = self.sources.lock();
             if let Some(k) = Sources::key(&slab, token) {
                 slab.remove(k);
@@ -160,8 +189,9 @@ impl UringDriver {
     }
 
     /// Cancels a source's poll. Its descriptor may be closed right after: the poll holds its own
-    /// reference to the file until the cancellation completes.
-    pub(crate) fn deregister(&self, token: u64) {
+    /// reference to the file until the cancellation completes. `local` is true on the ring's
+    /// worker.
+    pub(crate) fn deregister(&self, token: u64, local: bool) {
         {
             let mut slab = self.sources.lock();
             match Sources::key(&slab, token) {
@@ -172,9 +202,10 @@ impl UringDriver {
         let entry = opcode::AsyncCancel::new(token)
             .build()
             .user_data(CANCEL_TOKEN);
-        // Submitted at once even on the ring's worker: until it runs, the poll keeps the socket
-        // open and the peer would not see it closed.
-        let _ = self.push(&entry, true);
+        // Until it runs, the poll keeps the socket open and the peer does not see it closed: on
+        // the worker it is submitted at once, from elsewhere the worker is woken to submit it.
+        let when = if local { Submit::Now } else { Submit::Foreign };
+        let _ = self.push(&entry, when);
     }
 
     pub(crate) fn unpark(&self) {
@@ -204,7 +235,13 @@ impl UringDriver {
     /// Submits what the worker queued and handles completions, without blocking; true if a
     /// task was woken.
     pub(crate) fn poll(&self) -> bool {
-        if self.unsubmitted.swap(false, Ordering::Acquire) {
+        let taskrun = {
+            let _guard = self.sq.lock().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: the `sq` mutex is held, so no other `SubmissionQueue` of this ring exists.
+            unsafe { self.ring.submission_shared() }.taskrun()
+        };
+        if self.unsubmitted.swap(false, Ordering::Acquire) || taskrun {
+            // With completion work waiting, `submit` enters with GETEVENTS, which runs it.
             let _ = self.ring.submit();
         }
         self.reap()
@@ -267,7 +304,7 @@ impl UringDriver {
                         // The multishot poll ended on its own (the kernel may end one under
                         // memory pressure): arm it again.
                         let fd = entry.fd;
-                        let _ = self.push(&Self::poll_entry(fd, token), false);
+                        let _ = self.push(&Self::poll_entry(fd, token), Submit::Later);
                     }
                 }
             }
@@ -300,7 +337,7 @@ impl UringDriver {
     ) -> io::Result<usize> {
         let key = self.ops.insert(resources, returns_fd);
         let entry = entry.user_data(OP | key as u64);
-        if let Err(e) = self.push(&entry, !local) {
+        if let Err(e) = self.push(&entry, Submit::from(local)) {
             // Not submitted: the kernel never saw the pointers.
             drop(self.ops.abandon(key));
             return Err(e);
@@ -317,8 +354,8 @@ impl UringDriver {
     }
 
     /// The future of operation `key` is gone: cancels it if it is still in flight (its
-    /// resources are freed when it completes).
-    pub(crate) fn drop_op(&self, key: usize) {
+    /// resources are freed when it completes). `local` is true on the ring's worker.
+    pub(crate) fn drop_op(&self, key: usize, local: bool) {
         let (in_flight, leftover) = self.ops.orphan(key);
         if let Leftover::CloseFd(fd) = leftover {
             // SAFETY: a descriptor the kernel delivered that no future took: nothing owns it.
@@ -328,14 +365,8 @@ impl UringDriver {
             let cancel = opcode::AsyncCancel::new(OP | key as u64)
                 .build()
                 .user_data(CANCEL_TOKEN);
-            let _ = self.push(&cancel, true);
+            let _ = self.push(&cancel, Submit::from(local));
         }
-    }
-}
-
-impl UringDriver {
-    pub(crate) fn sources(&self) -> &Sources {
-        &self.sources
     }
 }
 
@@ -358,7 +389,7 @@ impl Drop for UringDriver {
                     let cancel = opcode::AsyncCancel::new(OP | key as u64)
                         .build()
                         .user_data(CANCEL_TOKEN);
-                    let _ = self.push(&cancel, false);
+                    let _ = self.push(&cancel, Submit::Now);
                 }
                 cancelled = true;
             }
@@ -373,6 +404,27 @@ impl Drop for UringDriver {
                 .submitter()
                 .submit_with_args(1, &types::SubmitArgs::new().timespec(&ts));
             self.reap();
+        }
+    }
+}
+
+/// When a pushed entry reaches the kernel.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Submit {
+    /// The ring's worker pushed it: at its next poll or park.
+    Later,
+    /// The ring's worker pushed it and it cannot wait.
+    Now,
+    /// Another thread pushed it: the worker is woken if parked, and submits it.
+    Foreign,
+}
+
+impl From<bool> for Submit {
+    fn from(local: bool) -> Self {
+        if local {
+            Submit::Later
+        } else {
+            Submit::Foreign
         }
     }
 }
