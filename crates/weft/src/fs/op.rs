@@ -3,7 +3,7 @@
 //! the operation until it completes, so a dropped future never leaves the kernel (or a pool
 //! thread) writing into freed memory.
 
-use crate::io::op::Op;
+use crate::io::op::{Op, OpKind, Submitted};
 use crate::task::Catch;
 use io_uring::{opcode, types};
 use std::ffi::CString;
@@ -66,16 +66,18 @@ impl FileOp {
         };
         // SAFETY: the entry points into the spare capacity of `res.buf` (heap memory owned by
         // the resources, which does not move with them) and at `res.file`'s descriptor.
-        match unsafe { Op::submit(entry, Box::new(res), false) } {
-            Ok(Ok(op)) => FileOp(Backend::Ring(op)),
-            Ok(Err(res)) => Self::pool(*res.downcast::<FileBuf>().expect("ours"), move |f| {
-                let start = f.buf.len();
-                f.buf.resize(start + len, 0);
-                let r = f.file.read_at(&mut f.buf[start..], pos);
-                f.buf.truncate(start + *r.as_ref().unwrap_or(&0));
-                r
-            }),
-            Err(e) => FileOp(Backend::Failed(Some(e))),
+        match unsafe { Op::submit(entry, Box::new(res), OpKind::Plain, false) } {
+            Submitted::Ring(op) => FileOp(Backend::Ring(op)),
+            Submitted::NotRing(res) => {
+                Self::pool(*res.downcast::<FileBuf>().expect("ours"), move |f| {
+                    let start = f.buf.len();
+                    f.buf.resize(start + len, 0);
+                    let r = f.file.read_at(&mut f.buf[start..], pos);
+                    f.buf.truncate(start + *r.as_ref().unwrap_or(&0));
+                    r
+                })
+            }
+            Submitted::Failed(e, _) => FileOp(Backend::Failed(Some(e))),
         }
     }
 
@@ -93,12 +95,14 @@ impl FileOp {
         };
         // SAFETY: the entry points into `res.buf` (heap memory owned by the resources) and at
         // `res.file`'s descriptor.
-        match unsafe { Op::submit(entry, Box::new(res), false) } {
-            Ok(Ok(op)) => FileOp(Backend::Ring(op)),
-            Ok(Err(res)) => Self::pool(*res.downcast::<FileBuf>().expect("ours"), move |f| {
-                f.file.write_at(&f.buf[from..from + len], pos)
-            }),
-            Err(e) => FileOp(Backend::Failed(Some(e))),
+        match unsafe { Op::submit(entry, Box::new(res), OpKind::Plain, false) } {
+            Submitted::Ring(op) => FileOp(Backend::Ring(op)),
+            Submitted::NotRing(res) => {
+                Self::pool(*res.downcast::<FileBuf>().expect("ours"), move |f| {
+                    f.file.write_at(&f.buf[from..from + len], pos)
+                })
+            }
+            Submitted::Failed(e, _) => FileOp(Backend::Failed(Some(e))),
         }
     }
 
@@ -156,14 +160,15 @@ pub(crate) async fn open(path: &std::path::Path, flags: i32, mode: u32) -> io::R
     let c_path = Box::new(c_path);
     // SAFETY: the entry points at the path's heap bytes, owned by the resources. A descriptor
     // the open delivers after its future was dropped is closed by the driver.
-    match unsafe { Op::submit(entry, c_path, true) }? {
-        Ok(op) => {
+    match unsafe { Op::submit(entry, c_path, OpKind::ReturnsFd, false) } {
+        Submitted::Failed(e, _) => Err(e),
+        Submitted::Ring(op) => {
             let (result, _path) = op.await;
             let fd = result? as i32;
             // SAFETY: the kernel handed this new descriptor to us alone.
             Ok(StdFile::from(unsafe { OwnedFd::from_raw_fd(fd) }))
         }
-        Err(c_path) => {
+        Submitted::NotRing(c_path) => {
             let c_path = *c_path.downcast::<CString>().expect("ours");
             let fd = crate::spawn_blocking(move || {
                 // SAFETY: a valid NUL-terminated path; the result is checked below.
@@ -194,9 +199,10 @@ pub(crate) async fn sync(file: &Arc<StdFile>, data_only: bool) -> io::Result<()>
         .flags(flags)
         .build();
     // SAFETY: no pointers; the resources keep the descriptor open.
-    match unsafe { Op::submit(entry, Box::new(file.clone()), false) }? {
-        Ok(op) => op.await.0.map(drop),
-        Err(_) => {
+    match unsafe { Op::submit(entry, Box::new(file.clone()), OpKind::Plain, false) } {
+        Submitted::Failed(e, _) => Err(e),
+        Submitted::Ring(op) => op.await.0.map(drop),
+        Submitted::NotRing(_) => {
             let file = file.clone();
             crate::spawn_blocking(move || {
                 if data_only {

@@ -19,6 +19,7 @@
 //! ```
 
 pub(crate) mod op;
+pub(crate) mod owned;
 pub(crate) mod source;
 
 pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};

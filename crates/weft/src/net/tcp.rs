@@ -1,6 +1,7 @@
 //! TCP: a listener that accepts connections and the streams between two endpoints.
 
 use super::addr::{each_addr, resolve, resolve_blocking, ToSocketAddrs};
+use crate::io::owned::{self, Stash};
 use crate::io::source::IoSource;
 use crate::sys::Direction;
 use crate::time::Sleep;
@@ -9,7 +10,7 @@ use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
@@ -184,6 +185,8 @@ impl Stream for Incoming<'_> {
 #[derive(Debug)]
 pub struct TcpStream {
     io: IoSource<std::net::TcpStream>,
+    /// Bytes of owned reads whose futures were dropped; made by the first owned read.
+    stash: OnceLock<Arc<Stash>>,
 }
 
 impl TcpStream {
@@ -216,9 +219,7 @@ impl TcpStream {
             Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
             Err(e) => return Err(e),
         }
-        let stream = TcpStream {
-            io: IoSource::new(std::net::TcpStream::from(socket))?,
-        };
+        let stream = TcpStream::with(IoSource::new(std::net::TcpStream::from(socket))?);
         // Connected once writable with no pending error and a peer.
         stream
             .io
@@ -245,9 +246,57 @@ impl TcpStream {
     /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
-        Ok(Self {
-            io: IoSource::new(stream)?,
-        })
+        Ok(Self::with(IoSource::new(stream)?))
+    }
+
+    fn with(io: IoSource<std::net::TcpStream>) -> Self {
+        Self {
+            io,
+            stash: OnceLock::new(),
+        }
+    }
+
+    /// Reads into the spare capacity of `buf` (8 KiB is reserved if it has none), appending,
+    /// and hands the buffer back with the count (0 at the end of the stream). On io_uring,
+    /// from a worker, this is a `RECV` on the ring straight into `buf`, with no readiness
+    /// round trip; elsewhere a read when the socket is ready.
+    ///
+    /// Cancel-safe: if the future is dropped after the kernel already received into `buf`,
+    /// those bytes are kept and the next read of this stream (of any kind) returns them first.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use weft::net::{TcpListener, TcpStream};
+    /// # weft::block_on(async {
+    /// # let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// # let addr = listener.local_addr()?;
+    /// # let client = weft::spawn(async move {
+    /// #     let conn = TcpStream::connect(addr).await?;
+    /// #     let (r, _) = conn.write_all_owned(b"ping".to_vec()).await;
+    /// #     r
+    /// # });
+    /// let (conn, _) = listener.accept().await?;
+    /// let mut buf = Vec::with_capacity(1024);
+    /// while buf.len() < 4 {
+    ///     let (n, b) = conn.read_owned(buf).await;
+    ///     buf = b;
+    ///     if n? == 0 { break; }
+    /// }
+    /// assert_eq!(buf, b"ping");
+    /// # client.await?;
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let stash = self.stash.get_or_init(Default::default);
+        owned::read_owned(&self.io, stash, buf).await
+    }
+
+    /// Writes all of `buf` and hands it back. On io_uring, from a worker, each piece is a
+    /// `SEND` on the ring from `buf`; elsewhere a write when the socket is ready. Dropped
+    /// before it completes, it may have written part of `buf`, as `write_all` may.
+    pub async fn write_all_owned(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        owned::write_all_owned(&self.io, buf).await
     }
 
     /// Hands the socket back as a std stream (non-blocking).
@@ -343,6 +392,11 @@ impl TcpStream {
     }
 
     fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if let Some(stash) = self.stash.get() {
+            if let Some(n) = ready!(stash.poll_take(cx, buf)) {
+                return Poll::Ready(Ok(n));
+            }
+        }
         self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
     }
 
@@ -435,6 +489,11 @@ pub struct OwnedWriteHalf {
 }
 
 impl OwnedReadHalf {
+    /// [`TcpStream::read_owned`] on this half.
+    pub async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        self.stream.read_owned(buf).await
+    }
+
     /// The remote address.
     ///
     /// # Errors
@@ -457,6 +516,13 @@ impl OwnedReadHalf {
         write.shutdown_on_drop = false;
         drop(write);
         Ok(Arc::try_unwrap(self.stream).expect("both halves were given back"))
+    }
+}
+
+impl OwnedWriteHalf {
+    /// [`TcpStream::write_all_owned`] on this half.
+    pub async fn write_all_owned(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        self.stream.write_all_owned(buf).await
     }
 }
 

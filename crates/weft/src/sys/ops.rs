@@ -29,8 +29,47 @@ enum State {
 struct Slot {
     state: State,
     resources: Option<Resources>,
-    /// A successful result is a new descriptor (open, accept), closed if nobody takes it.
-    returns_fd: bool,
+    kind: OpKind,
+}
+
+/// What becomes of an operation's result when its future is gone.
+#[derive(Clone, Copy)]
+pub(crate) enum OpKind {
+    /// Nothing to keep: the resources are freed.
+    Plain,
+    /// A successful result is a new descriptor (open, accept): it is closed.
+    ReturnsFd,
+    /// The result and the resources go to this function (a receive hands the bytes it read to
+    /// its stream, so the next read gets them). It runs outside any lock, on the ring's worker
+    /// or on the thread that drops a future whose operation had completed.
+    Salvage(fn(Resources, i32)),
+}
+
+impl std::fmt::Debug for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            OpKind::Plain => "Plain",
+            OpKind::ReturnsFd => "ReturnsFd",
+            OpKind::Salvage(_) => "Salvage",
+        })
+    }
+}
+
+impl Slot {
+    /// What the driver must do for this slot's completed, orphaned operation; a salvage runs
+    /// here. Call with no lock held.
+    fn finish_orphaned(self, result: i32) -> Leftover {
+        match self.kind {
+            OpKind::ReturnsFd if result >= 0 => Leftover::CloseFd(result),
+            OpKind::Salvage(f) => {
+                f(self.resources.expect("present until completion"), result);
+                Leftover::Nothing
+            }
+            // The resources (buffers, the file they were read into) are freed here, after the
+            // kernel finished with them.
+            _ => Leftover::Nothing,
+        }
+    }
 }
 
 /// What the driver must do once an orphaned operation completed.
@@ -60,11 +99,11 @@ impl Ops {
     }
 
     /// Takes `resources` for a new operation; returns its key (the ring's user data).
-    pub(crate) fn insert(&self, resources: Resources, returns_fd: bool) -> usize {
+    pub(crate) fn insert(&self, resources: Resources, kind: OpKind) -> usize {
         self.lock().insert(Slot {
             state: State::Waiting(None),
             resources: Some(resources),
-            returns_fd,
+            kind,
         })
     }
 
@@ -85,16 +124,8 @@ impl Ops {
             State::Waiting(waker) => (waker, Leftover::Nothing),
             State::Orphaned => {
                 let slot = slots.remove(key);
-                let leftover = if slot.returns_fd && result >= 0 {
-                    Leftover::CloseFd(result)
-                } else {
-                    Leftover::Nothing
-                };
                 drop(slots);
-                // The resources (buffers, the file they were read into) are freed here, after
-                // the kernel finished with them.
-                drop(slot.resources);
-                (None, leftover)
+                (None, slot.finish_orphaned(result))
             }
             State::Done(_) => unreachable!("an operation completes once"),
         }
@@ -135,12 +166,7 @@ impl Ops {
             State::Done(result) => {
                 let slot = slots.remove(key);
                 drop(slots);
-                let leftover = if slot.returns_fd && result >= 0 {
-                    Leftover::CloseFd(result)
-                } else {
-                    Leftover::Nothing
-                };
-                (false, leftover)
+                (false, slot.finish_orphaned(result))
             }
             State::Orphaned => unreachable!("orphaned once"),
         }
@@ -174,7 +200,7 @@ mod tests {
     #[test]
     fn completion_hands_back_the_resources() {
         let ops = Ops::default();
-        let key = ops.insert(Box::new(vec![1u8, 2, 3]), false);
+        let key = ops.insert(Box::new(vec![1u8, 2, 3]), OpKind::Plain);
         let mut cx = Context::from_waker(Waker::noop());
         assert!(ops.poll(key, &mut cx).is_pending());
         ops.complete(key, 3);
@@ -189,12 +215,12 @@ mod tests {
     #[test]
     fn an_orphaned_open_closes_the_descriptor_it_delivered() {
         let ops = Ops::default();
-        let key = ops.insert(Box::new(()), true);
+        let key = ops.insert(Box::new(()), OpKind::ReturnsFd);
         assert_eq!(ops.orphan(key), (true, Leftover::Nothing));
         assert_eq!(ops.complete(key, 7).1, Leftover::CloseFd(7));
         assert!(ops.in_flight().is_empty());
         // Dropped after completing but before collecting: the same.
-        let key = ops.insert(Box::new(()), true);
+        let key = ops.insert(Box::new(()), OpKind::ReturnsFd);
         ops.complete(key, 9);
         assert_eq!(ops.orphan(key), (false, Leftover::CloseFd(9)));
     }
@@ -209,7 +235,7 @@ mod tests {
         }
         let freed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let ops = Ops::default();
-        let key = ops.insert(Box::new(Flag(freed.clone())), false);
+        let key = ops.insert(Box::new(Flag(freed.clone())), OpKind::Plain);
         ops.orphan(key);
         assert!(
             !freed.load(std::sync::atomic::Ordering::SeqCst),
@@ -217,5 +243,28 @@ mod tests {
         );
         ops.complete(key, -libc::ECANCELED);
         assert!(freed.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[test]
+    fn an_orphaned_salvage_gets_the_result_and_resources() {
+        use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
+        static GOT: AtomicI32 = AtomicI32::new(0);
+        fn salvage(res: Resources, result: i32) {
+            let v = res.downcast::<Vec<u8>>().expect("ours");
+            GOT.store(result * 100 + v.len() as i32, SeqCst);
+        }
+        let ops = Ops::default();
+        // Orphaned in flight, then completed.
+        let key = ops.insert(Box::new(vec![0u8; 4]), OpKind::Salvage(salvage));
+        assert_eq!(ops.orphan(key), (true, Leftover::Nothing));
+        assert_eq!(GOT.load(SeqCst), 0);
+        assert_eq!(ops.complete(key, 3).1, Leftover::Nothing);
+        assert_eq!(GOT.load(SeqCst), 304);
+        // Completed, then orphaned before the future collected it.
+        let key = ops.insert(Box::new(vec![0u8; 2]), OpKind::Salvage(salvage));
+        ops.complete(key, 1);
+        assert_eq!(ops.orphan(key), (false, Leftover::Nothing));
+        assert_eq!(GOT.load(SeqCst), 102);
+        assert!(ops.in_flight().is_empty());
     }
 }

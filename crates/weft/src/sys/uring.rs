@@ -17,7 +17,7 @@
 //! The worker parks in `io_uring_enter` with a `timespec` timeout (`IORING_ENTER_EXT_ARG`); an
 //! eventfd, watched by a multishot poll of its own, wakes it from other threads.
 
-use super::ops::{Leftover, Ops, Resources};
+use super::ops::{Leftover, OpKind, Ops, Resources};
 use super::readiness::{ScheduledIo, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
 use super::sources::{ParkState, Sources, INTERNAL};
 use io_uring::{opcode, squeue, types, IoUring, Probe};
@@ -322,7 +322,9 @@ impl UringDriver {
     }
 
     /// Submits a completion-based operation that borrows `resources` until it completes;
-    /// returns the key to poll it with. `local` is true on the ring's own worker.
+    /// returns the key to poll it with. `local` is true on the ring's own worker; `now` (only
+    /// there) submits at once. On failure the resources come back: the kernel never saw
+    /// them.
     ///
     /// # Safety
     ///
@@ -332,17 +334,22 @@ impl UringDriver {
         &self,
         entry: squeue::Entry,
         resources: Resources,
-        returns_fd: bool,
+        kind: OpKind,
         local: bool,
-    ) -> io::Result<usize> {
-        let key = self.ops.insert(resources, returns_fd);
+        now: bool,
+    ) -> Result<usize, (io::Error, Resources)> {
+        let key = self.ops.insert(resources, kind);
         let entry = entry.user_data(OP | key as u64);
-        if let Err(e) = self.push(&entry, Submit::from(local)) {
-            // Not submitted: the kernel never saw the pointers.
-            drop(self.ops.abandon(key));
-            return Err(e);
+        debug_assert!(local || !now, "only the ring's worker submits at once");
+        let when = match (local, now) {
+            (true, true) => Submit::Now,
+            (true, false) => Submit::Later,
+            (false, _) => Submit::Foreign,
+        };
+        match self.push(&entry, when) {
+            Ok(()) => Ok(key),
+            Err(e) => Err((e, self.ops.abandon(key))),
         }
-        Ok(key)
     }
 
     pub(crate) fn poll_op(
