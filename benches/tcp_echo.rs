@@ -46,16 +46,22 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<11} {:>6} {:>12} {:>9} {:>9} {:>12}",
-        "server", "conns", "rt/s", "p50 us", "p99 us", "cpu us/rt"
+        "{:<11} {:>6} {:>12} {:>9} {:>9} {:>12} {:>15}",
+        "server", "conns", "rt/s", "p50 us", "p99 us", "cpu us/rt", "min/max conn"
     );
     for &n in &conns {
         for s in &servers {
             let mut server = Server::start(s);
             let r = drive(server.addr, n, Duration::from_secs_f64(secs), server.pid());
             println!(
-                "{:<11} {:>6} {:>12.0} {:>9.1} {:>9.1} {:>12.2}",
-                s, n, r.rate, r.p50_us, r.p99_us, r.cpu_us_per_rt
+                "{:<11} {:>6} {:>12.0} {:>9.1} {:>9.1} {:>12.2} {:>15}",
+                s,
+                n,
+                r.rate,
+                r.p50_us,
+                r.p99_us,
+                r.cpu_us_per_rt,
+                format!("{}/{}", r.min_conn, r.max_conn)
             );
             server.stop();
         }
@@ -153,6 +159,9 @@ struct Result {
     p50_us: f64,
     p99_us: f64,
     cpu_us_per_rt: f64,
+    /// Round trips of the least and the most served connection: how evenly it serves.
+    min_conn: usize,
+    max_conn: usize,
 }
 
 /// `conns` connections, each echoing one message at a time for `time` (after a short warm-up).
@@ -198,8 +207,12 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
         tokio::time::sleep_until((start).into()).await;
         *cpu_start.lock().unwrap() = Some(cpu_time(pid));
         let mut lat = Vec::new();
+        let (mut min_conn, mut max_conn) = (usize::MAX, 0);
         for t in tasks {
-            lat.extend(t.await.unwrap());
+            let l = t.await.unwrap();
+            min_conn = min_conn.min(l.len());
+            max_conn = max_conn.max(l.len());
+            lat.extend(l);
         }
         let cpu = cpu_time(pid) - cpu_start.lock().unwrap().unwrap();
         lat.sort_unstable();
@@ -210,6 +223,8 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
             p50_us: pct(0.50),
             p99_us: pct(0.99),
             cpu_us_per_rt: cpu.as_secs_f64() * 1e6 / n as f64,
+            min_conn,
+            max_conn,
         }
     })
 }
