@@ -8,7 +8,9 @@
 //!    queue;
 //! 3. its local queue;
 //! 4. the injector (taking a batch into the local queue);
-//! 5. other workers' queues, stealing half, if fewer than half of the workers are searching;
+//! 5. other workers' queues, stealing half, if fewer than half of the workers are searching,
+//!    and the I/O events their drivers hold (a busy worker looks at its own only every 61
+//!    ticks);
 //! 6. otherwise it parks until woken.
 
 use super::context;
@@ -171,6 +173,12 @@ impl WorkerCtx {
             }
             if let Some(t) = self.shared.stealers[victim].steal_into(&self.local) {
                 return Some(t);
+            }
+            // Events its busy owner has not looked at yet: their tasks run here.
+            if self.shared.drivers[victim].poll_foreign() {
+                if let Some(t) = self.lifo.take().or_else(|| self.local.pop()) {
+                    return Some(t);
+                }
             }
         }
         self.pop_injector_batch()

@@ -118,8 +118,26 @@ impl EpollDriver {
         self.wait(Some(Duration::ZERO))
     }
 
+    /// From another worker with nothing to do: handles this driver's ready events unless its
+    /// owner is at it, so they do not wait for a busy owner's next poll. True if a task was
+    /// woken (on the calling worker).
+    pub(crate) fn poll_foreign(&self) -> bool {
+        match self.events.try_lock() {
+            Ok(events) => self.wait_with(events, Some(Duration::ZERO)),
+            Err(_) => false,
+        }
+    }
+
     fn wait(&self, timeout: Option<Duration>) -> bool {
-        let mut events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
+        self.wait_with(events, timeout)
+    }
+
+    fn wait_with(
+        &self,
+        mut events: std::sync::MutexGuard<'_, Vec<libc::epoll_event>>,
+        timeout: Option<Duration>,
+    ) -> bool {
         events.clear();
         let n = match self.epoll_wait(&mut events, timeout) {
             Ok(n) => n,

@@ -171,6 +171,16 @@ impl Driver {
         }
     }
 
+    /// Any other worker of the executor, with nothing to do: handles the events this driver
+    /// already has without blocking and without submitting, unless its owner is handling them;
+    /// the tasks they wake run on the caller. True if it woke a task.
+    pub(crate) fn poll_foreign(&self) -> bool {
+        match self {
+            Driver::Uring(d) => d.poll_foreign(),
+            Driver::Epoll(d) => d.poll_foreign(),
+        }
+    }
+
     /// Watches `fd` for readiness; `local` is true on this driver's own worker. Returns the
     /// token to deregister it with.
     pub(crate) fn register(&self, fd: RawFd, io: Arc<ScheduledIo>, local: bool) -> io::Result<u64> {

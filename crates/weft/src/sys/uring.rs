@@ -247,8 +247,22 @@ impl UringDriver {
         self.reap()
     }
 
+    /// From another worker with nothing to do: handles the completions already posted, unless
+    /// the owner is reaping, so they do not wait for a busy owner's next poll. Never enters
+    /// the kernel (only the owner does). True if a task was woken (on the calling worker).
+    pub(crate) fn poll_foreign(&self) -> bool {
+        match self.cq.try_lock() {
+            Ok(done) => self.reap_with(done),
+            Err(_) => false,
+        }
+    }
+
     fn reap(&self) -> bool {
-        let mut done = self.cq.lock().unwrap_or_else(|e| e.into_inner());
+        let done = self.cq.lock().unwrap_or_else(|e| e.into_inner());
+        self.reap_with(done)
+    }
+
+    fn reap_with(&self, mut done: std::sync::MutexGuard<'_, Vec<(u64, i32, u32)>>) -> bool {
         done.clear();
         {
             // SAFETY: the `cq` mutex is held, so no other `CompletionQueue` of this ring exists.
