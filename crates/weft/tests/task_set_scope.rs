@@ -300,7 +300,10 @@ fn scope_cancels_siblings_and_body_as_soon_as_a_child_panics() {
     );
     // Give a sibling that was not cancelled the time to record itself.
     std::thread::sleep(Duration::from_millis(400));
-    assert!(!sibling_ran.load(Ordering::SeqCst), "the sibling kept running");
+    assert!(
+        !sibling_ran.load(Ordering::SeqCst),
+        "the sibling kept running"
+    );
     assert!(!body_ran.load(Ordering::SeqCst), "the body kept running");
     assert!(body_dropped.load(Ordering::SeqCst), "the body was dropped");
 }

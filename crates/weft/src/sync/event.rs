@@ -1,5 +1,6 @@
 //! `Event` (a one-way flag tasks can wait for) and `WaitGroup` (Go's).
 
+use super::budget::Budgeted;
 use event_listener::Event as Notifier;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,8 +60,13 @@ impl Event {
         self.set.load(Ordering::SeqCst)
     }
 
-    /// Waits until the event is set (at once if it already is). Cancel-safe.
+    /// Waits until the event is set (at once if it already is), spending one unit of the
+    /// task's cooperative budget. Cancel-safe.
     pub async fn wait(&self) {
+        Budgeted::new(self.wait_unbudgeted()).await;
+    }
+
+    async fn wait_unbudgeted(&self) {
         loop {
             if self.is_set() {
                 return;
@@ -144,8 +150,13 @@ impl WaitGroup {
         self.count.load(Ordering::SeqCst)
     }
 
-    /// Waits until the count is zero (at once if it is). Cancel-safe.
+    /// Waits until the count is zero (at once if it is), spending one unit of the task's
+    /// cooperative budget. Cancel-safe.
     pub async fn wait(&self) {
+        Budgeted::new(self.wait_unbudgeted()).await;
+    }
+
+    async fn wait_unbudgeted(&self) {
         loop {
             if self.count() == 0 {
                 return;
