@@ -278,3 +278,23 @@ fn waiting_on_a_barrier_of_one_in_a_loop_lets_other_tasks_run() {
         }
     }));
 }
+
+#[test]
+#[should_panic(expected = "overflowed")]
+fn waitgroup_add_past_usize_max_panics_instead_of_wrapping() {
+    let wg = WaitGroup::new();
+    wg.add(usize::MAX);
+    // Wrapping would bring the count to 0 and release waiters with all that work pending.
+    wg.add(1);
+}
+
+#[test]
+fn waitgroup_count_survives_a_refused_add() {
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(usize::MAX);
+    let w = wg.clone();
+    assert!(std::panic::catch_unwind(move || w.add(2)).is_err());
+    assert_eq!(wg.count(), usize::MAX);
+    let waited = weft::block_on(weft::timeout(wg.wait(), Duration::from_millis(20)));
+    assert!(waited.is_err(), "still waiting for all that work");
+}

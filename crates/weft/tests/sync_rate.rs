@@ -179,3 +179,39 @@ fn a_tiny_rate_waits_instead_of_panicking() {
     });
     assert!(!limiter.try_acquire());
 }
+
+#[test]
+#[should_panic(expected = "positive and finite")]
+fn nan_rate_is_refused() {
+    let _ = RateLimiter::new(f64::NAN);
+}
+
+#[test]
+#[should_panic(expected = "positive and finite")]
+fn infinite_rate_is_refused() {
+    let _ = RateLimiter::new(f64::INFINITY);
+}
+
+#[test]
+#[should_panic(expected = "positive and finite")]
+fn negative_rate_is_refused() {
+    let _ = RateLimiter::new(-1.0);
+}
+
+#[test]
+fn a_burst_of_zero_counts_as_one() {
+    let limiter = RateLimiter::new(1.0).with_burst(0);
+    assert!(limiter.try_acquire());
+    assert!(!limiter.try_acquire());
+}
+
+#[test]
+fn the_largest_rate_and_burst_do_not_overflow() {
+    let limiter = RateLimiter::new(f64::MAX).with_burst(u32::MAX);
+    weft::block_on(async {
+        for _ in 0..10_000 {
+            assert!(acquire_within(&limiter, Duration::from_secs(5)).await);
+        }
+    });
+    assert!(limiter.try_acquire());
+}

@@ -126,8 +126,15 @@ impl WaitGroup {
     }
 
     /// Adds `n` to the count.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the count would pass `usize::MAX` (it would wrap, and release the waiters
+    /// with work outstanding); the count is left as it was.
     pub fn add(&self, n: usize) {
-        self.count.fetch_add(n, Ordering::SeqCst);
+        self.count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| c.checked_add(n))
+            .unwrap_or_else(|_| panic!("WaitGroup::add: the count overflowed usize"));
     }
 
     /// Subtracts one from the count, waking the waiters when it reaches zero.
