@@ -1,7 +1,7 @@
 //! join, join!, try_join, try_join!, race and retry: order, concurrency, cancellation of the
 //! losers, retry counts and timing with a fixed backoff.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -198,4 +198,39 @@ fn exponential_backoff_grows_caps_and_jitters() {
         Backoff::fixed(Duration::from_millis(7)).delay(9),
         Duration::from_millis(7)
     );
+}
+
+#[test]
+fn backoff_of_huge_durations_and_attempts_saturates() {
+    let b = Backoff::exponential(Duration::MAX).max_delay(Duration::MAX);
+    for attempt in [0, 1, 2, 33, 64, u32::MAX] {
+        let d = b.delay(attempt);
+        assert!(d >= Duration::MAX / 2, "attempt {attempt}: {d:?}");
+    }
+    assert_eq!(b.jitter(false).delay(u32::MAX), Duration::MAX);
+    let tiny = Backoff::exponential(Duration::from_nanos(1)).jitter(false);
+    assert_eq!(tiny.delay(u32::MAX), Duration::from_secs(30), "capped by max_delay");
+    assert_eq!(
+        Backoff::fixed(Duration::ZERO).delay(u32::MAX),
+        Duration::ZERO
+    );
+}
+
+#[test]
+fn retry_with_a_backoff_of_duration_max_waits_instead_of_panicking() {
+    ex().block_on(async {
+        let calls = AtomicU32::new(0);
+        let out = weft::timeout(
+            weft::retry(u32::MAX, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>("busy")
+            })
+            .backoff(Backoff::fixed(Duration::MAX))
+            .into_future(),
+            Duration::from_millis(50),
+        )
+        .await;
+        assert!(out.is_err(), "the second attempt is centuries away");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    });
 }

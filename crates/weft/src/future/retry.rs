@@ -66,15 +66,29 @@ impl Backoff {
 
     /// The delay after failed attempt number `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(32);
-        let scale = self.factor.checked_pow(exp).unwrap_or(u32::MAX);
-        let d = self.base.saturating_mul(scale).min(self.max_delay);
+        // In nanoseconds, saturating: the delay keeps growing until `max_delay` however small
+        // the base, and never overflows however large.
+        let scale = u128::from(self.factor)
+            .checked_pow(attempt.saturating_sub(1))
+            .unwrap_or(u128::MAX);
+        let nanos = self.base.as_nanos().saturating_mul(scale);
+        let d = duration_from_nanos(nanos).min(self.max_delay);
         if self.jitter {
             let half = d / 2;
-            half + half.mul_f64(random_unit())
+            half.saturating_add(half.mul_f64(random_unit()))
         } else {
             d
         }
+    }
+}
+
+/// A `Duration` of `nanos`, saturating at `Duration::MAX`.
+fn duration_from_nanos(nanos: u128) -> Duration {
+    const PER_SEC: u128 = 1_000_000_000;
+    match u64::try_from(nanos / PER_SEC) {
+        // The remainder is below a second, so it fits in a u32.
+        Ok(secs) => Duration::new(secs, (nanos % PER_SEC) as u32),
+        Err(_) => Duration::MAX,
     }
 }
 
