@@ -1,7 +1,7 @@
 //! join, join!, try_join, try_join!, race and retry: order, concurrency, cancellation of the
 //! losers, retry counts and timing with a fixed backoff.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
@@ -225,12 +225,85 @@ fn retry_with_a_backoff_of_duration_max_waits_instead_of_panicking() {
                 calls.fetch_add(1, Ordering::SeqCst);
                 Err::<(), _>("busy")
             })
-            .backoff(Backoff::fixed(Duration::MAX))
-            .into_future(),
+            .backoff(Backoff::fixed(Duration::MAX)),
             Duration::from_millis(50),
         )
         .await;
         assert!(out.is_err(), "the second attempt is centuries away");
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     });
+}
+
+/// A retry that fails `fails` times (counting calls in `calls`) and then returns its attempt
+/// number, 1 ms apart.
+fn flaky(
+    fails: u32,
+    calls: Arc<AtomicU32>,
+) -> impl Future<Output = Result<u32, &'static str>> + Send + 'static {
+    weft::retry(10, move || {
+        let calls = calls.clone();
+        async move {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n <= fails {
+                Err("not yet")
+            } else {
+                Ok(n)
+            }
+        }
+    })
+    .backoff(Backoff::fixed(Duration::from_millis(1)))
+    .when(|e: &&str| *e == "not yet")
+}
+
+#[test]
+fn retry_is_a_future_in_timeout_spawn_race_and_select() {
+    ex().block_on(async {
+        use weft::FutureExt;
+        let calls = || Arc::new(AtomicU32::new(0));
+
+        let out = weft::timeout(flaky(2, calls()), Duration::from_secs(5)).await;
+        assert_eq!(out, Ok(Ok(3)), "in weft::timeout");
+
+        let out = flaky(1, calls()).timeout(Duration::from_secs(5)).await;
+        assert_eq!(out, Ok(Ok(2)), "with .timeout()");
+
+        assert_eq!(weft::spawn(flaky(3, calls())).await, Ok(4), "spawned");
+
+        let (slow, fast) = (calls(), calls());
+        let (winner, out) = weft::race([flaky(50, slow), flaky(0, fast.clone())]).await;
+        assert_eq!((winner, out), (1, Ok(1)), "in race");
+
+        let never = weft::Channel::<u32>::unbounded();
+        let got = weft::select! {
+            r = flaky(2, calls()) => r,
+            v = never.recv() => Ok(v.unwrap_or(0)),
+        };
+        assert_eq!(got, Ok(3), "as a select! arm");
+
+        // Built directly in each position, with the builder methods before the first poll.
+        let n = calls();
+        let n2 = n.clone();
+        let direct = weft::timeout(
+            weft::retry(3, move || {
+                let n = n2.clone();
+                async move { Err::<(), u32>(n.fetch_add(1, Ordering::SeqCst)) }
+            })
+            .backoff(Backoff::fixed(Duration::from_millis(1)))
+            .when(|e: &u32| *e < 10),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(direct, Ok(Err(2)));
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+    });
+}
+
+#[test]
+fn retry_runs_nothing_until_first_polled() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let r = flaky(0, calls.clone());
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "lazy");
+    assert_eq!(weft::block_on(r), Ok(1));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
