@@ -209,7 +209,11 @@ fn backoff_of_huge_durations_and_attempts_saturates() {
     }
     assert_eq!(b.jitter(false).delay(u32::MAX), Duration::MAX);
     let tiny = Backoff::exponential(Duration::from_nanos(1)).jitter(false);
-    assert_eq!(tiny.delay(u32::MAX), Duration::from_secs(30), "capped by max_delay");
+    assert_eq!(
+        tiny.delay(u32::MAX),
+        Duration::from_secs(30),
+        "capped by max_delay"
+    );
     assert_eq!(
         Backoff::fixed(Duration::ZERO).delay(u32::MAX),
         Duration::ZERO
