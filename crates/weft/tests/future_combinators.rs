@@ -199,3 +199,115 @@ fn exponential_backoff_grows_caps_and_jitters() {
         Duration::from_millis(7)
     );
 }
+
+#[test]
+fn backoff_of_huge_durations_and_attempts_saturates() {
+    let b = Backoff::exponential(Duration::MAX).max_delay(Duration::MAX);
+    for attempt in [0, 1, 2, 33, 64, u32::MAX] {
+        let d = b.delay(attempt);
+        assert!(d >= Duration::MAX / 2, "attempt {attempt}: {d:?}");
+    }
+    assert_eq!(b.jitter(false).delay(u32::MAX), Duration::MAX);
+    let tiny = Backoff::exponential(Duration::from_nanos(1)).jitter(false);
+    assert_eq!(
+        tiny.delay(u32::MAX),
+        Duration::from_secs(30),
+        "capped by max_delay"
+    );
+    assert_eq!(
+        Backoff::fixed(Duration::ZERO).delay(u32::MAX),
+        Duration::ZERO
+    );
+}
+
+#[test]
+fn retry_with_a_backoff_of_duration_max_waits_instead_of_panicking() {
+    ex().block_on(async {
+        let calls = AtomicU32::new(0);
+        let out = weft::timeout(
+            weft::retry(u32::MAX, || async {
+                calls.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>("busy")
+            })
+            .backoff(Backoff::fixed(Duration::MAX)),
+            Duration::from_millis(50),
+        )
+        .await;
+        assert!(out.is_err(), "the second attempt is centuries away");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A retry that fails `fails` times (counting calls in `calls`) and then returns its attempt
+/// number, 1 ms apart.
+fn flaky(
+    fails: u32,
+    calls: Arc<AtomicU32>,
+) -> impl Future<Output = Result<u32, &'static str>> + Send + 'static {
+    weft::retry(10, move || {
+        let calls = calls.clone();
+        async move {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n <= fails {
+                Err("not yet")
+            } else {
+                Ok(n)
+            }
+        }
+    })
+    .backoff(Backoff::fixed(Duration::from_millis(1)))
+    .when(|e: &&str| *e == "not yet")
+}
+
+#[test]
+fn retry_is_a_future_in_timeout_spawn_race_and_select() {
+    ex().block_on(async {
+        use weft::FutureExt;
+        let calls = || Arc::new(AtomicU32::new(0));
+
+        let out = weft::timeout(flaky(2, calls()), Duration::from_secs(5)).await;
+        assert_eq!(out, Ok(Ok(3)), "in weft::timeout");
+
+        let out = flaky(1, calls()).timeout(Duration::from_secs(5)).await;
+        assert_eq!(out, Ok(Ok(2)), "with .timeout()");
+
+        assert_eq!(weft::spawn(flaky(3, calls())).await, Ok(4), "spawned");
+
+        let (slow, fast) = (calls(), calls());
+        let (winner, out) = weft::race([flaky(50, slow), flaky(0, fast.clone())]).await;
+        assert_eq!((winner, out), (1, Ok(1)), "in race");
+
+        let never = weft::Channel::<u32>::unbounded();
+        let got = weft::select! {
+            r = flaky(2, calls()) => r,
+            v = never.recv() => Ok(v.unwrap_or(0)),
+        };
+        assert_eq!(got, Ok(3), "as a select! arm");
+
+        // Built directly in each position, with the builder methods before the first poll.
+        let n = calls();
+        let n2 = n.clone();
+        let direct = weft::timeout(
+            weft::retry(3, move || {
+                let n = n2.clone();
+                async move { Err::<(), u32>(n.fetch_add(1, Ordering::SeqCst)) }
+            })
+            .backoff(Backoff::fixed(Duration::from_millis(1)))
+            .when(|e: &u32| *e < 10),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(direct, Ok(Err(2)));
+        assert_eq!(n.load(Ordering::SeqCst), 3);
+    });
+}
+
+#[test]
+fn retry_runs_nothing_until_first_polled() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let r = flaky(0, calls.clone());
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "lazy");
+    assert_eq!(weft::block_on(r), Ok(1));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

@@ -171,3 +171,130 @@ fn oneshot_delivers_once_and_reports_a_dropped_sender() {
     assert!(tx.is_closed());
     assert_eq!(tx.send(3), Err(3), "the value comes back");
 }
+
+/// Runs `op` over and over in a task on a one-worker executor; that task first spawns another
+/// one that sets a flag the loop waits for. True if that other task got to run within 2 s,
+/// which it can only do if `op` spends the cooperative budget and so makes the loop yield.
+fn loop_lets_others_run<F, Fut>(mut op: F) -> bool
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future + Send,
+{
+    let ex = Executor::new(1);
+    let looper = ex.spawn(async move {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let setter = stop.clone();
+        weft::spawn(async move { setter.store(true, Ordering::SeqCst) });
+        let start = std::time::Instant::now();
+        for i in 0..50_000_000u64 {
+            if stop.load(Ordering::SeqCst) {
+                return true;
+            }
+            if i % 1_024 == 0 && start.elapsed() > Duration::from_secs(2) {
+                return false;
+            }
+            op().await;
+        }
+        false
+    });
+    looper.join()
+}
+
+#[test]
+fn waiting_on_a_set_event_in_a_loop_lets_other_tasks_run() {
+    let ev = Arc::new(Event::new());
+    ev.set();
+    assert!(loop_lets_others_run(move || {
+        let ev = ev.clone();
+        async move { ev.wait().await }
+    }));
+}
+
+#[test]
+fn waiting_on_an_empty_wait_group_in_a_loop_lets_other_tasks_run() {
+    let wg = Arc::new(WaitGroup::new());
+    assert!(loop_lets_others_run(move || {
+        let wg = wg.clone();
+        async move { wg.wait().await }
+    }));
+}
+
+#[test]
+fn locking_an_uncontended_mutex_in_a_loop_lets_other_tasks_run() {
+    let m = Arc::new(Mutex::new(0u64));
+    assert!(loop_lets_others_run(move || {
+        let m = m.clone();
+        async move { *m.lock().await += 1 }
+    }));
+}
+
+#[test]
+fn taking_an_uncontended_rwlock_in_a_loop_lets_other_tasks_run() {
+    for kind in 0..3 {
+        let l = Arc::new(RwLock::new(0u64));
+        assert!(
+            loop_lets_others_run(move || {
+                let l = l.clone();
+                async move {
+                    match kind {
+                        0 => drop(l.read().await),
+                        1 => drop(l.upgradable_read().await),
+                        _ => *l.write().await += 1,
+                    }
+                }
+            }),
+            "lock kind {kind}"
+        );
+    }
+}
+
+#[test]
+fn acquiring_a_free_semaphore_in_a_loop_lets_other_tasks_run() {
+    for owned in [false, true] {
+        let sem = Arc::new(Semaphore::new(1));
+        assert!(
+            loop_lets_others_run(move || {
+                let sem = sem.clone();
+                async move {
+                    if owned {
+                        drop(sem.acquire_arc().await);
+                    } else {
+                        drop(sem.acquire().await);
+                    }
+                }
+            }),
+            "owned permits: {owned}"
+        );
+    }
+}
+
+#[test]
+fn waiting_on_a_barrier_of_one_in_a_loop_lets_other_tasks_run() {
+    let b = Arc::new(Barrier::new(1));
+    assert!(loop_lets_others_run(move || {
+        let b = b.clone();
+        async move {
+            assert!(b.wait().await.is_leader());
+        }
+    }));
+}
+
+#[test]
+#[should_panic(expected = "overflowed")]
+fn waitgroup_add_past_usize_max_panics_instead_of_wrapping() {
+    let wg = WaitGroup::new();
+    wg.add(usize::MAX);
+    // Wrapping would bring the count to 0 and release waiters with all that work pending.
+    wg.add(1);
+}
+
+#[test]
+fn waitgroup_count_survives_a_refused_add() {
+    let wg = Arc::new(WaitGroup::new());
+    wg.add(usize::MAX);
+    let w = wg.clone();
+    assert!(std::panic::catch_unwind(move || w.add(2)).is_err());
+    assert_eq!(wg.count(), usize::MAX);
+    let waited = weft::block_on(weft::timeout(wg.wait(), Duration::from_millis(20)));
+    assert!(waited.is_err(), "still waiting for all that work");
+}

@@ -234,3 +234,139 @@ fn join_next_in_a_large_set_returns_exactly_the_task_that_finished() {
         assert!(set.join_next().await.is_none());
     });
 }
+
+#[test]
+fn scope_propagates_a_panic_while_the_body_waits_on_the_failed_child() {
+    // The body waits for an event the child would have set after its panic: the panic must
+    // end the wait (by cancelling the body) instead of leaving the scope hung.
+    let ex = Executor::new(2);
+    let h = ex.spawn(async {
+        weft::scope(|s| async move {
+            let ready = Arc::new(weft::sync::Event::new());
+            let set_by_child = ready.clone();
+            s.spawn(async move {
+                weft::sleep(Duration::from_millis(5)).await;
+                if std::hint::black_box(true) {
+                    panic!("child failed");
+                }
+                set_by_child.set();
+            });
+            ready.wait().await;
+        })
+        .await
+    });
+    let out = ex.block_on(weft::timeout(h.catch(), Duration::from_secs(10)));
+    assert_eq!(
+        out.expect("the scope returned instead of hanging"),
+        Err(JoinError::Panicked("child failed".into()))
+    );
+}
+
+#[test]
+fn scope_cancels_siblings_and_body_as_soon_as_a_child_panics() {
+    // The child panics at 5 ms; a sibling would record itself at 300 ms and the body at
+    // 2 s. Neither may get there, and the panic must reach the caller well before 2 s.
+    let ex = Executor::new(2);
+    let sibling_ran = Arc::new(AtomicBool::new(false));
+    let body_ran = Arc::new(AtomicBool::new(false));
+    let body_dropped = Arc::new(AtomicBool::new(false));
+    let (sib, body, dropped) = (sibling_ran.clone(), body_ran.clone(), body_dropped.clone());
+    let start = std::time::Instant::now();
+    let h = ex.spawn(async move {
+        weft::scope(|s| async move {
+            let _flag = DropFlag(dropped);
+            s.spawn(async move {
+                weft::sleep(Duration::from_millis(300)).await;
+                sib.store(true, Ordering::SeqCst);
+            });
+            s.spawn(async {
+                weft::sleep(Duration::from_millis(5)).await;
+                panic!("child failed");
+            });
+            weft::sleep(Duration::from_secs(2)).await;
+            body.store(true, Ordering::SeqCst);
+        })
+        .await
+    });
+    let out = ex.block_on(weft::timeout(h.catch(), Duration::from_secs(10)));
+    let elapsed = start.elapsed();
+    assert_eq!(
+        out.expect("scope returned"),
+        Err(JoinError::Panicked("child failed".into()))
+    );
+    assert!(
+        elapsed < Duration::from_millis(1_000),
+        "the panic waited for the body: {elapsed:?}"
+    );
+    // Give a sibling that was not cancelled the time to record itself.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(
+        !sibling_ran.load(Ordering::SeqCst),
+        "the sibling kept running"
+    );
+    assert!(!body_ran.load(Ordering::SeqCst), "the body kept running");
+    assert!(body_dropped.load(Ordering::SeqCst), "the body was dropped");
+}
+
+#[test]
+fn scope_does_not_run_a_task_spawned_after_a_panic_while_the_body_runs() {
+    // A task outside the scope holds a `Scope` and spawns on it 100 ms after a child has
+    // panicked, while the body would still be running: that task must not run.
+    let ex = Executor::new(2);
+    let ran = Arc::new(AtomicBool::new(false));
+    let seen = ran.clone();
+    let h = ex.spawn(async move {
+        weft::scope(|s| async move {
+            let s2 = s.clone();
+            weft::spawn(async move {
+                weft::sleep(Duration::from_millis(100)).await;
+                s2.spawn(async move { seen.store(true, Ordering::SeqCst) });
+            });
+            s.spawn(async {
+                weft::sleep(Duration::from_millis(5)).await;
+                panic!("child failed");
+            });
+            weft::sleep(Duration::from_millis(600)).await;
+        })
+        .await
+    });
+    let out = ex.block_on(weft::timeout(h.catch(), Duration::from_secs(10)));
+    assert_eq!(
+        out.expect("scope returned"),
+        Err(JoinError::Panicked("child failed".into()))
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "a task spawned after the panic ran"
+    );
+}
+
+#[test]
+fn scope_watches_a_task_spawned_from_outside_while_the_body_waits() {
+    // A task spawned on the scope by an outside task (not by the body or a child) panics; the
+    // scope must notice it while the body is still waiting, not when the body returns.
+    let ex = Executor::new(2);
+    let start = std::time::Instant::now();
+    let h = ex.spawn(async move {
+        weft::scope(|s| async move {
+            let s2 = s.clone();
+            weft::spawn(async move {
+                weft::sleep(Duration::from_millis(10)).await;
+                s2.spawn(async { panic!("late child failed") });
+            });
+            weft::sleep(Duration::from_secs(2)).await;
+        })
+        .await
+    });
+    let out = ex.block_on(weft::timeout(h.catch(), Duration::from_secs(10)));
+    assert_eq!(
+        out.expect("scope returned"),
+        Err(JoinError::Panicked("late child failed".into()))
+    );
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed < Duration::from_millis(1_000),
+        "the panic waited for the body: {elapsed:?}"
+    );
+}

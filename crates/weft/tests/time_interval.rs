@@ -85,3 +85,38 @@ fn reset_restarts_from_now() {
 fn zero_period_panics() {
     let _ = interval(Duration::ZERO);
 }
+
+#[test]
+fn a_period_of_duration_max_ticks_once_then_waits_without_panicking() {
+    weft::block_on(async {
+        let mut iv = interval(Duration::MAX);
+        iv.tick().await;
+        let second = weft::timeout(iv.tick(), Duration::from_millis(50)).await;
+        assert!(second.is_err(), "the second tick is centuries away");
+        iv.reset();
+        let after_reset = weft::timeout(iv.tick(), Duration::from_millis(50)).await;
+        assert!(after_reset.is_err());
+    });
+}
+
+#[test]
+fn skip_far_behind_a_tiny_period_lands_ahead_of_now() {
+    // 1 ns period, schedule started 10 s ago: ten billion ticks were missed, more than a
+    // u32 counts. The tick after the first must still be on the grid and not in the past.
+    let start = Instant::now()
+        .checked_sub(Duration::from_secs(10))
+        .expect("the clock has run for 10 s");
+    weft::block_on(async {
+        let mut iv = interval_at(start, Duration::from_nanos(1));
+        iv.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        // The next tick is chosen when the first one completes: after this instant.
+        let before = Instant::now();
+        assert_eq!(iv.tick().await, start);
+        let next = iv.tick().await;
+        assert!(
+            next >= before,
+            "skipped to {:?} before now",
+            before.duration_since(next)
+        );
+    });
+}

@@ -7,7 +7,7 @@ pub mod maybe_done;
 mod retry;
 
 pub use join::{join, race, try_join, Join, Race, TryJoin};
-pub use retry::{retry, Backoff, Retry, RetryFuture};
+pub use retry::{retry, Backoff, Retry};
 
 use crate::time::{timeout, Timeout};
 use std::future::Future;

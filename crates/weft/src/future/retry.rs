@@ -4,7 +4,7 @@ use crate::time::{sleep, Sleep};
 use pin_project_lite::pin_project;
 use std::cell::Cell;
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
@@ -66,15 +66,29 @@ impl Backoff {
 
     /// The delay after failed attempt number `attempt` (1-based).
     pub fn delay(&self, attempt: u32) -> Duration {
-        let exp = attempt.saturating_sub(1).min(32);
-        let scale = self.factor.checked_pow(exp).unwrap_or(u32::MAX);
-        let d = self.base.saturating_mul(scale).min(self.max_delay);
+        // In nanoseconds, saturating: the delay keeps growing until `max_delay` however small
+        // the base, and never overflows however large.
+        let scale = u128::from(self.factor)
+            .checked_pow(attempt.saturating_sub(1))
+            .unwrap_or(u128::MAX);
+        let nanos = self.base.as_nanos().saturating_mul(scale);
+        let d = duration_from_nanos(nanos).min(self.max_delay);
         if self.jitter {
             let half = d / 2;
-            half + half.mul_f64(random_unit())
+            half.saturating_add(half.mul_f64(random_unit()))
         } else {
             d
         }
+    }
+}
+
+/// A `Duration` of `nanos`, saturating at `Duration::MAX`.
+fn duration_from_nanos(nanos: u128) -> Duration {
+    const PER_SEC: u128 = 1_000_000_000;
+    match u64::try_from(nanos / PER_SEC) {
+        // The remainder is below a second, so it fits in a u32.
+        Ok(secs) => Duration::new(secs, (nanos % PER_SEC) as u32),
+        Err(_) => Duration::MAX,
     }
 }
 
@@ -112,6 +126,10 @@ fn random_unit() -> f64 {
 /// last error. Errors for which the [`when`](Retry::when) predicate says false are returned at
 /// once.
 ///
+/// The [`Retry`] it returns is a future: configure it with [`backoff`](Retry::backoff) and
+/// [`when`](Retry::when), then await it, spawn it, or pass it to `timeout`, `race` or a
+/// `select!` arm. Nothing runs until it is first polled.
+///
 /// # Examples
 ///
 /// ```
@@ -129,7 +147,7 @@ fn random_unit() -> f64 {
 /// assert_eq!(calls.load(Ordering::SeqCst), 3);
 /// # });
 /// ```
-pub fn retry<Op, Fut, T, E>(max_attempts: u32, op: Op) -> Retry<Op, fn(&E) -> bool>
+pub fn retry<Op, Fut, T, E>(max_attempts: u32, op: Op) -> Retry<Op, Fut, fn(&E) -> bool>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -142,28 +160,48 @@ where
         max_attempts: max_attempts.max(1),
         backoff: Backoff::default(),
         when: always::<E>,
+        attempt: 0,
+        state: State::Idle,
     }
 }
 
-/// A retry being configured; `.await` it to run. Created by [`retry`].
-#[must_use = "a retry does nothing until awaited"]
-pub struct Retry<Op, When> {
-    op: Op,
-    max_attempts: u32,
-    backoff: Backoff,
-    when: When,
+pin_project! {
+    #[project = StateProj]
+    enum State<Fut> {
+        // Between attempts, or before the first.
+        Idle,
+        Running { #[pin] future: Fut },
+        Waiting { sleep: Sleep },
+    }
 }
 
-impl<Op, When> fmt::Debug for Retry<Op, When> {
+pin_project! {
+    /// A retrying operation, created by [`retry`]: a future of the first `Ok`, or of the error
+    /// that ended the retries. The builder methods configure it before it is first polled.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Retry<Op, Fut, When> {
+        op: Op,
+        max_attempts: u32,
+        backoff: Backoff,
+        when: When,
+        // Attempts started so far.
+        attempt: u32,
+        #[pin]
+        state: State<Fut>,
+    }
+}
+
+impl<Op, Fut, When> fmt::Debug for Retry<Op, Fut, When> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Retry")
+            .field("attempt", &self.attempt)
             .field("max_attempts", &self.max_attempts)
             .field("backoff", &self.backoff)
             .finish_non_exhaustive()
     }
 }
 
-impl<Op, When> Retry<Op, When> {
+impl<Op, Fut, When> Retry<Op, Fut, When> {
     /// Sets the backoff between attempts.
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.backoff = backoff;
@@ -171,7 +209,7 @@ impl<Op, When> Retry<Op, When> {
     }
 
     /// Retries only errors for which `retryable` returns true; others are returned at once.
-    pub fn when<W, E>(self, retryable: W) -> Retry<Op, W>
+    pub fn when<W, E>(self, retryable: W) -> Retry<Op, Fut, W>
     where
         W: FnMut(&E) -> bool,
     {
@@ -180,64 +218,13 @@ impl<Op, When> Retry<Op, When> {
             max_attempts: self.max_attempts,
             backoff: self.backoff,
             when: retryable,
+            attempt: self.attempt,
+            state: self.state,
         }
     }
 }
 
-impl<Op, Fut, T, E, When> IntoFuture for Retry<Op, When>
-where
-    Op: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-    When: FnMut(&E) -> bool,
-{
-    type Output = Result<T, E>;
-    type IntoFuture = RetryFuture<Op, Fut, When>;
-
-    fn into_future(mut self) -> Self::IntoFuture {
-        let first = (self.op)();
-        RetryFuture {
-            op: self.op,
-            when: self.when,
-            backoff: self.backoff,
-            max_attempts: self.max_attempts,
-            attempt: 1,
-            state: State::Running { future: first },
-        }
-    }
-}
-
-pin_project! {
-    #[project = StateProj]
-    enum State<Fut> {
-        Running { #[pin] future: Fut },
-        Waiting { sleep: Sleep },
-    }
-}
-
-pin_project! {
-    /// The future of an awaited [`Retry`].
-    #[must_use = "futures do nothing unless awaited"]
-    pub struct RetryFuture<Op, Fut, When> {
-        op: Op,
-        when: When,
-        backoff: Backoff,
-        max_attempts: u32,
-        attempt: u32,
-        #[pin]
-        state: State<Fut>,
-    }
-}
-
-impl<Op, Fut, When> fmt::Debug for RetryFuture<Op, Fut, When> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RetryFuture")
-            .field("attempt", &self.attempt)
-            .field("max_attempts", &self.max_attempts)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<Op, Fut, T, E, When> Future for RetryFuture<Op, Fut, When>
+impl<Op, Fut, T, E, When> Future for Retry<Op, Fut, When>
 where
     Op: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
@@ -249,12 +236,18 @@ where
         let mut this = self.project();
         loop {
             match this.state.as_mut().project() {
+                StateProj::Idle => {
+                    *this.attempt += 1;
+                    let next = (this.op)();
+                    this.state.set(State::Running { future: next });
+                }
                 StateProj::Running { future } => {
                     let err = match ready!(future.poll(cx)) {
                         Ok(v) => return Poll::Ready(Ok(v)),
                         Err(e) => e,
                     };
                     if *this.attempt >= *this.max_attempts || !(this.when)(&err) {
+                        this.state.set(State::Idle);
                         return Poll::Ready(Err(err));
                     }
                     let delay = this.backoff.delay(*this.attempt);
@@ -264,9 +257,7 @@ where
                 }
                 StateProj::Waiting { sleep } => {
                     ready!(Pin::new(sleep).poll(cx));
-                    *this.attempt += 1;
-                    let next = (this.op)();
-                    this.state.set(State::Running { future: next });
+                    this.state.set(State::Idle);
                 }
             }
         }

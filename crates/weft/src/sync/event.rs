@@ -1,5 +1,6 @@
 //! `Event` (a one-way flag tasks can wait for) and `WaitGroup` (Go's).
 
+use super::budget::Budgeted;
 use event_listener::Event as Notifier;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,8 +60,13 @@ impl Event {
         self.set.load(Ordering::SeqCst)
     }
 
-    /// Waits until the event is set (at once if it already is). Cancel-safe.
+    /// Waits until the event is set (at once if it already is), spending one unit of the
+    /// task's cooperative budget. Cancel-safe.
     pub async fn wait(&self) {
+        Budgeted::new(self.wait_unbudgeted()).await;
+    }
+
+    async fn wait_unbudgeted(&self) {
         loop {
             if self.is_set() {
                 return;
@@ -120,8 +126,15 @@ impl WaitGroup {
     }
 
     /// Adds `n` to the count.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the count would pass `usize::MAX` (it would wrap, and release the waiters
+    /// with work outstanding); the count is left as it was.
     pub fn add(&self, n: usize) {
-        self.count.fetch_add(n, Ordering::SeqCst);
+        self.count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |c| c.checked_add(n))
+            .unwrap_or_else(|_| panic!("WaitGroup::add: the count overflowed usize"));
     }
 
     /// Subtracts one from the count, waking the waiters when it reaches zero.
@@ -144,8 +157,13 @@ impl WaitGroup {
         self.count.load(Ordering::SeqCst)
     }
 
-    /// Waits until the count is zero (at once if it is). Cancel-safe.
+    /// Waits until the count is zero (at once if it is), spending one unit of the task's
+    /// cooperative budget. Cancel-safe.
     pub async fn wait(&self) {
+        Budgeted::new(self.wait_unbudgeted()).await;
+    }
+
+    async fn wait_unbudgeted(&self) {
         loop {
             if self.count() == 0 {
                 return;

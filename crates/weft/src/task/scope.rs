@@ -3,8 +3,10 @@
 
 use super::{JoinError, TaskSet};
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
 use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll, Waker};
 
 /// A handle to spawn tasks that [`scope`] waits for. Cheap to clone.
 #[derive(Clone)]
@@ -14,10 +16,23 @@ pub struct Scope {
 
 #[derive(Default)]
 struct State {
+    /// Tasks spawned since [`scope`] last looked; it moves them into its own set.
     tasks: TaskSet<()>,
-    /// A task panicked (or the scope was dropped): what is left is being cancelled, and
-    /// nothing spawned from now on runs.
+    /// A task panicked, or the scope ended or was dropped: what is left is being cancelled,
+    /// and nothing spawned from now on runs.
     cancelled: bool,
+    /// The `scope` future, woken by each spawn so that it watches the new task at once.
+    waker: Option<Waker>,
+}
+
+/// What the children of a scope are doing.
+enum Children {
+    /// One of them panicked, with this message.
+    Panicked(String),
+    /// Some are still running; the caller is woken when one finishes or is spawned.
+    Running,
+    /// None is left.
+    Done,
 }
 
 impl fmt::Debug for Scope {
@@ -52,14 +67,51 @@ impl Scope {
             return;
         }
         st.tasks.spawn(future);
+        let waker = st.waker.take();
+        drop(st);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Moves newly spawned tasks into `children` and joins those that finished, stopping at the
+    /// first panic. With `closing` (the body has returned), finding no task left closes the
+    /// scope under the same lock, so no spawn can slip in after the last look.
+    fn poll_children(
+        &self,
+        children: &mut TaskSet<()>,
+        closing: bool,
+        cx: &mut Context<'_>,
+    ) -> Children {
+        loop {
+            {
+                let mut st = self.state();
+                match &st.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    _ => st.waker = Some(cx.waker().clone()),
+                }
+                if !st.tasks.is_empty() {
+                    children.append(&mut st.tasks);
+                } else if children.is_empty() {
+                    st.cancelled |= closing;
+                    return Children::Done;
+                }
+            }
+            match children.poll_join_next(cx) {
+                Poll::Ready(Err(JoinError::Panicked(msg))) => return Children::Panicked(msg),
+                Poll::Ready(_) => {}
+                Poll::Pending => return Children::Running,
+            }
+        }
     }
 }
 
 /// Runs `body` with a [`Scope`] and waits, before returning, for every task spawned on it
-/// (including tasks those tasks spawn on it). If a task panics, the others are cancelled (a
-/// task spawned on the scope after that does not run) and, once they are gone, the panic
-/// resumes here. If the scope future itself is dropped, its tasks are cancelled. A `Scope`
-/// kept past the end of `scope` spawns nothing.
+/// (including tasks those tasks spawn on it). The children are watched while the body runs:
+/// as soon as one panics, the other children and the body itself are cancelled (a task
+/// spawned on the scope after that does not run) and, once the children are gone, the panic
+/// resumes here, without waiting for the body to return. If the scope future itself is
+/// dropped, its tasks are cancelled. A `Scope` kept past the end of `scope` spawns nothing.
 ///
 /// The guide's structured concurrency: "all tasks complete before the function returns".
 ///
@@ -95,32 +147,48 @@ where
     let scope = Scope {
         state: Arc::new(Mutex::new(State::default())),
     };
-    // Dropping `guard` (also when this future is cancelled) aborts what is left.
+    // Dropping `guard` (also when this future is cancelled) aborts what is left in the shared
+    // set; dropping `children` aborts the rest.
     let guard = ScopeGuard(scope.clone());
-    let out = body(scope.clone()).await;
-    let mut failure: Option<String> = None;
-    loop {
-        // Take the set out so no lock is held across the await; tasks spawned meanwhile land
-        // in the (now empty) shared set and are picked up on the next round.
-        let mut set = std::mem::take(&mut scope.state().tasks);
-        if set.is_empty() {
-            break;
-        }
-        while let Some(res) = set.join_next().await {
-            if let Err(JoinError::Panicked(msg)) = res {
-                if failure.is_none() {
-                    failure = Some(msg);
-                    set.abort_all();
-                    scope.cancel();
+    let mut children = TaskSet::new();
+    let mut body = pin!(Some(body(scope.clone())));
+    let mut out = None;
+    let end = poll_fn(|cx| loop {
+        let closing = out.is_some();
+        match scope.poll_children(&mut children, closing, cx) {
+            Children::Panicked(msg) => return Poll::Ready(Err(msg)),
+            Children::Done => {
+                if let Some(v) = out.take() {
+                    return Poll::Ready(Ok(v));
                 }
             }
+            Children::Running => {}
+        }
+        let Some(fut) = body.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let v = ready!(fut.poll(cx));
+        out = Some(v);
+        body.set(None);
+    })
+    .await;
+    match end {
+        Ok(v) => {
+            drop(guard);
+            v
+        }
+        Err(msg) => {
+            children.abort_all();
+            scope.cancel();
+            // Spawns made by the body's destructors find the scope cancelled.
+            body.set(None);
+            let mut late = std::mem::take(&mut scope.state().tasks);
+            children.append(&mut late);
+            while children.join_next().await.is_some() {}
+            drop(guard);
+            std::panic::resume_unwind(Box::new(msg))
         }
     }
-    drop(guard);
-    if let Some(msg) = failure {
-        std::panic::resume_unwind(Box::new(msg));
-    }
-    out
 }
 
 struct ScopeGuard(Scope);

@@ -109,17 +109,27 @@ impl<T: Send + 'static> TaskSet<T> {
     where
         F: Future<Output = T> + Send + 'static,
     {
+        self.insert(spawn(future));
+    }
+
+    fn insert(&mut self, handle: JoinHandle<T>) {
         let key = self.tasks.vacant_key();
         let waker = Waker::from(Arc::new(KeyWaker {
             key,
             ready: self.ready.clone(),
         }));
-        self.tasks.insert(Entry {
-            handle: spawn(future),
-            waker,
-        });
+        self.tasks.insert(Entry { handle, waker });
         // Polled at the next `join_next`, which registers its waker.
         self.to_poll.push_back(key);
+    }
+
+    /// Moves every task of `other` into this set, leaving `other` empty.
+    pub(crate) fn append(&mut self, other: &mut TaskSet<T>) {
+        for entry in other.tasks.drain() {
+            self.insert(entry.handle);
+        }
+        other.to_poll.clear();
+        lock(&other.ready).keys.clear();
     }
 
     /// Number of tasks not yet joined.
@@ -145,7 +155,7 @@ impl<T: Send + 'static> TaskSet<T> {
     /// Polls only the tasks that woke since the last look: O(1) per finished task, whatever
     /// the size of the set. (A key may be listed twice, or outlive its entry, or name an entry
     /// that reused it: each costs one spurious poll.)
-    fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
+    pub(crate) fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, JoinError>> {
         {
             let mut st = lock(&self.ready);
             match &st.waker {

@@ -1,6 +1,6 @@
 //! `interval`: periodic ticks.
 
-use super::sleep::{sleep_until, Sleep};
+use super::sleep::{far_future, sleep_until, Sleep};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -19,7 +19,8 @@ pub enum MissedTickBehavior {
     Skip,
 }
 
-/// Ticks every `period`; the first tick completes at once.
+/// Ticks every `period`; the first tick completes at once. A period too long for an
+/// `Instant` (such as `Duration::MAX`) makes every later tick wait forever, in practice.
 ///
 /// # Panics
 ///
@@ -80,18 +81,19 @@ impl Interval {
         ready!(Pin::new(&mut self.sleep).poll(cx));
         let scheduled = self.sleep.deadline();
         let now = Instant::now();
-        let next = scheduled + self.period;
+        let next = later(scheduled, self.period);
         let next = if next > now {
             next
         } else {
             match self.missed {
                 MissedTickBehavior::Burst => next,
-                MissedTickBehavior::Delay => now + self.period,
+                MissedTickBehavior::Delay => later(now, self.period),
                 MissedTickBehavior::Skip => {
                     // The first tick of the original schedule that is still ahead.
+                    let period = self.period.as_nanos();
                     let behind = now.duration_since(scheduled).as_nanos();
-                    let periods = behind / self.period.as_nanos() + 1;
-                    scheduled + self.period * u32::try_from(periods).unwrap_or(u32::MAX)
+                    let ahead = (behind / period + 1).saturating_mul(period);
+                    later(scheduled, duration_from_nanos(ahead))
                 }
             }
         };
@@ -116,6 +118,22 @@ impl Interval {
 
     /// Restarts the schedule: the next tick is one period from now.
     pub fn reset(&mut self) {
-        self.sleep.reset(Instant::now() + self.period);
+        self.sleep.reset(later(Instant::now(), self.period));
+    }
+}
+
+/// `d` after `t`; a tick too far ahead for an `Instant` (a period near `Duration::MAX`) is
+/// taken as never, as `sleep` does.
+fn later(t: Instant, d: Duration) -> Instant {
+    t.checked_add(d).unwrap_or_else(far_future)
+}
+
+/// A `Duration` of `nanos`, saturating at `Duration::MAX`.
+fn duration_from_nanos(nanos: u128) -> Duration {
+    const PER_SEC: u128 = 1_000_000_000;
+    match u64::try_from(nanos / PER_SEC) {
+        // The remainder is below a second, so it fits in a u32.
+        Ok(secs) => Duration::new(secs, (nanos % PER_SEC) as u32),
+        Err(_) => Duration::MAX,
     }
 }
