@@ -257,3 +257,29 @@ fn wake_from_foreign_thread() {
     });
     assert_eq!(h.join(), 11);
 }
+
+/// Recurses `depth` levels through boxed futures: each level's poll calls the next one's, so
+/// polling the outermost needs stack in proportion to `depth`.
+fn recurse(depth: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            0
+        } else {
+            recurse(depth - 1).await + 1
+        }
+    })
+}
+
+#[test]
+fn thread_stack_size_lets_deep_recursion_run_on_workers_and_blocking_threads() {
+    // Far more than a default 2 MiB stack holds (it overflows near 30,000 levels).
+    const DEPTH: u32 = 300_000;
+    let ex = Executor::builder()
+        .workers(1)
+        .thread_stack_size(1 << 30)
+        .build()
+        .unwrap();
+    assert_eq!(ex.spawn(recurse(DEPTH)).join(), DEPTH);
+    let on_pool = ex.spawn_blocking(|| weft::block_on(recurse(DEPTH)));
+    assert_eq!(on_pool.join(), DEPTH);
+}

@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) alive: Mutex<usize>,
     pub(crate) exited: Condvar,
     pub(crate) thread_name: String,
+    /// Stack size of the blocking-pool threads (the workers' is set when they start).
+    stack_size: Option<usize>,
     blocking_seq: AtomicUsize,
     /// Tests: pretend the OS refuses to start blocking-pool threads.
     #[cfg(test)]
@@ -64,6 +66,7 @@ impl Shared {
         thread_name: String,
         max_blocking: usize,
         keep_alive: Duration,
+        stack_size: Option<usize>,
     ) -> Self {
         let n = stealers.len();
         Self {
@@ -77,6 +80,7 @@ impl Shared {
             alive: Mutex::new(n),
             exited: Condvar::new(),
             thread_name,
+            stack_size,
             blocking_seq: AtomicUsize::new(0),
             #[cfg(test)]
             fail_thread_spawns: AtomicBool::new(false),
@@ -181,8 +185,12 @@ impl Shared {
             let seq = shared.blocking_seq.fetch_add(1, Ordering::Relaxed);
             let pool = Arc::downgrade(&shared.blocking);
             let handle = Arc::downgrade(&shared);
-            std::thread::Builder::new()
-                .name(format!("{}-blocking-{seq}", shared.thread_name))
+            let mut builder =
+                std::thread::Builder::new().name(format!("{}-blocking-{seq}", shared.thread_name));
+            if let Some(bytes) = shared.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            builder
                 .spawn(move || {
                     let _enter = handle.upgrade().map(context::enter);
                     BlockingPool::thread_main(pool, crate::task::raw::run);
