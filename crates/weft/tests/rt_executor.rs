@@ -283,3 +283,67 @@ fn thread_stack_size_lets_deep_recursion_run_on_workers_and_blocking_threads() {
     let on_pool = ex.spawn_blocking(|| weft::block_on(recurse(DEPTH)));
     assert_eq!(on_pool.join(), DEPTH);
 }
+
+/// Spawns a task when dropped and hands over its handle.
+struct SpawnOnDrop {
+    handles: mpsc::Sender<weft::JoinHandle<()>>,
+    ran: Arc<AtomicUsize>,
+}
+
+impl Drop for SpawnOnDrop {
+    fn drop(&mut self) {
+        let ran = self.ran.clone();
+        let h = weft::spawn(async move {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
+        let _ = self.handles.send(h);
+    }
+}
+
+#[test]
+fn spawns_from_destructors_at_shutdown_go_to_the_shut_down_executor() {
+    let ex = Executor::builder()
+        .workers(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let guard = || SpawnOnDrop {
+        handles: tx.clone(),
+        ran: ran.clone(),
+    };
+    // Parked tasks, cancelled by shutdown.
+    let (polled_tx, polled_rx) = mpsc::channel();
+    for _ in 0..4 {
+        let g = guard();
+        let polled = polled_tx.clone();
+        drop(ex.spawn(async move {
+            let _g = g;
+            polled.send(()).unwrap();
+            std::future::pending::<()>().await;
+        }));
+    }
+    for _ in 0..4 {
+        polled_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    }
+    // A blocking job still queued behind the only pool thread, cancelled by shutdown.
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (busy_tx, busy_rx) = mpsc::channel();
+    drop(ex.spawn_blocking(move || {
+        busy_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(Duration::from_secs(5));
+    }));
+    busy_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let g = guard();
+    drop(ex.spawn_blocking(move || drop(g)));
+    ex.shutdown();
+    drop(release_tx);
+    drop(tx);
+    let handles: Vec<_> = rx.iter().collect();
+    assert_eq!(handles.len(), 5, "every destructor ran");
+    for h in handles {
+        assert_eq!(weft::block_on(h.catch()), Err(JoinError::Cancelled));
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "no spawn ran anywhere");
+}

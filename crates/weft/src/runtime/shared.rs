@@ -119,7 +119,8 @@ impl Shared {
             runnable.schedule();
         } else {
             // Refused (shut down): dropping the runnable cancels the task and drops the future,
-            // so the handle reports `Cancelled`.
+            // so the handle reports `Cancelled`. Destructors that spawn get the same answer.
+            let _enter = context::enter(self.clone());
             drop(runnable);
         }
         JoinHandle::new(task)
@@ -148,7 +149,9 @@ impl Shared {
             return;
         }
         if self.is_shutdown() {
-            // Shutting down: a woken task is cancelled instead of run.
+            // Shutting down: a woken task is cancelled instead of run, its future dropped inside
+            // the executor's context so that a spawn from a destructor is refused too.
+            let _enter = context::enter(runnable.metadata().shared.clone());
             drop(runnable);
             return;
         }
@@ -207,6 +210,8 @@ impl Shared {
             let _enter = context::enter(shared.clone());
             crate::task::raw::run(r);
         };
+        // A job refused or cancelled here (shut down) is dropped inside the executor's context.
+        let _enter = context::enter(shared.clone());
         shared
             .clone()
             .blocking
@@ -246,7 +251,12 @@ impl Shared {
 
     /// Stops the workers, cancels every unfinished task and the blocking pool's queued jobs.
     /// Returns true if every worker exited within `timeout`.
-    pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
+    ///
+    /// The cancelled tasks' futures are dropped inside this executor's context, so a
+    /// `weft::spawn` in a destructor is refused (its handle reports `Cancelled`) instead of
+    /// starting the task elsewhere.
+    pub(crate) fn shutdown(self: &Arc<Self>, timeout: Option<Duration>) -> bool {
+        let _enter = context::enter(self.clone());
         self.shutdown.store(true, Ordering::SeqCst);
         for (worker, driver) in self.drivers.iter().enumerate() {
             driver.shutdown();
@@ -288,8 +298,9 @@ impl Shared {
         all_exited
     }
 
-    /// Drops (cancels) every task in the injector.
-    fn drain_injector(&self) {
+    /// Drops (cancels) every task in the injector, inside this executor's context.
+    fn drain_injector(self: &Arc<Self>) {
+        let _enter = context::enter(self.clone());
         while let Some(r) = self.pop_injector() {
             drop(r);
         }
