@@ -292,6 +292,16 @@ impl Shared {
                 w.wake();
             }
         }
+        // Timers still pending fire now and the wheels take no more: whoever polls such a timer
+        // again (a thread outside, or a blocking job that outlives the executor) moves it to
+        // the global runtime; this executor's own tasks are cancelled when woken.
+        let mut fired = Vec::new();
+        for timers in self.timers.iter() {
+            timers.close(&mut fired);
+        }
+        for w in fired {
+            w.wake();
+        }
         fence(Ordering::SeqCst);
         self.drain_injector();
         self.blocking.shutdown();

@@ -6,11 +6,15 @@
 //! worker is cancelled or re-polled on another, or registered from a thread outside the
 //! workers. Those paths lock just that worker's wheel: there is no global timer lock.
 //!
+//! When its executor shuts down, a driver is closed: its pending timers fire at once (their
+//! owners poll again) and it refuses new ones, so `Sleep` moves them to the global runtime's
+//! wheels and a timer outliving its executor still fires.
+//!
 //! A worker about to park records, under the lock, the wheel time it will wake at by itself
 //! (`parked_until`); a thread that registers an earlier timer on that wheel unparks it.
 
 use super::wheel::TimerWheel;
-use crate::loom::sync::atomic::{AtomicU64, Ordering};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::Mutex;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -58,6 +62,8 @@ pub(crate) struct TimerDriver {
     parked_until: AtomicU64,
     /// The wheel's next expiration (`u64::MAX` if none), readable without the lock.
     next: AtomicU64,
+    /// Set (under the lock) once the executor has shut down: the wheel takes no more timers.
+    closed: AtomicBool,
 }
 
 impl Default for TimerDriver {
@@ -72,6 +78,7 @@ impl TimerDriver {
             wheel: Mutex::new(TimerWheel::new()),
             parked_until: AtomicU64::new(RUNNING),
             next: AtomicU64::new(u64::MAX),
+            closed: AtomicBool::new(false),
         }
     }
 
@@ -87,24 +94,43 @@ impl TimerDriver {
     }
 
     /// Registers a timer at wheel time `when`. Returns its key, and whether the owning worker
-    /// is parked past `when` and must be unparked.
-    pub(crate) fn register(&self, when: u64, waker: Waker) -> (usize, bool) {
+    /// is parked past `when` and must be unparked; or gives the waker back if the driver is
+    /// closed.
+    pub(crate) fn register(&self, when: u64, waker: Waker) -> Result<(usize, bool), Waker> {
         let mut wheel = self.lock();
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(waker);
+        }
         let key = wheel.insert(when, waker);
         if when < self.next.load(Ordering::Relaxed) {
             self.publish_next(&wheel);
         }
         let parked_until = self.parked_until.load(Ordering::Acquire);
-        (key, parked_until != RUNNING && when < parked_until)
+        Ok((key, parked_until != RUNNING && when < parked_until))
     }
 
-    /// Replaces the waker of a pending timer if it would not wake the same task.
-    pub(crate) fn update_waker(&self, key: usize, waker: &Waker) {
-        if let Some(w) = self.lock().get_mut(key) {
+    /// Replaces the waker of a pending timer if it would not wake the same task. False if the
+    /// driver is closed: the timer will never fire here.
+    pub(crate) fn update_waker(&self, key: usize, waker: &Waker) -> bool {
+        let mut wheel = self.lock();
+        if self.closed.load(Ordering::Relaxed) {
+            return false;
+        }
+        if let Some(w) = wheel.get_mut(key) {
             if !w.will_wake(waker) {
                 w.clone_from(waker);
             }
         }
+        true
+    }
+
+    /// Closes the driver (its executor shut down): hands every pending timer's waker to
+    /// `fired` and refuses timers from now on.
+    pub(crate) fn close(&self, fired: &mut Vec<Waker>) {
+        let mut wheel = self.lock();
+        self.closed.store(true, Ordering::Relaxed);
+        wheel.fire_all(|w| fired.push(w));
+        self.publish_next(&wheel);
     }
 
     /// Removes a timer, fired or not.
@@ -180,7 +206,7 @@ mod loom_tests {
         loom::model(|| {
             let driver = Arc::new(TimerDriver::new());
             let count = std::sync::Arc::new(CountWake(AtomicUsize::new(0)));
-            let (key, _) = driver.register(5, Waker::from(count.clone()));
+            let (key, _) = driver.register(5, Waker::from(count.clone())).unwrap();
             let cancelled = Arc::new(loom::sync::atomic::AtomicBool::new(false));
 
             let canceller = {
@@ -221,7 +247,7 @@ mod loom_tests {
                 od.store(next.unwrap_or(u64::MAX), SeqCst);
             });
             let count = std::sync::Arc::new(CountWake(AtomicUsize::new(0)));
-            let (_key, must_unpark) = driver.register(10, Waker::from(count));
+            let (_key, must_unpark) = driver.register(10, Waker::from(count)).unwrap();
             owner.join().unwrap();
             // Either the owner saw the timer when it prepared to park, or the registrant was
             // told to unpark it.
