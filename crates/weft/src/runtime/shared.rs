@@ -201,14 +201,13 @@ impl Shared {
                 .is_ok()
         };
         let run_inline = |r: Runnable| {
-            // On one of this executor's workers, the tasks queued behind this thread must not
-            // wait for the job: let an idle worker take them.
-            context::with_worker(|w| match w {
-                Some(w) if w.belongs_to(&shared) => w.before_blocking(),
-                _ => {}
-            });
             let _enter = context::enter(shared.clone());
-            crate::task::raw::run(r);
+            // On one of this executor's workers, the tasks queued behind this thread, or woken
+            // by the job, must not wait for it: idle workers take them.
+            context::with_worker(|w| match w {
+                Some(w) if w.belongs_to(&shared) => w.run_blocking(|| crate::task::raw::run(r)),
+                _ => crate::task::raw::run(r),
+            });
         };
         // A job refused or cancelled here (shut down) is dropped inside the executor's context.
         let _enter = context::enter(shared.clone());
@@ -412,6 +411,32 @@ mod tests {
                 rx.recv().unwrap()
             }),
             "hung: the yielded task was never taken by the idle worker"
+        );
+    }
+
+    /// A blocking job run inline on a worker wakes a task parked on a channel and then waits
+    /// for that task's answer: the task, woken on this worker's thread, must not go to the
+    /// LIFO slot of the worker the job is blocking.
+    #[test]
+    fn inline_blocking_job_does_not_strand_a_task_it_wakes() {
+        assert!(
+            finishes(true, async {
+                // The other worker, woken when this task was queued, goes back to sleep.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let (value_tx, value_rx) = crate::sync::oneshot::channel::<u32>();
+                let (reply_tx, reply_rx) = std::sync::mpsc::channel();
+                let _echo = weft::spawn(async move {
+                    let _ = reply_tx.send(value_rx.await.unwrap_or(0));
+                });
+                // The echo task runs (from the LIFO slot) and parks on its receiver.
+                weft::yield_now().await;
+                weft::spawn_blocking(move || {
+                    let _ = value_tx.send(7);
+                    reply_rx.recv().unwrap_or(0)
+                })
+                .await
+            }),
+            "hung: the woken task waited behind the job that waits for it"
         );
     }
 

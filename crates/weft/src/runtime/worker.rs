@@ -41,6 +41,8 @@ pub(crate) struct WorkerCtx {
     local: LocalQueue<Runnable>,
     lifo: Cell<Option<Runnable>>,
     searching: Cell<bool>,
+    /// Set while this worker's thread runs a blocking job inline (see `run_blocking`).
+    blocking: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u32>,
     /// Wakers of fired timers, reused between rounds.
@@ -58,8 +60,10 @@ impl WorkerCtx {
 
     /// Schedules a task woken on this worker.
     pub(crate) fn schedule_local(&self, runnable: Runnable, woken_while_running: bool) {
-        let should_notify = if woken_while_running {
-            // A task that woke itself (`yield_now`) goes to the back, behind everyone else.
+        let should_notify = if woken_while_running || self.blocking.get() {
+            // A task that woke itself (`yield_now`) goes to the back, behind everyone else; one
+            // woken by a blocking job this thread runs goes where idle workers can take it, for
+            // this thread will not get to it before the job ends (and the job may wait for it).
             self.local.push_back(runnable, &*self.shared);
             true
         } else {
@@ -76,16 +80,25 @@ impl WorkerCtx {
         }
     }
 
-    /// This worker's thread is about to block (a blocking job run inline): puts the LIFO task,
-    /// which no other worker can steal, in the ring, and wakes an idle worker if the ring holds
-    /// anything, so no task waits behind the block.
-    pub(crate) fn before_blocking(&self) {
+    /// Runs a blocking job on this worker's thread (no pool thread could start). First puts the
+    /// LIFO task, which no other worker can steal, in the ring, and wakes an idle worker if the
+    /// ring holds anything, so no task waits behind the block; tasks the job wakes go to the
+    /// ring too.
+    pub(crate) fn run_blocking(&self, job: impl FnOnce()) {
         if let Some(t) = self.lifo.take() {
             self.local.push_back(t, &*self.shared);
         }
         if !self.local.is_empty() {
             self.shared.notify_parked();
         }
+        struct Restore<'a>(&'a Cell<bool>, bool);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(&self.blocking, self.blocking.replace(true));
+        job();
     }
 
     fn next_rand(&self) -> u32 {
@@ -255,6 +268,7 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         local,
         lifo: Cell::new(None),
         searching: Cell::new(false),
+        blocking: Cell::new(false),
         tick: Cell::new(0),
         rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
         fired: RefCell::new(Vec::new()),
