@@ -271,3 +271,33 @@ fn cancelling_timers_that_share_the_earliest_millisecond_is_linear() {
     assert!(registered > N as usize / 2, "registered {registered}");
     assert!(took < Duration::from_millis(500), "{took:?}");
 }
+
+#[test]
+fn an_idle_worker_fires_the_timers_of_a_blocked_one() {
+    let ex = Executor::new(2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    drop(ex.spawn(async move {
+        // Registered on this worker's wheel, then awaited on the test's thread.
+        let start = Instant::now();
+        let mut sleeps: Vec<_> = (0..64)
+            .map(|_| Box::pin(weft::sleep(Duration::from_millis(100))))
+            .collect();
+        std::future::poll_fn(|cx| {
+            for s in &mut sleeps {
+                assert!(s.as_mut().poll(cx).is_pending());
+            }
+            std::task::Poll::Ready(())
+        })
+        .await;
+        tx.send((start, sleeps)).unwrap();
+        // Blocks this worker; the other one is idle.
+        std::thread::sleep(Duration::from_millis(1_500));
+    }));
+    let (start, sleeps) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    for s in sleeps {
+        weft::block_on(s);
+    }
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(100), "never early");
+    assert!(took < Duration::from_millis(800), "{took:?}");
+}

@@ -8,7 +8,7 @@ use super::scheduler::queue::{Overflow, Stealer};
 use crate::sys::Driver;
 use crate::task::raw::{Runnable, TaskMeta};
 use crate::task::JoinHandle;
-use crate::time::{Clock, TimerDriver};
+use crate::time::{Clock, Timers};
 use crossbeam_deque::{Injector, Steal};
 use std::future::Future;
 use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
@@ -38,7 +38,7 @@ pub(crate) struct Shared {
     #[cfg(test)]
     pub(crate) fail_thread_spawns: AtomicBool,
     /// One timer wheel per worker.
-    pub(crate) timers: Box<[TimerDriver]>,
+    pub(crate) timers: Timers,
     pub(crate) clock: Clock,
 }
 
@@ -84,7 +84,7 @@ impl Shared {
             blocking_seq: AtomicUsize::new(0),
             #[cfg(test)]
             fail_thread_spawns: AtomicBool::new(false),
-            timers: (0..n).map(|_| TimerDriver::new()).collect(),
+            timers: Timers::new(n),
             clock: Clock::new(),
         }
     }

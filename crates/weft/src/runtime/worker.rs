@@ -111,16 +111,16 @@ impl WorkerCtx {
         x
     }
 
-    /// Fires this worker's due timers; returns true if any fired (their tasks are queued here).
+    /// Fires the due timers of every wheel (another worker's may be overdue while it is busy in
+    /// one poll); returns true if any fired (their tasks are queued here).
     fn process_timers(&self) -> bool {
-        let driver = &self.shared.timers[self.index];
         let now = self.shared.clock.now();
-        if !driver.is_due(now) {
-            return false;
-        }
         // Take the buffer out so no borrow is held while wakers run.
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
-        driver.advance(now, &mut fired);
+        if !self.shared.timers.fire_due(self.index, now, &mut fired) {
+            *self.fired.borrow_mut() = fired;
+            return false;
+        }
         let any = !fired.is_empty();
         for w in fired.drain(..) {
             w.wake();
@@ -219,8 +219,7 @@ impl WorkerCtx {
             .transition_to_parked(self.index, self.searching.replace(false));
         // Pairs with the fence in `Shared::notify_parked`.
         fence(Ordering::SeqCst);
-        let driver = &shared.timers[self.index];
-        let next_timer = driver.prepare_park();
+        let next_timer = shared.timers.prepare_park(self.index);
         if !shared.has_visible_work() && !shared.is_shutdown() {
             let timeout = next_timer.map(|t| {
                 shared
@@ -230,7 +229,7 @@ impl WorkerCtx {
             });
             shared.drivers[self.index].park(timeout);
         }
-        driver.unparked();
+        shared.timers.unparked(self.index);
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }

@@ -10,11 +10,17 @@
 //! owners poll again) and it refuses new ones, so `Sleep` moves them to the global runtime's
 //! wheels and a timer outliving its executor still fires.
 //!
-//! A worker about to park records, under the lock, the wheel time it will wake at by itself
-//! (`parked_until`); a thread that registers an earlier timer on that wheel unparks it.
+//! A worker busy in one long poll (or blocked in it) cannot serve its wheel, so the wheels are
+//! not only their owners': a parking worker sleeps until the earliest deadline of *every*
+//! wheel ([`Timers::prepare_park`]), and on waking fires whatever is due on any of them,
+//! taking other workers' wheels only with `try_lock` ([`Timers::fire_due`]). A parking worker
+//! records the wheel time it will wake at (`parked_until`); a registration that makes a wheel's
+//! next expiration earlier checks that some parked worker wakes by then, and otherwise has one
+//! unparked to look again. Both sides publish, fence and then read, so either the parking
+//! worker sees the new timer or the registrant sees the parked worker.
 
 use super::wheel::TimerWheel;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::Mutex;
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -98,20 +104,19 @@ impl TimerDriver {
         );
     }
 
-    /// Registers a timer at wheel time `when`. Returns its key, and whether the owning worker
-    /// is parked past `when` and must be unparked; or gives the waker back if the driver is
-    /// closed.
-    pub(crate) fn register(&self, when: u64, waker: Waker) -> Result<(usize, bool), Waker> {
+    /// Registers a timer at wheel time `when`. Returns its key, and whether it made the wheel's
+    /// next expiration earlier; or gives the waker back if the driver is closed.
+    fn register(&self, when: u64, waker: Waker) -> Result<(usize, bool), Waker> {
         let mut wheel = self.lock();
         if self.closed.load(Ordering::Relaxed) {
             return Err(waker);
         }
         let key = wheel.insert(when, waker);
-        if when < self.next.load(Ordering::Relaxed) {
-            self.next.store(when, Ordering::Release);
+        let earlier = when < self.next.load(Ordering::Relaxed);
+        if earlier {
+            self.next.store(when, Ordering::SeqCst);
         }
-        let parked_until = self.parked_until.load(Ordering::Acquire);
-        Ok((key, parked_until != RUNNING && when < parked_until))
+        Ok((key, earlier))
     }
 
     /// Replaces the waker of a pending timer if it would not wake the same task. False if the
@@ -159,27 +164,118 @@ impl TimerDriver {
         self.publish_next(&wheel);
     }
 
-    /// Called by the owning worker before it parks: records and returns the wheel time of the
-    /// next timer, which bounds the park.
-    pub(crate) fn prepare_park(&self) -> Option<u64> {
-        let wheel = self.lock();
-        let next = wheel.next_expiration();
-        // Exact again, after any cancels.
-        self.next.store(next.unwrap_or(u64::MAX), Ordering::Release);
-        self.parked_until
-            .store(next.unwrap_or(u64::MAX), Ordering::Release);
-        next
+    /// `advance`, unless another thread holds the wheel (its owner, which is serving it).
+    fn try_advance(&self, now: u64, fired: &mut Vec<Waker>) {
+        if let Ok(mut wheel) = self.wheel.try_lock() {
+            wheel.advance(now, |w| fired.push(w));
+            self.publish_next(&wheel);
+        }
     }
 
-    /// Called by the owning worker after it wakes.
-    pub(crate) fn unparked(&self) {
-        self.parked_until.store(RUNNING, Ordering::Release);
+    /// The exact next expiration (`u64::MAX` if none), published again.
+    fn refresh_next(&self) -> u64 {
+        let wheel = self.lock();
+        let next = wheel.next_expiration().unwrap_or(u64::MAX);
+        self.next.store(next, Ordering::SeqCst);
+        next
     }
 
     /// Number of timers held (fired or not), for the loom models.
     #[cfg(all(test, weft_loom))]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// The timer drivers of an executor's workers, one per worker, indexed like them.
+#[derive(Debug)]
+pub(crate) struct Timers {
+    drivers: Box<[TimerDriver]>,
+}
+
+impl std::ops::Deref for Timers {
+    type Target = [TimerDriver];
+
+    fn deref(&self) -> &[TimerDriver] {
+        &self.drivers
+    }
+}
+
+impl Timers {
+    pub(crate) fn new(workers: usize) -> Self {
+        Self {
+            drivers: (0..workers).map(|_| TimerDriver::new()).collect(),
+        }
+    }
+
+    /// Registers a timer at wheel time `when` on wheel `wheel`. Returns its key and, if no
+    /// parked worker wakes by `when` though some are parked, one of them to unpark (it then
+    /// parks again with the new timer in view); or gives the waker back if the drivers are
+    /// closed.
+    pub(crate) fn register(
+        &self,
+        wheel: usize,
+        when: u64,
+        waker: Waker,
+    ) -> Result<(usize, Option<usize>), Waker> {
+        let (key, earlier) = self.drivers[wheel].register(when, waker)?;
+        if !earlier {
+            // Whoever covered the previous next expiration covers this timer too.
+            return Ok((key, None));
+        }
+        // Pairs with the fence in `prepare_park`: either that worker sees the new `next`, or
+        // we see its `parked_until`.
+        fence(Ordering::SeqCst);
+        let mut late = None;
+        for (worker, d) in self.drivers.iter().enumerate() {
+            match d.parked_until.load(Ordering::SeqCst) {
+                RUNNING => {}
+                until if until <= when => return Ok((key, None)),
+                _ => {
+                    late.get_or_insert(worker);
+                }
+            }
+        }
+        Ok((key, late))
+    }
+
+    /// Called by worker `me` before it parks: records and returns the wheel time to wake at,
+    /// the earliest next expiration of every wheel (its own made exact first).
+    pub(crate) fn prepare_park(&self, me: usize) -> Option<u64> {
+        let own = &self.drivers[me];
+        // Parking, with no deadline yet: a registrant that sees this unparks us.
+        own.parked_until.store(u64::MAX, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        let mut next = own.refresh_next();
+        for (i, d) in self.drivers.iter().enumerate() {
+            if i != me {
+                next = next.min(d.next.load(Ordering::SeqCst));
+            }
+        }
+        own.parked_until.store(next, Ordering::SeqCst);
+        (next != u64::MAX).then_some(next)
+    }
+
+    /// Called by worker `me` after it wakes.
+    pub(crate) fn unparked(&self, me: usize) {
+        self.drivers[me].parked_until.store(RUNNING, Ordering::SeqCst);
+    }
+
+    /// Fires what is due at `now` on every wheel: worker `me`'s own, and the others' unless
+    /// their owner holds the lock (it is serving them). Returns false if nothing was due.
+    pub(crate) fn fire_due(&self, me: usize, now: u64, fired: &mut Vec<Waker>) -> bool {
+        let mut any = false;
+        for (i, d) in self.drivers.iter().enumerate() {
+            if d.is_due(now) {
+                any = true;
+                if i == me {
+                    d.advance(now, fired);
+                } else {
+                    d.try_advance(now, fired);
+                }
+            }
+        }
+        any
     }
 }
 
@@ -235,24 +331,35 @@ mod loom_tests {
         });
     }
 
-    #[test]
-    fn loom_remote_register_unparks_owner() {
-        loom::model(|| {
-            let driver = Arc::new(TimerDriver::new());
-            let owner_deadline = Arc::new(AtomicU64::new(0));
-            let d2 = driver.clone();
-            let od = owner_deadline.clone();
-            // The owner prepares to park with no timers: it would sleep forever.
-            let owner = thread::spawn(move || {
-                let next = d2.prepare_park();
-                od.store(next.unwrap_or(u64::MAX), SeqCst);
+    /// Worker `parker` prepares to park with no timers (it would sleep forever) while a timer
+    /// is registered on wheel `wheel`: either the parking worker saw the timer, or the
+    /// registrant is told to unpark it.
+    fn register_races_park(wheel: usize, parker: usize) {
+        loom::model(move || {
+            let timers = Arc::new(Timers::new(2));
+            let deadline = Arc::new(AtomicU64::new(0));
+            let t2 = timers.clone();
+            let d2 = deadline.clone();
+            let parking = thread::spawn(move || {
+                let next = t2.prepare_park(parker);
+                d2.store(next.unwrap_or(u64::MAX), SeqCst);
             });
             let count = std::sync::Arc::new(CountWake(AtomicUsize::new(0)));
-            let (_key, must_unpark) = driver.register(10, Waker::from(count)).unwrap();
-            owner.join().unwrap();
-            // Either the owner saw the timer when it prepared to park, or the registrant was
-            // told to unpark it.
-            assert!(owner_deadline.load(SeqCst) == 10 || must_unpark);
+            let (_key, unpark) = timers.register(wheel, 10, Waker::from(count)).unwrap();
+            parking.join().unwrap();
+            assert!(deadline.load(SeqCst) == 10 || unpark == Some(parker));
         });
+    }
+
+    #[test]
+    fn loom_remote_register_unparks_owner() {
+        register_races_park(0, 0);
+    }
+
+    /// The timer goes to the wheel of a worker that is running (busy, perhaps blocked): the
+    /// worker that parks must still wake for it.
+    #[test]
+    fn loom_register_on_a_busy_wheel_unparks_an_idle_worker() {
+        register_races_park(1, 0);
     }
 }

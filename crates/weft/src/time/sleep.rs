@@ -107,14 +107,13 @@ impl TimerEntry {
         deadline: Instant,
         waker: Waker,
     ) -> Result<TimerEntry, Waker> {
-        let remote = wheel.is_none();
         let wheel = wheel.unwrap_or_else(|| {
             NEXT_REMOTE_WHEEL.fetch_add(1, Ordering::Relaxed) % shared.timers.len()
         });
         let when = shared.clock.deadline(deadline);
-        let (key, must_unpark) = shared.timers[wheel].register(when, waker)?;
-        if remote && must_unpark {
-            shared.unpark(wheel);
+        let (key, unpark) = shared.timers.register(wheel, when, waker)?;
+        if let Some(worker) = unpark {
+            shared.unpark(worker);
         }
         Ok(TimerEntry {
             shared,
