@@ -347,3 +347,24 @@ fn spawns_from_destructors_at_shutdown_go_to_the_shut_down_executor() {
     }
     assert_eq!(ran.load(Ordering::SeqCst), 0, "no spawn ran anywhere");
 }
+
+#[test]
+fn a_task_woken_by_a_worker_that_then_blocks_runs_elsewhere() {
+    let ex = Executor::new(2);
+    let (tx, rx) = weft::channel::bounded::<Instant>(0);
+    let (got_tx, got_rx) = mpsc::channel();
+    drop(ex.spawn(async move {
+        let sent = rx.recv().await.unwrap();
+        got_tx.send(sent.elapsed()).unwrap();
+    }));
+    // The receiver parks on the rendezvous channel.
+    std::thread::sleep(Duration::from_millis(100));
+    drop(ex.spawn(async move {
+        // Hands the value to the parked receiver, which is woken on this worker...
+        tx.send(Instant::now()).await.unwrap();
+        // ...and then blocks it, while the other worker is idle.
+        std::thread::sleep(Duration::from_millis(1_500));
+    }));
+    let waited = got_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(waited < Duration::from_millis(800), "{waited:?}");
+}

@@ -4,14 +4,15 @@ use super::blocking::BlockingPool;
 use super::context;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
-use super::scheduler::queue::{Overflow, Stealer};
+use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
 use crate::sys::Driver;
 use crate::task::raw::{Runnable, TaskMeta};
 use crate::task::JoinHandle;
 use crate::time::{Clock, Timers};
 use crossbeam_deque::{Injector, Steal};
+use crossbeam_utils::CachePadded;
 use std::future::Future;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector<Runnable>,
     /// Every worker's queue, for stealing.
     pub(crate) stealers: Box<[Stealer<Runnable>]>,
+    /// Every worker's LIFO slot and poll count, for taking a task stranded there.
+    pub(crate) lifos: Box<[CachePadded<WorkerLifo>]>,
     /// One I/O driver per worker: what the worker parks in.
     pub(crate) drivers: Box<[Driver]>,
     pub(crate) idle: Idle,
@@ -51,6 +54,14 @@ impl std::fmt::Debug for Shared {
     }
 }
 
+/// A worker's LIFO slot, and the number of polls it has started: a task that stays in the slot
+/// while the count stays put is stuck behind one long poll, and other workers take it.
+#[derive(Debug)]
+pub(crate) struct WorkerLifo {
+    pub(crate) slot: LifoSlot<Runnable>,
+    pub(crate) polls: AtomicU32,
+}
+
 impl Overflow<Runnable> for Shared {
     fn push_batch(&self, tasks: impl Iterator<Item = Runnable>) {
         for t in tasks {
@@ -72,6 +83,14 @@ impl Shared {
         Self {
             injector: Injector::new(),
             stealers,
+            lifos: (0..n)
+                .map(|_| {
+                    CachePadded::new(WorkerLifo {
+                        slot: LifoSlot::new(),
+                        polls: AtomicU32::new(0),
+                    })
+                })
+                .collect(),
             drivers,
             idle: Idle::new(n),
             registry: Registry::new(n),
