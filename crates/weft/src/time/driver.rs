@@ -13,7 +13,8 @@
 //! A worker busy in one long poll (or blocked in it) cannot serve its wheel, so the wheels are
 //! not only their owners': a parking worker sleeps until the earliest deadline of *every*
 //! wheel ([`Timers::prepare_park`]), and on waking fires whatever is due on any of them,
-//! taking other workers' wheels only with `try_lock` ([`Timers::fire_due`]). A parking worker
+//! taking other workers' wheels only with `try_lock` and once their timers are
+//! [`FOREIGN_GRACE`] overdue, so that it does not race a healthy owner ([`Timers::fire_due`]). A parking worker
 //! records the wheel time it will wake at (`parked_until`); a registration that makes a wheel's
 //! next expiration earlier checks that some parked worker wakes by then, and otherwise has one
 //! unparked to look again. Both sides publish, fence and then read, so either the parking
@@ -58,6 +59,11 @@ impl Clock {
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
+
+/// How overdue (ns) a timer on another worker's wheel must be before a worker fires it: its
+/// owner normally gets there first, and two workers advancing one wheel would fight over its
+/// lock and cache lines. So a worker stuck in one poll delays its timers by at most this.
+pub(crate) const FOREIGN_GRACE: u64 = 1_000_000;
 
 /// `parked_until` value of a worker that is running (it will look at its timers soon).
 const RUNNING: u64 = 0;
@@ -228,9 +234,14 @@ impl Timers {
         fence(Ordering::SeqCst);
         let mut late = None;
         for (worker, d) in self.drivers.iter().enumerate() {
+            let needed = if worker == wheel {
+                when
+            } else {
+                when.saturating_add(FOREIGN_GRACE)
+            };
             match d.parked_until.load(Ordering::SeqCst) {
                 RUNNING => {}
-                until if until <= when => return Ok((key, None)),
+                until if until <= needed => return Ok((key, None)),
                 _ => {
                     late.get_or_insert(worker);
                 }
@@ -240,7 +251,8 @@ impl Timers {
     }
 
     /// Called by worker `me` before it parks: records and returns the wheel time to wake at,
-    /// the earliest next expiration of every wheel (its own made exact first).
+    /// the earliest next expiration of every wheel (its own made exact first; the others'
+    /// [`FOREIGN_GRACE`] later).
     pub(crate) fn prepare_park(&self, me: usize) -> Option<u64> {
         let own = &self.drivers[me];
         // Parking, with no deadline yet: a registrant that sees this unparks us.
@@ -249,7 +261,7 @@ impl Timers {
         let mut next = own.refresh_next();
         for (i, d) in self.drivers.iter().enumerate() {
             if i != me {
-                next = next.min(d.next.load(Ordering::SeqCst));
+                next = next.min(d.next.load(Ordering::SeqCst).saturating_add(FOREIGN_GRACE));
             }
         }
         own.parked_until.store(next, Ordering::SeqCst);
@@ -261,18 +273,20 @@ impl Timers {
         self.drivers[me].parked_until.store(RUNNING, Ordering::SeqCst);
     }
 
-    /// Fires what is due at `now` on every wheel: worker `me`'s own, and the others' unless
-    /// their owner holds the lock (it is serving them). Returns false if nothing was due.
+    /// Fires what is due at `now` on worker `me`'s wheel, and on the others' wheels if they
+    /// hold a timer overdue by [`FOREIGN_GRACE`] and their owner does not hold the lock (it is
+    /// serving them). Returns false if nothing was due.
     pub(crate) fn fire_due(&self, me: usize, now: u64, fired: &mut Vec<Waker>) -> bool {
         let mut any = false;
         for (i, d) in self.drivers.iter().enumerate() {
-            if d.is_due(now) {
-                any = true;
-                if i == me {
+            if i == me {
+                if d.is_due(now) {
+                    any = true;
                     d.advance(now, fired);
-                } else {
-                    d.try_advance(now, fired);
                 }
+            } else if d.is_due(now.saturating_sub(FOREIGN_GRACE)) {
+                any = true;
+                d.try_advance(now, fired);
             }
         }
         any
@@ -347,7 +361,8 @@ mod loom_tests {
             let count = std::sync::Arc::new(CountWake(AtomicUsize::new(0)));
             let (_key, unpark) = timers.register(wheel, 10, Waker::from(count)).unwrap();
             parking.join().unwrap();
-            assert!(deadline.load(SeqCst) == 10 || unpark == Some(parker));
+            let in_time = if wheel == parker { 10 } else { 10 + FOREIGN_GRACE };
+            assert!(deadline.load(SeqCst) == in_time || unpark == Some(parker));
         });
     }
 
