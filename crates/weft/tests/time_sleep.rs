@@ -219,15 +219,14 @@ fn sleep_pending_in_a_blocking_job_at_shutdown_completes() {
 fn sleep_polled_under_an_executor_completes_after_it_is_dropped() {
     let ex = Executor::new(1);
     let start = Instant::now();
-    let sleep = ex.block_on(async {
+    let (pending, sleep) = ex.block_on(async {
         let mut sleep = Box::pin(weft::sleep(Duration::from_millis(100)));
-        let polled = std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(sleep.as_mut().poll(cx).is_pending())
-        })
-        .await;
-        assert!(polled, "pending at first");
-        sleep
+        let pending =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(sleep.as_mut().poll(cx).is_pending()))
+                .await;
+        (pending, sleep)
     });
+    assert!(pending, "pending at first");
     drop(ex);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

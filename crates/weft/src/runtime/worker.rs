@@ -248,7 +248,10 @@ impl WorkerCtx {
     fn count_poll(&self) {
         let polls = &self.lifo().polls;
         // Only this thread writes the count.
-        polls.store(polls.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
+        polls.store(
+            polls.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     fn run_task(&self, task: Runnable) {

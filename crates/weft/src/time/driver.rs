@@ -270,7 +270,9 @@ impl Timers {
 
     /// Called by worker `me` after it wakes.
     pub(crate) fn unparked(&self, me: usize) {
-        self.drivers[me].parked_until.store(RUNNING, Ordering::SeqCst);
+        self.drivers[me]
+            .parked_until
+            .store(RUNNING, Ordering::SeqCst);
     }
 
     /// Fires what is due at `now` on worker `me`'s wheel, and on the others' wheels if they
@@ -361,7 +363,11 @@ mod loom_tests {
             let count = std::sync::Arc::new(CountWake(AtomicUsize::new(0)));
             let (_key, unpark) = timers.register(wheel, 10, Waker::from(count)).unwrap();
             parking.join().unwrap();
-            let in_time = if wheel == parker { 10 } else { 10 + FOREIGN_GRACE };
+            let in_time = if wheel == parker {
+                10
+            } else {
+                10 + FOREIGN_GRACE
+            };
             assert!(deadline.load(SeqCst) == in_time || unpark == Some(parker));
         });
     }

@@ -205,7 +205,10 @@ mod tests {
         idle.transition_to_parked(1, false);
         assert!(!idle.watch_while_parked(1), "one watcher is enough");
         idle.transition_to_parked(0, false);
-        assert!(!idle.watch_while_parked(2), "everyone parked: nothing to watch");
+        assert!(
+            !idle.watch_while_parked(2),
+            "everyone parked: nothing to watch"
+        );
         assert!(idle.needs_watcher());
         assert!(!idle.transition_from_parked(0));
         assert!(idle.watch_while_parked(1));
@@ -322,7 +325,10 @@ mod loom_tests {
             };
             let watching = idle.watch_while_parked(0);
             let asked = worker.join().unwrap();
-            assert!(watching || asked, "the LIFO slot of a running worker went unwatched");
+            assert!(
+                watching || asked,
+                "the LIFO slot of a running worker went unwatched"
+            );
         });
     }
 
