@@ -257,3 +257,114 @@ fn wake_from_foreign_thread() {
     });
     assert_eq!(h.join(), 11);
 }
+
+/// Recurses `depth` levels through boxed futures: each level's poll calls the next one's, so
+/// polling the outermost needs stack in proportion to `depth`.
+fn recurse(depth: u32) -> Pin<Box<dyn Future<Output = u32> + Send>> {
+    Box::pin(async move {
+        if depth == 0 {
+            0
+        } else {
+            recurse(depth - 1).await + 1
+        }
+    })
+}
+
+#[test]
+fn thread_stack_size_lets_deep_recursion_run_on_workers_and_blocking_threads() {
+    // Far more than a default 2 MiB stack holds (it overflows near 30,000 levels).
+    const DEPTH: u32 = 300_000;
+    let ex = Executor::builder()
+        .workers(1)
+        .thread_stack_size(1 << 30)
+        .build()
+        .unwrap();
+    assert_eq!(ex.spawn(recurse(DEPTH)).join(), DEPTH);
+    let on_pool = ex.spawn_blocking(|| weft::block_on(recurse(DEPTH)));
+    assert_eq!(on_pool.join(), DEPTH);
+}
+
+/// Spawns a task when dropped and hands over its handle.
+struct SpawnOnDrop {
+    handles: mpsc::Sender<weft::JoinHandle<()>>,
+    ran: Arc<AtomicUsize>,
+}
+
+impl Drop for SpawnOnDrop {
+    fn drop(&mut self) {
+        let ran = self.ran.clone();
+        let h = weft::spawn(async move {
+            ran.fetch_add(1, Ordering::SeqCst);
+        });
+        let _ = self.handles.send(h);
+    }
+}
+
+#[test]
+fn spawns_from_destructors_at_shutdown_go_to_the_shut_down_executor() {
+    let ex = Executor::builder()
+        .workers(1)
+        .max_blocking_threads(1)
+        .build()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let guard = || SpawnOnDrop {
+        handles: tx.clone(),
+        ran: ran.clone(),
+    };
+    // Parked tasks, cancelled by shutdown.
+    let (polled_tx, polled_rx) = mpsc::channel();
+    for _ in 0..4 {
+        let g = guard();
+        let polled = polled_tx.clone();
+        drop(ex.spawn(async move {
+            let _g = g;
+            polled.send(()).unwrap();
+            std::future::pending::<()>().await;
+        }));
+    }
+    for _ in 0..4 {
+        polled_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    }
+    // A blocking job still queued behind the only pool thread, cancelled by shutdown.
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let (busy_tx, busy_rx) = mpsc::channel();
+    drop(ex.spawn_blocking(move || {
+        busy_tx.send(()).unwrap();
+        let _ = release_rx.recv_timeout(Duration::from_secs(5));
+    }));
+    busy_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    let g = guard();
+    drop(ex.spawn_blocking(move || drop(g)));
+    ex.shutdown();
+    drop(release_tx);
+    drop(tx);
+    let handles: Vec<_> = rx.iter().collect();
+    assert_eq!(handles.len(), 5, "every destructor ran");
+    for h in handles {
+        assert_eq!(weft::block_on(h.catch()), Err(JoinError::Cancelled));
+    }
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "no spawn ran anywhere");
+}
+
+#[test]
+fn a_task_woken_by_a_worker_that_then_blocks_runs_elsewhere() {
+    let ex = Executor::new(2);
+    let (tx, rx) = weft::channel::bounded::<Instant>(0);
+    let (got_tx, got_rx) = mpsc::channel();
+    drop(ex.spawn(async move {
+        let sent = rx.recv().await.unwrap();
+        got_tx.send(sent.elapsed()).unwrap();
+    }));
+    // The receiver parks on the rendezvous channel.
+    std::thread::sleep(Duration::from_millis(100));
+    drop(ex.spawn(async move {
+        // Hands the value to the parked receiver, which is woken on this worker...
+        tx.send(Instant::now()).await.unwrap();
+        // ...and then blocks it, while the other worker is idle.
+        std::thread::sleep(Duration::from_millis(1_500));
+    }));
+    let waited = got_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(waited < Duration::from_millis(800), "{waited:?}");
+}

@@ -1,5 +1,6 @@
 //! sleep and sleep_until: never early, ordering, every context, reset, many at once.
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use weft::Executor;
@@ -167,4 +168,135 @@ fn sleeping_task_migrates_and_is_cancelled_elsewhere() {
         .join();
     }
     assert!(ex.shutdown_timeout(Duration::from_secs(10)));
+}
+
+/// Runs `job` on `ex`'s blocking pool, shuts `ex` down once the job has started (after
+/// `before` more), and returns what the job sends back within 5 s.
+fn run_across_shutdown<T: Send + 'static>(
+    ex: Executor,
+    before: Duration,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    drop(ex.spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        let _ = done_tx.send(job());
+    }));
+    started_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    std::thread::sleep(before);
+    ex.shutdown();
+    done_rx.recv_timeout(Duration::from_secs(5)).ok()
+}
+
+#[test]
+fn sleep_in_a_blocking_job_after_shutdown_completes() {
+    let slept = run_across_shutdown(Executor::new(1), Duration::ZERO, || {
+        // Wait until the executor is gone, then sleep.
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        weft::block_on(weft::sleep(Duration::from_millis(10)));
+        start.elapsed()
+    });
+    let slept = slept.expect("the sleep never completed");
+    assert!(slept >= Duration::from_millis(10), "never early");
+    assert!(slept < Duration::from_secs(2), "{slept:?}");
+}
+
+#[test]
+fn sleep_pending_in_a_blocking_job_at_shutdown_completes() {
+    let slept = run_across_shutdown(Executor::new(1), Duration::from_millis(50), || {
+        let start = Instant::now();
+        weft::block_on(weft::sleep(Duration::from_millis(300)));
+        start.elapsed()
+    });
+    let slept = slept.expect("the sleep never completed");
+    assert!(slept >= Duration::from_millis(300), "never early");
+    assert!(slept < Duration::from_secs(3), "{slept:?}");
+}
+
+#[test]
+fn sleep_polled_under_an_executor_completes_after_it_is_dropped() {
+    let ex = Executor::new(1);
+    let start = Instant::now();
+    let (pending, sleep) = ex.block_on(async {
+        let mut sleep = Box::pin(weft::sleep(Duration::from_millis(100)));
+        let pending =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(sleep.as_mut().poll(cx).is_pending()))
+                .await;
+        (pending, sleep)
+    });
+    assert!(pending, "pending at first");
+    drop(ex);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        weft::block_on(sleep);
+        let _ = tx.send(start.elapsed());
+    });
+    let slept = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the sleep never completed");
+    assert!(slept >= Duration::from_millis(100), "never early");
+}
+
+#[test]
+fn cancelling_timers_that_share_the_earliest_millisecond_is_linear() {
+    // Each cancel used to rescan every timer left in the earliest millisecond, so cancelling
+    // 20,000 of them took seconds (quadratic), against milliseconds now.
+    const N: u32 = 20_000;
+    let ex = Executor::new(1);
+    let (registered, took) = ex
+        .spawn(async {
+            // Within the wheel's first 64 ms (its finest level, where deadlines are exact):
+            // the executor started a moment ago.
+            let deadline = Instant::now() + Duration::from_millis(40);
+            let mut sleeps: Vec<_> = (0..N)
+                .map(|_| Box::pin(weft::sleep_until(deadline)))
+                .collect();
+            // Unconstrained: the budget would stop registering after 128 polls.
+            let registered = weft::task::unconstrained(std::future::poll_fn(|cx| {
+                let mut n = 0;
+                for s in &mut sleeps {
+                    n += usize::from(s.as_mut().poll(cx).is_pending());
+                }
+                std::task::Poll::Ready(n)
+            }))
+            .await;
+            let start = Instant::now();
+            drop(sleeps);
+            (registered, start.elapsed())
+        })
+        .join();
+    assert!(registered > N as usize / 2, "registered {registered}");
+    assert!(took < Duration::from_millis(500), "{took:?}");
+}
+
+#[test]
+fn an_idle_worker_fires_the_timers_of_a_blocked_one() {
+    let ex = Executor::new(2);
+    let (tx, rx) = std::sync::mpsc::channel();
+    drop(ex.spawn(async move {
+        // Registered on this worker's wheel, then awaited on the test's thread.
+        let start = Instant::now();
+        let mut sleeps: Vec<_> = (0..64)
+            .map(|_| Box::pin(weft::sleep(Duration::from_millis(100))))
+            .collect();
+        std::future::poll_fn(|cx| {
+            for s in &mut sleeps {
+                assert!(s.as_mut().poll(cx).is_pending());
+            }
+            std::task::Poll::Ready(())
+        })
+        .await;
+        tx.send((start, sleeps)).unwrap();
+        // Blocks this worker; the other one is idle.
+        std::thread::sleep(Duration::from_millis(1_500));
+    }));
+    let (start, sleeps) = rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    for s in sleeps {
+        weft::block_on(s);
+    }
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(100), "never early");
+    assert!(took < Duration::from_millis(800), "{took:?}");
 }

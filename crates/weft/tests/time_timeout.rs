@@ -130,3 +130,28 @@ fn timeout_fires_even_when_the_inner_future_spends_the_whole_budget() {
     let out = ex.block_on(weft::timeout(h, Duration::from_secs(10)));
     assert_eq!(out, Ok(Err(TimeoutError)), "the busy future was timed out");
 }
+
+#[test]
+fn timeout_in_a_blocking_job_after_shutdown_fires() {
+    let ex = Executor::new(1);
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    drop(ex.spawn_blocking(move || {
+        started_tx.send(()).unwrap();
+        // Wait until the executor is gone, then time out.
+        std::thread::sleep(Duration::from_millis(100));
+        let start = Instant::now();
+        let out = weft::block_on(weft::timeout(
+            std::future::pending::<()>(),
+            Duration::from_millis(20),
+        ));
+        let _ = done_tx.send((out, start.elapsed()));
+    }));
+    started_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    ex.shutdown();
+    let (out, took) = done_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the timeout never fired");
+    assert_eq!(out, Err(TimeoutError));
+    assert!(took >= Duration::from_millis(20), "never early");
+}

@@ -13,7 +13,8 @@
 //! # How it schedules
 //!
 //! Each worker owns a bounded lock-free run queue (256 slots; idle workers steal half of it at
-//! once) and a LIFO slot for the task it just woke. Tasks spawned or woken from outside the
+//! once) and a LIFO slot for the task it just woke (which other workers take if the worker
+//! stays stuck in one poll). Tasks spawned or woken from outside the
 //! workers go to a lock-free global injector, which every worker checks first once every 61
 //! ticks. Idle workers steal from a random victim, at most half of them search at once, and a
 //! parked worker is woken only when nobody is searching. Each poll gets a cooperative budget
@@ -85,6 +86,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     blocking_keep_alive: Duration,
     io: IoBackend,
+    stack_size: Option<usize>,
 }
 
 impl Default for Builder {
@@ -95,6 +97,7 @@ impl Default for Builder {
             max_blocking_threads: 512,
             blocking_keep_alive: Duration::from_secs(10),
             io: IoBackend::Auto,
+            stack_size: None,
         }
     }
 }
@@ -134,6 +137,25 @@ impl Builder {
         self
     }
 
+    /// Sets the stack size, in bytes, of the worker and blocking-pool threads (default: the
+    /// standard library's, 2 MiB unless `RUST_MIN_STACK` says otherwise). Deeply recursive
+    /// futures need more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let executor = weft::Executor::builder()
+    ///     .workers(1)
+    ///     .thread_stack_size(16 << 20)
+    ///     .build()
+    ///     .expect("threads start");
+    /// assert_eq!(executor.block_on(executor.spawn(async { 3 })), 3);
+    /// ```
+    pub fn thread_stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
     /// Chooses the I/O backend (default [`IoBackend::Auto`]: io_uring where it works, else
     /// epoll; the `WEFT_IO` environment variable overrides `Auto`).
     pub fn io(mut self, backend: IoBackend) -> Self {
@@ -164,6 +186,7 @@ impl Builder {
             self.thread_name.clone(),
             self.max_blocking_threads,
             self.blocking_keep_alive,
+            self.stack_size,
         ));
         let mut executor = Executor {
             shared: shared.clone(),
@@ -171,9 +194,11 @@ impl Builder {
         };
         for (index, local) in locals.into_iter().enumerate() {
             let shared = shared.clone();
-            let started = thread::Builder::new()
-                .name(format!("{}-{index}", self.thread_name))
-                .spawn(move || worker::main(shared, index, local));
+            let mut builder = thread::Builder::new().name(format!("{}-{index}", self.thread_name));
+            if let Some(bytes) = self.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let started = builder.spawn(move || worker::main(shared, index, local));
             match started {
                 Ok(t) => executor.threads.push(t),
                 Err(e) => {

@@ -4,14 +4,15 @@ use super::blocking::BlockingPool;
 use super::context;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
-use super::scheduler::queue::{Overflow, Stealer};
+use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
 use crate::sys::Driver;
 use crate::task::raw::{Runnable, TaskMeta};
 use crate::task::JoinHandle;
-use crate::time::{Clock, TimerDriver};
+use crate::time::{Clock, Timers};
 use crossbeam_deque::{Injector, Steal};
+use crossbeam_utils::CachePadded;
 use std::future::Future;
-use std::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -21,6 +22,8 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector<Runnable>,
     /// Every worker's queue, for stealing.
     pub(crate) stealers: Box<[Stealer<Runnable>]>,
+    /// Every worker's LIFO slot and poll count, for taking a task stranded there.
+    pub(crate) lifos: Box<[CachePadded<WorkerLifo>]>,
     /// One I/O driver per worker: what the worker parks in.
     pub(crate) drivers: Box<[Driver]>,
     pub(crate) idle: Idle,
@@ -31,12 +34,14 @@ pub(crate) struct Shared {
     pub(crate) alive: Mutex<usize>,
     pub(crate) exited: Condvar,
     pub(crate) thread_name: String,
+    /// Stack size of the blocking-pool threads (the workers' is set when they start).
+    stack_size: Option<usize>,
     blocking_seq: AtomicUsize,
     /// Tests: pretend the OS refuses to start blocking-pool threads.
     #[cfg(test)]
     pub(crate) fail_thread_spawns: AtomicBool,
     /// One timer wheel per worker.
-    pub(crate) timers: Box<[TimerDriver]>,
+    pub(crate) timers: Timers,
     pub(crate) clock: Clock,
 }
 
@@ -47,6 +52,14 @@ impl std::fmt::Debug for Shared {
             .field("shutdown", &self.shutdown)
             .finish_non_exhaustive()
     }
+}
+
+/// A worker's LIFO slot, and the number of polls it has started: a task that stays in the slot
+/// while the count stays put is stuck behind one long poll, and other workers take it.
+#[derive(Debug)]
+pub(crate) struct WorkerLifo {
+    pub(crate) slot: LifoSlot<Runnable>,
+    pub(crate) polls: AtomicU32,
 }
 
 impl Overflow<Runnable> for Shared {
@@ -64,11 +77,20 @@ impl Shared {
         thread_name: String,
         max_blocking: usize,
         keep_alive: Duration,
+        stack_size: Option<usize>,
     ) -> Self {
         let n = stealers.len();
         Self {
             injector: Injector::new(),
             stealers,
+            lifos: (0..n)
+                .map(|_| {
+                    CachePadded::new(WorkerLifo {
+                        slot: LifoSlot::new(),
+                        polls: AtomicU32::new(0),
+                    })
+                })
+                .collect(),
             drivers,
             idle: Idle::new(n),
             registry: Registry::new(n),
@@ -77,10 +99,11 @@ impl Shared {
             alive: Mutex::new(n),
             exited: Condvar::new(),
             thread_name,
+            stack_size,
             blocking_seq: AtomicUsize::new(0),
             #[cfg(test)]
             fail_thread_spawns: AtomicBool::new(false),
-            timers: (0..n).map(|_| TimerDriver::new()).collect(),
+            timers: Timers::new(n),
             clock: Clock::new(),
         }
     }
@@ -115,7 +138,8 @@ impl Shared {
             runnable.schedule();
         } else {
             // Refused (shut down): dropping the runnable cancels the task and drops the future,
-            // so the handle reports `Cancelled`.
+            // so the handle reports `Cancelled`. Destructors that spawn get the same answer.
+            let _enter = context::enter(self.clone());
             drop(runnable);
         }
         JoinHandle::new(task)
@@ -144,7 +168,9 @@ impl Shared {
             return;
         }
         if self.is_shutdown() {
-            // Shutting down: a woken task is cancelled instead of run.
+            // Shutting down: a woken task is cancelled instead of run, its future dropped inside
+            // the executor's context so that a spawn from a destructor is refused too.
+            let _enter = context::enter(runnable.metadata().shared.clone());
             drop(runnable);
             return;
         }
@@ -181,8 +207,12 @@ impl Shared {
             let seq = shared.blocking_seq.fetch_add(1, Ordering::Relaxed);
             let pool = Arc::downgrade(&shared.blocking);
             let handle = Arc::downgrade(&shared);
-            std::thread::Builder::new()
-                .name(format!("{}-blocking-{seq}", shared.thread_name))
+            let mut builder =
+                std::thread::Builder::new().name(format!("{}-blocking-{seq}", shared.thread_name));
+            if let Some(bytes) = shared.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            builder
                 .spawn(move || {
                     let _enter = handle.upgrade().map(context::enter);
                     BlockingPool::thread_main(pool, crate::task::raw::run);
@@ -190,15 +220,16 @@ impl Shared {
                 .is_ok()
         };
         let run_inline = |r: Runnable| {
-            // On one of this executor's workers, the tasks queued behind this thread must not
-            // wait for the job: let an idle worker take them.
-            context::with_worker(|w| match w {
-                Some(w) if w.belongs_to(&shared) => w.before_blocking(),
-                _ => {}
-            });
             let _enter = context::enter(shared.clone());
-            crate::task::raw::run(r);
+            // On one of this executor's workers, the tasks queued behind this thread, or woken
+            // by the job, must not wait for it: idle workers take them.
+            context::with_worker(|w| match w {
+                Some(w) if w.belongs_to(&shared) => w.run_blocking(|| crate::task::raw::run(r)),
+                _ => crate::task::raw::run(r),
+            });
         };
+        // A job refused or cancelled here (shut down) is dropped inside the executor's context.
+        let _enter = context::enter(shared.clone());
         shared
             .clone()
             .blocking
@@ -238,7 +269,12 @@ impl Shared {
 
     /// Stops the workers, cancels every unfinished task and the blocking pool's queued jobs.
     /// Returns true if every worker exited within `timeout`.
-    pub(crate) fn shutdown(&self, timeout: Option<Duration>) -> bool {
+    ///
+    /// The cancelled tasks' futures are dropped inside this executor's context, so a
+    /// `weft::spawn` in a destructor is refused (its handle reports `Cancelled`) instead of
+    /// starting the task elsewhere.
+    pub(crate) fn shutdown(self: &Arc<Self>, timeout: Option<Duration>) -> bool {
+        let _enter = context::enter(self.clone());
         self.shutdown.store(true, Ordering::SeqCst);
         for (worker, driver) in self.drivers.iter().enumerate() {
             driver.shutdown();
@@ -274,14 +310,25 @@ impl Shared {
                 w.wake();
             }
         }
+        // Timers still pending fire now and the wheels take no more: whoever polls such a timer
+        // again (a thread outside, or a blocking job that outlives the executor) moves it to
+        // the global runtime; this executor's own tasks are cancelled when woken.
+        let mut fired = Vec::new();
+        for timers in self.timers.iter() {
+            timers.close(&mut fired);
+        }
+        for w in fired {
+            w.wake();
+        }
         fence(Ordering::SeqCst);
         self.drain_injector();
         self.blocking.shutdown();
         all_exited
     }
 
-    /// Drops (cancels) every task in the injector.
-    fn drain_injector(&self) {
+    /// Drops (cancels) every task in the injector, inside this executor's context.
+    fn drain_injector(self: &Arc<Self>) {
+        let _enter = context::enter(self.clone());
         while let Some(r) = self.pop_injector() {
             drop(r);
         }
@@ -383,6 +430,32 @@ mod tests {
                 rx.recv().unwrap()
             }),
             "hung: the yielded task was never taken by the idle worker"
+        );
+    }
+
+    /// A blocking job run inline on a worker wakes a task parked on a channel and then waits
+    /// for that task's answer: the task, woken on this worker's thread, must not go to the
+    /// LIFO slot of the worker the job is blocking.
+    #[test]
+    fn inline_blocking_job_does_not_strand_a_task_it_wakes() {
+        assert!(
+            finishes(true, async {
+                // The other worker, woken when this task was queued, goes back to sleep.
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let (value_tx, value_rx) = crate::sync::oneshot::channel::<u32>();
+                let (reply_tx, reply_rx) = std::sync::mpsc::channel();
+                let _echo = weft::spawn(async move {
+                    let _ = reply_tx.send(value_rx.await.unwrap_or(0));
+                });
+                // The echo task runs (from the LIFO slot) and parks on its receiver.
+                weft::yield_now().await;
+                weft::spawn_blocking(move || {
+                    let _ = value_tx.send(7);
+                    reply_rx.recv().unwrap_or(0)
+                })
+                .await
+            }),
+            "hung: the woken task waited behind the job that waits for it"
         );
     }
 

@@ -9,21 +9,22 @@
 //! 3. its local queue;
 //! 4. the injector (taking a batch into the local queue);
 //! 5. other workers' queues, stealing half, if fewer than half of the workers are searching,
-//!    and the I/O events their drivers hold (a busy worker looks at its own only every 61
-//!    ticks);
-//! 6. otherwise it parks until woken.
+//!    the I/O events their drivers hold (a busy worker looks at its own only every 61 ticks),
+//!    and the LIFO slots of workers stuck in one poll for [`STRANDED_AFTER`];
+//! 6. otherwise it parks until woken (or, as the watcher, until it is time to look at the
+//!    running workers' LIFO slots again: see `scheduler/idle.rs`).
 
 use super::context;
 use super::scheduler::coop;
 use super::scheduler::queue::LocalQueue;
-use super::shared::Shared;
+use super::shared::{Shared, WorkerLifo};
 use crate::task::raw::{self, Runnable};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Ticks between two forced checks of the injector (tokio uses 61 too: a prime, so it does
 /// not line up with other periodic work).
@@ -35,14 +36,29 @@ const MAX_LIFO_POLLS: usize = 3;
 /// Tasks at most moved from the injector into the local queue at once.
 const MAX_INJECTOR_BATCH: usize = 64;
 
+/// How long a task may sit in the LIFO slot of a worker that started no poll meanwhile before
+/// another worker takes it. Far above a normal poll, so locality is kept, and short next to
+/// how long a blocking call stalls.
+const STRANDED_AFTER: Duration = Duration::from_millis(5);
+
+/// How often the watcher looks at the running workers' LIFO slots: a task stuck there waits at
+/// most about this plus [`STRANDED_AFTER`].
+const WATCH_PERIOD: Duration = Duration::from_millis(5);
+
 /// A worker's state, owned by its thread and reachable from the thread-local context so that
 /// wake-ups on this thread can use the local queue.
 pub(crate) struct WorkerCtx {
     pub(crate) index: usize,
     shared: Arc<Shared>,
     local: LocalQueue<Runnable>,
-    lifo: Cell<Option<Runnable>>,
     searching: Cell<bool>,
+    /// True while this worker is the watcher (see `scheduler/idle.rs`).
+    watching: Cell<bool>,
+    /// Per other worker: its poll count and when this worker first saw that count with a
+    /// task in its LIFO slot.
+    lifo_seen: RefCell<Vec<Option<(u32, Instant)>>>,
+    /// Set while this worker's thread runs a blocking job inline (see `run_blocking`).
+    blocking: Cell<bool>,
     tick: Cell<u32>,
     rng: Cell<u32>,
     /// Wakers of fired timers, reused between rounds.
@@ -58,19 +74,27 @@ impl WorkerCtx {
         std::ptr::eq(Arc::as_ptr(&self.shared), shared)
     }
 
+    fn lifo(&self) -> &WorkerLifo {
+        &self.shared.lifos[self.index]
+    }
+
     /// Schedules a task woken on this worker.
     pub(crate) fn schedule_local(&self, runnable: Runnable, woken_while_running: bool) {
-        let should_notify = if woken_while_running {
-            // A task that woke itself (`yield_now`) goes to the back, behind everyone else.
+        let should_notify = if woken_while_running || self.blocking.get() {
+            // A task that woke itself (`yield_now`) goes to the back, behind everyone else; one
+            // woken by a blocking job this thread runs goes where idle workers can take it, for
+            // this thread will not get to it before the job ends (and the job may wait for it).
             self.local.push_back(runnable, &*self.shared);
             true
         } else {
-            match self.lifo.replace(Some(runnable)) {
+            match self.lifo().slot.put(runnable) {
                 Some(prev) => {
                     self.local.push_back(prev, &*self.shared);
                     true
                 }
-                None => false,
+                // Nobody is woken for it (this worker runs it next), unless workers are parked
+                // and none of them watches for the case where this worker never gets to it.
+                None => self.shared.idle.needs_watcher(),
             }
         };
         if should_notify {
@@ -78,16 +102,25 @@ impl WorkerCtx {
         }
     }
 
-    /// This worker's thread is about to block (a blocking job run inline): puts the LIFO task,
-    /// which no other worker can steal, in the ring, and wakes an idle worker if the ring holds
-    /// anything, so no task waits behind the block.
-    pub(crate) fn before_blocking(&self) {
-        if let Some(t) = self.lifo.take() {
+    /// Runs a blocking job on this worker's thread (no pool thread could start). First puts the
+    /// LIFO task, which no other worker can steal, in the ring, and wakes an idle worker if the
+    /// ring holds anything, so no task waits behind the block; tasks the job wakes go to the
+    /// ring too.
+    pub(crate) fn run_blocking(&self, job: impl FnOnce()) {
+        if let Some(t) = self.lifo().slot.take() {
             self.local.push_back(t, &*self.shared);
         }
         if !self.local.is_empty() {
             self.shared.notify_parked();
         }
+        struct Restore<'a>(&'a Cell<bool>, bool);
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                self.0.set(self.1);
+            }
+        }
+        let _restore = Restore(&self.blocking, self.blocking.replace(true));
+        job();
     }
 
     fn next_rand(&self) -> u32 {
@@ -100,16 +133,16 @@ impl WorkerCtx {
         x
     }
 
-    /// Fires this worker's due timers; returns true if any fired (their tasks are queued here).
+    /// Fires the due timers of every wheel (another worker's may be overdue while it is busy in
+    /// one poll); returns true if any fired (their tasks are queued here).
     fn process_timers(&self) -> bool {
-        let driver = &self.shared.timers[self.index];
         let now = self.shared.clock.now();
-        if !driver.is_due(now) {
-            return false;
-        }
         // Take the buffer out so no borrow is held while wakers run.
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
-        driver.advance(now, &mut fired);
+        if !self.shared.timers.fire_due(self.index, now, &mut fired) {
+            *self.fired.borrow_mut() = fired;
+            return false;
+        }
         let any = !fired.is_empty();
         for w in fired.drain(..) {
             w.wake();
@@ -128,7 +161,7 @@ impl WorkerCtx {
             }
         }
         // Woken outside a task run (by a timer), so not picked up by `run_task`'s LIFO loop.
-        if let Some(t) = self.lifo.take() {
+        if let Some(t) = self.lifo().slot.take() {
             return Some(t);
         }
         if let Some(t) = self.local.pop() {
@@ -176,12 +209,56 @@ impl WorkerCtx {
             }
             // Events its busy owner has not looked at yet: their tasks run here.
             if self.shared.drivers[victim].poll_foreign() {
-                if let Some(t) = self.lifo.take().or_else(|| self.local.pop()) {
+                if let Some(t) = self.lifo().slot.take().or_else(|| self.local.pop()) {
                     return Some(t);
                 }
             }
         }
+        if let Some(t) = self.take_stranded_lifo() {
+            return Some(t);
+        }
         self.pop_injector_batch()
+    }
+
+    /// Takes a task from the LIFO slot of a worker that has started no poll since this worker
+    /// first saw the task there, at least [`STRANDED_AFTER`] ago: that worker is stuck in one
+    /// poll (blocking, or computing for long), and the task would wait for it.
+    fn take_stranded_lifo(&self) -> Option<Runnable> {
+        let mut seen = self.lifo_seen.borrow_mut();
+        let mut now = None;
+        for (victim, lifo) in self.shared.lifos.iter().enumerate() {
+            if victim == self.index {
+                continue;
+            }
+            if lifo.slot.is_empty() {
+                seen[victim] = None;
+                continue;
+            }
+            let polls = lifo.polls.load(Ordering::Relaxed);
+            let now = *now.get_or_insert_with(Instant::now);
+            match seen[victim] {
+                Some((p, since)) if p == polls => {
+                    if now.saturating_duration_since(since) >= STRANDED_AFTER {
+                        seen[victim] = None;
+                        if let Some(t) = lifo.slot.take() {
+                            return Some(t);
+                        }
+                    }
+                }
+                _ => seen[victim] = Some((polls, now)),
+            }
+        }
+        None
+    }
+
+    /// Counts a poll about to start, for other workers' [`WorkerCtx::take_stranded_lifo`].
+    fn count_poll(&self) {
+        let polls = &self.lifo().polls;
+        // Only this thread writes the count.
+        polls.store(
+            polls.load(Ordering::Relaxed).wrapping_add(1),
+            Ordering::Relaxed,
+        );
     }
 
     fn run_task(&self, task: Runnable) {
@@ -189,15 +266,22 @@ impl WorkerCtx {
             // We were the last searcher: wake someone to look for more work.
             self.shared.notify_parked();
         }
+        if self.watching.replace(false) {
+            self.shared.idle.stop_watching(self.index);
+        }
         let _budget = coop::with_budget();
+        self.count_poll();
         raw::run(task);
         for _ in 0..MAX_LIFO_POLLS {
-            match self.lifo.take() {
-                Some(t) => raw::run(t),
+            match self.lifo().slot.take() {
+                Some(t) => {
+                    self.count_poll();
+                    raw::run(t);
+                }
                 None => return,
             }
         }
-        if let Some(t) = self.lifo.take() {
+        if let Some(t) = self.lifo().slot.take() {
             self.local.push_back(t, &*self.shared);
             self.shared.notify_parked();
         }
@@ -214,22 +298,31 @@ impl WorkerCtx {
             .transition_to_parked(self.index, self.searching.replace(false));
         // Pairs with the fence in `Shared::notify_parked`.
         fence(Ordering::SeqCst);
-        let driver = &shared.timers[self.index];
-        let next_timer = driver.prepare_park();
+        let watching = shared.idle.watch_while_parked(self.index);
+        self.watching.set(watching);
+        let next_timer = shared.timers.prepare_park(self.index);
         if !shared.has_visible_work() && !shared.is_shutdown() {
-            let timeout = next_timer.map(|t| {
+            let mut timeout = next_timer.map(|t| {
                 shared
                     .clock
                     .instant_of(t)
                     .saturating_duration_since(Instant::now())
             });
+            if watching {
+                timeout = Some(timeout.map_or(WATCH_PERIOD, |t| t.min(WATCH_PERIOD)));
+            }
             shared.drivers[self.index].park(timeout);
         }
-        driver.unparked();
+        shared.timers.unparked(self.index);
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }
         self.process_timers();
+        if self.watching.get() {
+            if let Some(t) = self.take_stranded_lifo() {
+                self.local.push_back(t, shared);
+            }
+        }
     }
 
     fn run(&self) {
@@ -248,7 +341,10 @@ impl WorkerCtx {
         if self.searching.replace(false) {
             self.shared.idle.transition_from_searching();
         }
-        drop(self.lifo.take());
+        if self.watching.replace(false) {
+            self.shared.idle.stop_watching(self.index);
+        }
+        drop(self.lifo().slot.take());
         while let Some(t) = self.local.pop() {
             drop(t);
         }
@@ -261,8 +357,10 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         index,
         shared: shared.clone(),
         local,
-        lifo: Cell::new(None),
         searching: Cell::new(false),
+        watching: Cell::new(false),
+        lifo_seen: RefCell::new(vec![None; shared.num_workers()]),
+        blocking: Cell::new(false),
         tick: Cell::new(0),
         rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
         fired: RefCell::new(Vec::new()),

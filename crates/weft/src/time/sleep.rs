@@ -80,28 +80,51 @@ static NEXT_REMOTE_WHEEL: AtomicUsize = AtomicUsize::new(0);
 
 impl TimerEntry {
     /// Registers a timer for `deadline` on the wheel of the current worker or, off the workers,
-    /// on a worker of the executor this thread is inside (else the global runtime).
+    /// on a worker of the executor this thread is inside (else the global runtime). An
+    /// executor that has shut down takes no timers: they go to the global runtime, which
+    /// never shuts down.
     fn register(deadline: Instant, waker: Waker) -> TimerEntry {
         let local = context::with_worker(|w| w.map(|w| (w.shared().clone(), w.index)));
-        let (shared, wheel, remote) = match local {
-            Some((shared, index)) => (shared, index, false),
-            None => {
-                let shared = context::current().unwrap_or_else(|| global().shared().clone());
-                let n = shared.timers.len();
-                let index = NEXT_REMOTE_WHEEL.fetch_add(1, Ordering::Relaxed) % n;
-                (shared, index, true)
-            }
+        let (shared, wheel) = match local {
+            Some((shared, index)) => (shared, Some(index)),
+            None => (
+                context::current().unwrap_or_else(|| global().shared().clone()),
+                None,
+            ),
         };
-        let when = shared.clock.deadline(deadline);
-        let (key, must_unpark) = shared.timers[wheel].register(when, waker);
-        if remote && must_unpark {
-            shared.unpark(wheel);
+        match Self::register_on(shared, wheel, deadline, waker) {
+            Ok(entry) => entry,
+            Err(waker) => Self::register_on(global().shared().clone(), None, deadline, waker)
+                .unwrap_or_else(|_| unreachable!("the global runtime never shuts down")),
         }
-        TimerEntry {
+    }
+
+    /// Registers on wheel `wheel` of `shared` (the caller's own), or on one picked round-robin
+    /// from outside the workers; gives the waker back if the executor has shut down.
+    fn register_on(
+        shared: Arc<Shared>,
+        wheel: Option<usize>,
+        deadline: Instant,
+        waker: Waker,
+    ) -> Result<TimerEntry, Waker> {
+        let wheel = wheel.unwrap_or_else(|| {
+            NEXT_REMOTE_WHEEL.fetch_add(1, Ordering::Relaxed) % shared.timers.len()
+        });
+        let when = shared.clock.deadline(deadline);
+        let (key, unpark) = shared.timers.register(wheel, when, waker)?;
+        if let Some(worker) = unpark {
+            shared.unpark(worker);
+        }
+        Ok(TimerEntry {
             shared,
             wheel: wheel as u32,
             key: key as u32,
-        }
+        })
+    }
+
+    /// Points the timer at `waker`; false if its executor has shut down (the timer is dead).
+    fn update_waker(&self, waker: &Waker) -> bool {
+        self.shared.timers[self.wheel as usize].update_waker(self.key as usize, waker)
     }
 }
 
@@ -147,8 +170,12 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         match &this.entry {
-            Some(e) => e.shared.timers[e.wheel as usize].update_waker(e.key as usize, cx.waker()),
-            None => this.entry = Some(TimerEntry::register(this.deadline, cx.waker().clone())),
+            Some(e) if e.update_waker(cx.waker()) => {}
+            // Not registered yet, or on an executor that has shut down since.
+            _ => {
+                this.entry = None;
+                this.entry = Some(TimerEntry::register(this.deadline, cx.waker().clone()));
+            }
         }
         Poll::Pending
     }

@@ -149,6 +149,23 @@ impl<T> TimerWheel<T> {
         self.entries.remove(key).payload
     }
 
+    /// Hands out the payload of every pending timer, as if all had fired. Entries stay reserved
+    /// until [`TimerWheel::remove`], like fired ones.
+    pub(crate) fn fire_all(&mut self, mut fire: impl FnMut(T)) {
+        for (_, e) in self.entries.iter_mut() {
+            if e.linked {
+                e.linked = false;
+                if let Some(p) = e.payload.take() {
+                    fire(p);
+                }
+            }
+        }
+        for level in &mut self.levels {
+            level.occupied = 0;
+            level.heads = [NIL; SLOTS];
+        }
+    }
+
     /// When the wheel next needs to be advanced (ns): the exact deadline of the earliest timer,
     /// or the start of a higher-level slot whose entries must cascade down by then.
     pub(crate) fn next_expiration(&self) -> Option<u64> {
@@ -469,6 +486,23 @@ mod tests {
         w.insert(ms(10), 5);
         assert!(w.next_expiration().unwrap() <= ms(1_000));
         assert_eq!(fired_at(&mut w, ms(1_000)), vec![5]);
+    }
+
+    #[test]
+    fn fire_all_hands_out_pending_payloads_once() {
+        let mut w = TimerWheel::new();
+        let a = w.insert(ms(5), 1);
+        w.insert(ms(70_000), 2);
+        w.insert(ms(1), 3);
+        assert_eq!(fired_at(&mut w, ms(1)), vec![3]);
+        let mut all = Vec::new();
+        w.fire_all(|p| all.push(p));
+        all.sort_unstable();
+        assert_eq!(all, vec![1, 2]);
+        assert_eq!(w.next_expiration(), None);
+        assert!(w.has_fired(a));
+        assert_eq!(w.remove(a), None);
+        assert_eq!(w.len(), 2, "fired entries stay reserved until removed");
     }
 
     #[test]

@@ -8,11 +8,23 @@
 //!
 //! A worker that is woken by [`Idle::worker_to_notify`] is counted as unparked *and* searching
 //! by the notifier, under the sleepers lock, and told so through its `notified` flag.
+//!
+//! While some workers run, one parked worker is the *watcher*: it parks with a short timeout
+//! and takes the tasks that a running worker left in its LIFO slot while stuck in one long
+//! poll (nothing wakes a parked worker for a task put in an empty LIFO slot, since its owner
+//! runs it next, unless that poll never ends). A worker that parks while others run becomes
+//! the watcher if there is none; the watcher gives the role up when it runs a task, or when
+//! every other worker has parked. A running worker that puts a task in its empty LIFO slot
+//! while workers are parked and none watches wakes one ([`Idle::needs_watcher`]), which then
+//! parks as the watcher. The resigning watcher publishes, then re-reads the idle word; the
+//! worker that unparked published, then reads the watcher: one of them sees the other.
 
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Mutex;
 
 const UNPARK_SHIFT: usize = 16;
+/// `watcher` when no parked worker watches.
+const NO_WATCHER: usize = usize::MAX;
 const SEARCH_MASK: usize = (1 << UNPARK_SHIFT) - 1;
 
 #[derive(Debug)]
@@ -21,6 +33,8 @@ pub(crate) struct Idle {
     sleepers: Mutex<Vec<usize>>,
     notified: Box<[AtomicBool]>,
     num_workers: usize,
+    /// The parked worker that watches the running ones' LIFO slots, or `NO_WATCHER`.
+    watcher: AtomicUsize,
 }
 
 fn searching(state: usize) -> usize {
@@ -38,6 +52,7 @@ impl Idle {
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             notified: (0..num_workers).map(|_| AtomicBool::new(false)).collect(),
             num_workers,
+            watcher: AtomicUsize::new(NO_WATCHER),
         }
     }
 
@@ -104,6 +119,44 @@ impl Idle {
         false
     }
 
+    /// Called by `worker` after [`Idle::transition_to_parked`]: true if it is to park as the
+    /// watcher (other workers run and no one else watches). A watcher that finds every other
+    /// worker parked gives the role up.
+    pub(crate) fn watch_while_parked(&self, worker: usize) -> bool {
+        let current = self.watcher.load(SeqCst);
+        if unparked(self.state.load(SeqCst)) > 0 {
+            return current == worker || self.try_watch(worker);
+        }
+        if current == worker {
+            self.watcher.store(NO_WATCHER, SeqCst);
+            // A worker that unparked just now may have seen us watching and asked for nobody.
+            if unparked(self.state.load(SeqCst)) > 0 {
+                return self.try_watch(worker);
+            }
+        }
+        false
+    }
+
+    fn try_watch(&self, worker: usize) -> bool {
+        self.watcher
+            .compare_exchange(NO_WATCHER, worker, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    /// `worker` runs a task: it no longer watches.
+    pub(crate) fn stop_watching(&self, worker: usize) {
+        let _ = self
+            .watcher
+            .compare_exchange(worker, NO_WATCHER, SeqCst, SeqCst);
+    }
+
+    /// Called by a running worker that just put a task in its empty LIFO slot: true if some
+    /// worker is parked and none watches, so one should be woken to watch.
+    pub(crate) fn needs_watcher(&self) -> bool {
+        self.watcher.load(SeqCst) == NO_WATCHER
+            && unparked(self.state.load(SeqCst)) < self.num_workers
+    }
+
     #[cfg(test)]
     pub(crate) fn counts(&self) -> (usize, usize) {
         let state = self.state.load(SeqCst);
@@ -139,6 +192,30 @@ mod tests {
         assert!(!idle.transition_to_searching());
         assert!(!idle.transition_from_searching());
         assert!(idle.transition_from_searching());
+    }
+
+    #[test]
+    fn one_watcher_while_others_run() {
+        let idle = Idle::new(3);
+        assert!(!idle.needs_watcher(), "nobody is parked");
+        idle.transition_to_parked(2, false);
+        assert!(idle.needs_watcher(), "parked, and nobody watches");
+        assert!(idle.watch_while_parked(2));
+        assert!(!idle.needs_watcher());
+        idle.transition_to_parked(1, false);
+        assert!(!idle.watch_while_parked(1), "one watcher is enough");
+        idle.transition_to_parked(0, false);
+        assert!(
+            !idle.watch_while_parked(2),
+            "everyone parked: nothing to watch"
+        );
+        assert!(idle.needs_watcher());
+        assert!(!idle.transition_from_parked(0));
+        assert!(idle.watch_while_parked(1));
+        idle.stop_watching(2);
+        assert!(!idle.needs_watcher(), "only the watcher gives up its role");
+        idle.stop_watching(1);
+        assert!(idle.needs_watcher());
     }
 
     #[test]
@@ -227,6 +304,32 @@ mod loom_tests {
                 searching = self.idle.transition_from_parked(me);
             }
         }
+    }
+
+    /// The watcher finds every other worker parked and resigns while one of them unparks
+    /// and puts a task in its LIFO slot: either the watcher stays, or the worker asks for one.
+    #[test]
+    fn loom_watcher_resigns_while_a_worker_unparks() {
+        loom::model(|| {
+            let idle = Arc::new(Idle::new(2));
+            idle.transition_to_parked(1, false);
+            idle.transition_to_parked(0, false);
+            idle.watcher.store(0, SeqCst);
+            let worker = {
+                let idle = idle.clone();
+                thread::spawn(move || {
+                    idle.transition_from_parked(1);
+                    // (puts a task in its LIFO slot)
+                    idle.needs_watcher()
+                })
+            };
+            let watching = idle.watch_while_parked(0);
+            let asked = worker.join().unwrap();
+            assert!(
+                watching || asked,
+                "the LIFO slot of a running worker went unwatched"
+            );
+        });
     }
 
     #[test]

@@ -18,11 +18,12 @@
 //! value exactly when `steal <= i < tail` (wrapping), and a value is moved out only by the party
 //! whose CAS on `head` claimed it.
 
-use crate::loom::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use crate::loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 use crate::loom::sync::Arc;
 use crate::loom::UnsafeCell;
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;
+use std::ptr::{self, NonNull};
 
 /// Slots per queue. Small under loom so the models finish.
 #[cfg(not(weft_loom))]
@@ -341,6 +342,106 @@ impl<T> Stealer<T> {
     }
 }
 
+/// A task that can travel as one pointer, for [`LifoSlot`].
+pub(crate) trait RawTask: Sized {
+    fn into_raw(self) -> NonNull<()>;
+
+    /// # Safety
+    /// `ptr` must come from [`RawTask::into_raw`] and be turned back into a task only once.
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self;
+}
+
+impl RawTask for crate::task::raw::Runnable {
+    fn into_raw(self) -> NonNull<()> {
+        async_task::Runnable::into_raw(self)
+    }
+
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: forwarded from the caller: `ptr` came from `into_raw`, and is used once.
+        unsafe { async_task::Runnable::from_raw(ptr) }
+    }
+}
+
+/// A worker's LIFO slot: the task it just woke, which it runs next. The owner puts and takes;
+/// other workers may take too (a task left there by a worker stuck in one poll), so the slot is
+/// one atomic pointer. Only the owner fills it and everyone else only empties it, so the
+/// owner's put into an empty slot is a plain store; taking is one swap.
+pub(crate) struct LifoSlot<T: RawTask> {
+    task: AtomicPtr<()>,
+    _task: PhantomData<T>,
+}
+
+// SAFETY: the slot owns at most one `T`, moved in and out whole through the atomic pointer
+// (each pointer is turned back into a task by exactly one party: whoever swapped it out).
+unsafe impl<T: RawTask + Send> Send for LifoSlot<T> {}
+// SAFETY: as above; shared access only goes through the atomic.
+unsafe impl<T: RawTask + Send> Sync for LifoSlot<T> {}
+
+impl<T: RawTask> std::fmt::Debug for LifoSlot<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LifoSlot")
+            .field("empty", &self.is_empty())
+            .finish()
+    }
+}
+
+impl<T: RawTask> LifoSlot<T> {
+    pub(crate) fn new() -> Self {
+        Self {
+            task: AtomicPtr::new(ptr::null_mut()),
+            _task: PhantomData,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.task.load(Relaxed).is_null()
+    }
+
+    /// Owner only: puts `task` in the slot and returns the task it held, if any (none if the
+    /// slot was empty, or another worker took its task meanwhile).
+    pub(crate) fn put(&self, task: T) -> Option<T> {
+        let new = task.into_raw().as_ptr();
+        if self.task.load(Relaxed).is_null() {
+            // Nobody else fills the slot, so it stays empty until this store.
+            self.task.store(new, Release);
+            return None;
+        }
+        let prev = self.task.swap(new, AcqRel);
+        // SAFETY: a non-null pointer in the slot came from `into_raw`; the swap moved it out,
+        // so this is its one conversion back.
+        NonNull::new(prev).map(|p| unsafe { T::from_raw(p) })
+    }
+
+    /// Any worker: takes the task in the slot.
+    pub(crate) fn take(&self) -> Option<T> {
+        if self.task.load(Relaxed).is_null() {
+            return None;
+        }
+        let prev = self.task.swap(ptr::null_mut(), AcqRel);
+        // SAFETY: as in `put`: the swap moved the pointer out of the slot.
+        NonNull::new(prev).map(|p| unsafe { T::from_raw(p) })
+    }
+}
+
+impl<T: RawTask> Drop for LifoSlot<T> {
+    fn drop(&mut self) {
+        drop(self.take());
+    }
+}
+
+/// Boxed numbers stand in for tasks in the tests.
+#[cfg(test)]
+impl RawTask for Box<usize> {
+    fn into_raw(self) -> NonNull<()> {
+        NonNull::from(Box::leak(self)).cast()
+    }
+
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: `ptr` came from `Box::leak` in `into_raw`, once.
+        unsafe { Box::from_raw(ptr.cast::<usize>().as_ptr()) }
+    }
+}
+
 #[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
@@ -353,6 +454,19 @@ mod tests {
         fn push_batch(&self, tasks: impl Iterator<Item = usize>) {
             self.0.lock().unwrap().extend(tasks);
         }
+    }
+
+    #[test]
+    fn lifo_slot_put_replace_take() {
+        let slot = LifoSlot::<Box<usize>>::new();
+        assert!(slot.is_empty());
+        assert_eq!(slot.put(Box::new(1)), None);
+        assert_eq!(slot.put(Box::new(2)).map(|b| *b), Some(1));
+        assert!(!slot.is_empty());
+        assert_eq!(slot.take().map(|b| *b), Some(2));
+        assert_eq!(slot.take(), None);
+        // Dropped with a task inside: freed (Miri or a leak checker would tell).
+        slot.put(Box::new(3));
     }
 
     #[test]
@@ -519,6 +633,27 @@ mod loom_tests {
             seen.extend(spill.0.lock().unwrap().drain(..));
             seen.sort_unstable();
             assert_eq!(seen, (0..CAPACITY + 2).collect::<Vec<_>>());
+        });
+    }
+
+    /// The owner puts two tasks in its LIFO slot and takes one while a thief takes one: each
+    /// task comes out exactly once (loom also checks that none leaks).
+    #[test]
+    fn loom_lifo_slot_owner_and_thief() {
+        loom::model(|| {
+            let slot = Arc::new(LifoSlot::<Box<usize>>::new());
+            let thief = {
+                let slot = slot.clone();
+                thread::spawn(move || slot.take().map(|b| *b))
+            };
+            let mut seen = Vec::new();
+            seen.extend(slot.put(Box::new(1)).map(|b| *b));
+            seen.extend(slot.put(Box::new(2)).map(|b| *b));
+            seen.extend(slot.take().map(|b| *b));
+            seen.extend(thief.join().unwrap());
+            seen.extend(slot.take().map(|b| *b));
+            seen.sort_unstable();
+            assert_eq!(seen, vec![1, 2]);
         });
     }
 
