@@ -5,9 +5,9 @@
 #![forbid(unsafe_code)]
 
 use super::readiness::ScheduledIo;
+use crate::loom::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use slab::Slab;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicU8, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// A token carries the slab key in its low 32 bits and a generation above, so an event for a
@@ -134,5 +134,47 @@ mod tests {
         assert!(p.notify(), "parked: wake it in the kernel");
         p.leave_park();
         assert!(p.enter_park());
+    }
+}
+
+#[cfg(all(test, weft_loom))]
+mod loom_tests {
+    //! The wake-up flag: an `unpark` racing the worker going to sleep in the kernel either
+    //! writes the eventfd (the worker is, or is about to be, blocked) or leaves NOTIFIED for
+    //! `enter_park` to consume; never neither, so the worker never sleeps through a wake-up.
+
+    use super::ParkState;
+    use loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use loom::sync::Arc;
+
+    #[test]
+    fn loom_unpark_races_park() {
+        loom::model(|| {
+            let park = Arc::new(ParkState::default());
+            // The eventfd: set by an unpark that found the worker parked.
+            let eventfd = Arc::new(AtomicBool::new(false));
+            let waker = {
+                let (park, eventfd) = (park.clone(), eventfd.clone());
+                loom::thread::spawn(move || {
+                    if park.notify() {
+                        eventfd.store(true, SeqCst);
+                    }
+                })
+            };
+            // A lost wake-up leaves this loop spinning after the waker is done, which loom
+            // reports as a failure.
+            if park.enter_park() {
+                // Blocked in the kernel until the eventfd is written.
+                while !eventfd.load(SeqCst) {
+                    loom::thread::yield_now();
+                }
+                park.leave_park();
+            }
+            waker.join().unwrap();
+            // Delivered one way or the other: the next park blocks again, and a new unpark
+            // finds it parked.
+            assert!(park.enter_park());
+            assert!(park.notify());
+        });
     }
 }
