@@ -3,10 +3,33 @@
 use std::fmt;
 
 /// The channel was closed; the value that could not be sent is returned.
+///
+/// # Examples
+///
+/// ```
+/// # weft::block_on(async {
+/// let ch = weft::channel::Channel::<String>::with_capacity(1);
+/// ch.close();
+/// let err = ch.send("lost?".to_string()).await.unwrap_err();
+/// assert_eq!(err.into_inner(), "lost?"); // not lost: handed back
+/// # });
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub struct SendError<T>(pub T);
 
 /// Why [`try_send`](super::Channel::try_send) did not send; the value is returned.
+///
+/// # Examples
+///
+/// ```
+/// use weft::channel::{Channel, TrySendError};
+///
+/// let ch = Channel::new(); // unbuffered, and no receiver waits
+/// match ch.try_send(5) {
+///     Err(TrySendError::Full(v)) => assert_eq!(v, 5),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(PartialEq, Eq, Clone, Copy)]
 pub enum TrySendError<T> {
     /// No room in the buffer (or, unbuffered, no receiver waiting).
@@ -16,6 +39,17 @@ pub enum TrySendError<T> {
 }
 
 /// Why [`try_recv`](super::Channel::try_recv) got nothing.
+///
+/// # Examples
+///
+/// ```
+/// use weft::channel::{Channel, TryRecvError};
+///
+/// let ch = Channel::<u8>::unbounded();
+/// assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+/// ch.close();
+/// assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+/// ```
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 pub enum TryRecvError {
     /// Nothing buffered (or, unbuffered, no sender waiting).

@@ -188,6 +188,20 @@ macro_rules! shared_methods {
 
         /// Closes the channel; returns true if this call closed it. Buffered values stay
         /// receivable; parked senders get their values back.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # weft::block_on(async {
+        /// let ch = weft::channel::Channel::with_capacity(2);
+        /// ch.send(1).await.unwrap();
+        /// assert!(ch.close());
+        /// assert!(!ch.close()); // already closed
+        /// assert_eq!(ch.send(2).await.unwrap_err().into_inner(), 2);
+        /// assert_eq!(ch.recv().await, Some(1)); // drained first
+        /// assert_eq!(ch.recv().await, None);
+        /// # });
+        /// ```
         pub fn close(&self) -> bool {
             self.inner.close()
         }
@@ -218,12 +232,36 @@ macro_rules! send_methods {
         /// `Err(SendError(value))` once the channel is closed.
         ///
         /// Cancel-safe: see [`SendFuture`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # weft::block_on(async {
+        /// let ch = weft::channel::Channel::new(); // unbuffered: a rendezvous
+        /// let rx = ch.clone();
+        /// let consumer = weft::spawn(async move { rx.recv().await });
+        /// ch.send("hi").await.unwrap(); // completes once the consumer took it
+        /// assert_eq!(consumer.await, Some("hi"));
+        /// # });
+        /// ```
         pub fn send(&self, value: T) -> SendFuture<'_, T> {
             SendFuture::new(&self.inner.chan, value)
         }
 
         /// Sends without waiting. On an unbuffered channel this succeeds only if a receiver is
         /// parked (Go's non-blocking send).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use weft::channel::{Channel, TrySendError};
+        ///
+        /// let ch = Channel::with_capacity(1);
+        /// assert!(ch.try_send(1).is_ok());
+        /// assert_eq!(ch.try_send(2), Err(TrySendError::Full(2))); // the value comes back
+        /// ch.close();
+        /// assert_eq!(ch.try_send(3), Err(TrySendError::Closed(3)));
+        /// ```
         pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
             let chan = &self.inner.chan;
             let mut wake = Wakeups::default();
@@ -245,12 +283,39 @@ macro_rules! recv_methods {
         /// Receives a value, waiting for one; `None` once the channel is closed and drained.
         ///
         /// Cancel-safe: see [`RecvFuture`].
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// # weft::block_on(async {
+        /// let ch = weft::channel::Channel::with_capacity(4);
+        /// ch.send(1).await.unwrap();
+        /// ch.send(2).await.unwrap();
+        /// ch.close();
+        /// assert_eq!(ch.recv().await, Some(1));
+        /// assert_eq!(ch.recv().await, Some(2));
+        /// assert_eq!(ch.recv().await, None); // closed and drained
+        /// # });
+        /// ```
         pub fn recv(&self) -> RecvFuture<'_, T> {
             RecvFuture::new(&self.inner.chan)
         }
 
         /// Receives without waiting. On an unbuffered channel this succeeds only if a sender
         /// is parked.
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// use weft::channel::{Channel, TryRecvError};
+        ///
+        /// let ch = Channel::with_capacity(1);
+        /// assert_eq!(ch.try_recv(), Err(TryRecvError::Empty));
+        /// ch.try_send(7).unwrap();
+        /// assert_eq!(ch.try_recv(), Ok(7));
+        /// ch.close();
+        /// assert_eq!(ch.try_recv(), Err(TryRecvError::Closed));
+        /// ```
         pub fn try_recv(&self) -> Result<T, TryRecvError> {
             let chan = &self.inner.chan;
             let mut wake = Wakeups::default();
