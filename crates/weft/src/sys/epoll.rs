@@ -123,20 +123,21 @@ impl EpollDriver {
     /// woken (on the calling worker).
     pub(crate) fn poll_foreign(&self) -> bool {
         match self.events.try_lock() {
-            Ok(events) => self.wait_with(events, Some(Duration::ZERO)),
+            Ok(events) => self.wait_with(events, Some(Duration::ZERO), true),
             Err(_) => false,
         }
     }
 
     fn wait(&self, timeout: Option<Duration>) -> bool {
         let events = self.events.lock().unwrap_or_else(|e| e.into_inner());
-        self.wait_with(events, timeout)
+        self.wait_with(events, timeout, false)
     }
 
     fn wait_with(
         &self,
         mut events: std::sync::MutexGuard<'_, Vec<libc::epoll_event>>,
         timeout: Option<Duration>,
+        foreign: bool,
     ) -> bool {
         events.clear();
         let n = match self.epoll_wait(&mut events, timeout) {
@@ -153,7 +154,12 @@ impl EpollDriver {
             for ev in events.iter() {
                 let token = ev.u64;
                 if token == WAKE_TOKEN {
-                    super::eventfd_read(&self.wake);
+                    if foreign {
+                        // The owner's wake-up, not ours: a new edge, so its own wait sees it.
+                        super::eventfd_write(&self.wake);
+                    } else {
+                        super::eventfd_read(&self.wake);
+                    }
                     continue;
                 }
                 if let Some(key) = Sources::key(&slab, token) {

@@ -125,11 +125,14 @@ impl UringDriver {
     }
 
     fn arm_wake(&self) -> io::Result<()> {
-        let entry = opcode::PollAdd::new(types::Fd(self.wake.as_raw_fd()), libc::POLLIN as u32)
+        self.push(&Self::wake_entry(self.wake.as_raw_fd()), Submit::Later)
+    }
+
+    fn wake_entry(fd: RawFd) -> squeue::Entry {
+        opcode::PollAdd::new(types::Fd(fd), libc::POLLIN as u32)
             .multi(true)
             .build()
-            .user_data(WAKE_TOKEN);
-        self.push(&entry, Submit::Later)
+            .user_data(WAKE_TOKEN)
     }
 
     /// Queues `entry`, to be submitted as `when` says.
@@ -149,7 +152,9 @@ impl UringDriver {
         sq.sync();
         drop(sq);
         if when == Submit::Now || self.closed.load(Ordering::Relaxed) {
-            self.ring.submit()?;
+            // The entry is in the ring now, whatever `submit` says: a failed enter leaves it for
+            // the next one, and its resources must stay with it.
+            let _ = self.ring.submit();
             return Ok(());
         }
         drop(guard);
@@ -252,17 +257,27 @@ impl UringDriver {
     /// the kernel (only the owner does). True if a task was woken (on the calling worker).
     pub(crate) fn poll_foreign(&self) -> bool {
         match self.cq.try_lock() {
-            Ok(done) => self.reap_with(done),
+            Ok(done) => self.reap_with(done, true),
             Err(_) => false,
         }
     }
 
     fn reap(&self) -> bool {
         let done = self.cq.lock().unwrap_or_else(|e| e.into_inner());
-        self.reap_with(done)
+        self.reap_with(done, false)
     }
 
-    fn reap_with(&self, mut done: std::sync::MutexGuard<'_, Vec<(u64, i32, u32)>>) -> bool {
+    /// `foreign`: another worker reaps, so what it queues must wake the owner to submit it.
+    fn reap_with(
+        &self,
+        mut done: std::sync::MutexGuard<'_, Vec<(u64, i32, u32)>>,
+        foreign: bool,
+    ) -> bool {
+        let rearm = if foreign {
+            Submit::Foreign
+        } else {
+            Submit::Later
+        };
         done.clear();
         {
             // SAFETY: the `cq` mutex is held, so no other `CompletionQueue` of this ring exists.
@@ -282,7 +297,7 @@ impl UringDriver {
                 if token == WAKE_TOKEN {
                     super::eventfd_read(&self.wake);
                     if !more {
-                        let _ = self.arm_wake();
+                        let _ = self.push(&Self::wake_entry(self.wake.as_raw_fd()), rearm);
                     }
                     continue;
                 }
@@ -318,7 +333,7 @@ impl UringDriver {
                         // The multishot poll ended on its own (the kernel may end one under
                         // memory pressure): arm it again.
                         let fd = entry.fd;
-                        let _ = self.push(&Self::poll_entry(fd, token), Submit::Later);
+                        let _ = self.push(&Self::poll_entry(fd, token), rearm);
                     }
                 }
             }
