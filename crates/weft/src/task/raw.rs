@@ -173,6 +173,14 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         // hands it out by value, and `Drop` drops it in place); `guard` is not pinned and is
         // only used through `&mut`.
         let this = unsafe { self.get_unchecked_mut() };
+        // `run` looked at the abort flag before async-task marked the task running; an abort in
+        // between found it scheduled, so its wake-up did nothing. Seen here, the task is woken
+        // again and dropped at its next run; an abort after this check wakes a running task,
+        // which async-task schedules again.
+        if this.guard.0.is_some_and(TaskMeta::is_aborted) {
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
         // SAFETY: see above; `this.future` stays where it is for the rest of its life.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
         let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
@@ -182,5 +190,51 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         };
         this.guard.release();
         Poll::Ready(out)
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use crate::Executor;
+    use std::sync::atomic::AtomicBool;
+    use std::time::{Duration, Instant};
+
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// An abort that lands after `run` checked the flag and before the poll starts (the task
+    /// is scheduled then, so the abort's wake-up does nothing) still gets the task dropped.
+    #[test]
+    fn an_abort_between_the_check_and_the_poll_is_not_lost() {
+        let ex = Executor::new(1);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(dropped.clone());
+        // Not registered: its schedule function hands it to the blocking pool, whose thread
+        // runs it through `run`.
+        let (runnable, task) = spawn(TaskMeta::new(ex.shared().clone(), None), async move {
+            let _flag = flag;
+            std::future::pending::<()>().await;
+        });
+        task.detach();
+        // `run` has passed its check; the abort comes now.
+        runnable
+            .metadata()
+            .word
+            .fetch_or(ABORTED, Ordering::Release);
+        runnable.run();
+        let start = Instant::now();
+        while !dropped.load(Ordering::SeqCst) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the aborted task was polled and left pending"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 }
