@@ -43,6 +43,8 @@ extern crate self as weft;
 pub mod channel;
 pub mod fs;
 pub mod future;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod io;
 mod loom;
 pub mod net;

@@ -1,0 +1,356 @@
+//! `Body`: the body of a request or a response, on the server and in the client.
+
+#![forbid(unsafe_code)]
+
+use super::Error;
+use bytes::{Bytes, BytesMut};
+use futures_core::Stream;
+use std::fmt;
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// The body of a request or a response: bytes in memory, or a stream of chunks (a body being
+/// received, or one a handler produces as it goes).
+///
+/// Build one from `&str`, `String`, `Vec<u8>`, `&'static [u8]` or [`Bytes`] with `From`, or
+/// from a stream with [`from_stream`](Body::from_stream) or [`from_chunks`](Body::from_chunks)
+/// (a weft [`Receiver`](crate::channel::Receiver) is such a stream). Read one whole with
+/// [`bytes`](Body::bytes), [`text`](Body::text) or [`json`](Body::json), or chunk by chunk with
+/// [`chunk`](Body::chunk). [`limit`](Body::limit) caps how much of it is read: beyond it, reading
+/// fails with an [`is_body`](Error::is_body) error instead of filling memory.
+///
+/// # Examples
+///
+/// ```
+/// use weft::http::Body;
+///
+/// # weft::block_on(async {
+/// let body = Body::from("{\"n\": 3}");
+/// let value: serde_json::Value = body.json().await.unwrap();
+/// assert_eq!(value["n"], 3);
+/// # });
+/// ```
+pub struct Body {
+    kind: Kind,
+    /// Bytes at most read through this handle; `None`: no limit.
+    limit: Option<u64>,
+    /// Bytes read so far through this handle.
+    read: u64,
+}
+
+enum Kind {
+    Full(Bytes),
+    Stream {
+        stream: ChunkStream,
+        /// The exact length, when it is known in advance (a `Content-Length`).
+        len: Option<u64>,
+    },
+}
+
+impl Body {
+    /// A body of no bytes.
+    pub fn empty() -> Self {
+        Self::full(Bytes::new())
+    }
+
+    fn full(bytes: Bytes) -> Self {
+        Self {
+            kind: Kind::Full(bytes),
+            limit: None,
+            read: 0,
+        }
+    }
+
+    /// A body that streams the chunks of `stream` (sent with chunked transfer coding); an
+    /// `Err` item ends the body with that error (the peer sees the message cut short).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::http::Body;
+    ///
+    /// # weft::block_on(async {
+    /// let chunks = futures_lite::stream::iter(vec![Ok::<_, std::io::Error>("a"), Ok("b")]);
+    /// assert_eq!(Body::from_stream(chunks).text().await.unwrap(), "ab");
+    /// # });
+    /// ```
+    pub fn from_stream<S, B, E>(stream: S) -> Self
+    where
+        S: Stream<Item = Result<B, E>> + Send + 'static,
+        B: Into<Bytes>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        Self::streaming(
+            Box::pin(MapStream {
+                inner: stream,
+                map: |item: Result<B, E>| {
+                    item.map(Into::into)
+                        .map_err(|e| Error::body("the body's stream failed").with_source(e))
+                },
+            }),
+            None,
+        )
+    }
+
+    /// A body that streams the items of `stream` as its chunks: a channel's receiving end, for
+    /// one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::http::Body;
+    /// use weft::Channel;
+    ///
+    /// # weft::block_on(async {
+    /// let ch = Channel::<&'static str>::with_capacity(4);
+    /// let (tx, rx) = (ch.sender(), ch.receiver());
+    /// drop(ch);
+    /// weft::spawn(async move {
+    ///     for part in ["hello", ", ", "world"] {
+    ///         tx.send(part).await.unwrap();
+    ///     }
+    /// });
+    /// assert_eq!(Body::from_chunks(rx).text().await.unwrap(), "hello, world");
+    /// # });
+    /// ```
+    pub fn from_chunks<S>(stream: S) -> Self
+    where
+        S: Stream + Send + 'static,
+        S::Item: Into<Bytes>,
+    {
+        Self::streaming(
+            Box::pin(MapStream {
+                inner: stream,
+                map: |item: S::Item| Ok(item.into()),
+            }),
+            None,
+        )
+    }
+
+    /// A streaming body of `len` bytes if that is known (what a received body with a
+    /// `Content-Length` is).
+    pub(crate) fn streaming(stream: ChunkStream, len: Option<u64>) -> Self {
+        Self {
+            kind: Kind::Stream { stream, len },
+            limit: None,
+            read: 0,
+        }
+    }
+
+    /// Caps the bytes read from this body at `max`: reading past it fails with an
+    /// [`is_body`](Error::is_body) error.
+    pub fn limit(mut self, max: u64) -> Self {
+        self.limit = Some(self.limit.map_or(max, |l| l.min(max)));
+        self
+    }
+
+    /// The body's exact length in bytes, if it is known before it is read: `Some` for bodies
+    /// in memory and for received bodies with a `Content-Length`.
+    pub fn len(&self) -> Option<u64> {
+        match &self.kind {
+            Kind::Full(b) => Some(b.len() as u64),
+            Kind::Stream { len, .. } => *len,
+        }
+    }
+
+    /// True for a body known to hold no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == Some(0)
+    }
+
+    /// The next chunk of the body; `None` at its end.
+    ///
+    /// # Errors
+    ///
+    /// The stream's error, or an [`is_body`](Error::is_body) error past the
+    /// [`limit`](Body::limit) or when a received body is cut short.
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, Error>> {
+        poll_fn(|cx| self.poll_chunk(cx)).await
+    }
+
+    /// Polls for the next chunk, as [`chunk`](Body::chunk) awaits it.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let next = match &mut self.kind {
+            Kind::Full(b) if b.is_empty() => return Poll::Ready(None),
+            Kind::Full(b) => std::mem::take(b),
+            Kind::Stream { stream, len } => {
+                match std::task::ready!(stream.as_mut().poll_next(cx)) {
+                    None => return Poll::Ready(None),
+                    Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                    Some(Ok(chunk)) => {
+                        if let Some(len) = len {
+                            *len = len.saturating_sub(chunk.len() as u64);
+                        }
+                        chunk
+                    }
+                }
+            }
+        };
+        self.read = self.read.saturating_add(next.len() as u64);
+        if let Some(limit) = self.limit {
+            if self.read > limit {
+                return Poll::Ready(Some(Err(Error::body(format!(
+                    "the body is larger than its limit of {limit} bytes"
+                )))));
+            }
+        }
+        Poll::Ready(Some(Ok(next)))
+    }
+
+    /// Reads the whole body.
+    ///
+    /// # Errors
+    ///
+    /// As [`chunk`](Body::chunk).
+    pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        if let Some(limit) = self.limit {
+            if self.len().is_some_and(|len| len > limit) {
+                return Err(Error::body(format!(
+                    "the body is larger than its limit of {limit} bytes"
+                )));
+            }
+        }
+        if let Kind::Full(b) = &mut self.kind {
+            return Ok(std::mem::take(b));
+        }
+        let first = match self.chunk().await {
+            None => return Ok(Bytes::new()),
+            Some(r) => r?,
+        };
+        let Some(second) = self.chunk().await else {
+            return Ok(first);
+        };
+        let mut all = BytesMut::with_capacity(
+            self.len()
+                .map_or(0, |left| left.min(1 << 20) as usize)
+                .saturating_add(first.len() * 2),
+        );
+        all.extend_from_slice(&first);
+        all.extend_from_slice(&second?);
+        while let Some(chunk) = self.chunk().await {
+            all.extend_from_slice(&chunk?);
+        }
+        Ok(all.freeze())
+    }
+
+    /// Reads the whole body as UTF-8 text.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Body::bytes), and an [`is_body`](Error::is_body) error if it is not UTF-8.
+    pub async fn text(self) -> Result<String, Error> {
+        let bytes = self.bytes().await?;
+        String::from_utf8(bytes.into())
+            .map_err(|e| Error::body("the body is not UTF-8").with_source(e))
+    }
+
+    /// Reads the whole body and parses it as JSON.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Body::bytes), and an [`is_body`](Error::is_body) error if it is not valid
+    /// JSON for `T`.
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let bytes = self.bytes().await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| Error::body("the body is not valid JSON for the type").with_source(e))
+    }
+
+    /// A body holding `value` as JSON.
+    ///
+    /// # Errors
+    ///
+    /// An [`is_builder`](Error::is_builder) error if `value` cannot be serialised (a map with
+    /// non-string keys, a `Serialize` impl that fails).
+    pub fn json_of<T: serde::Serialize + ?Sized>(value: &T) -> Result<Body, Error> {
+        serde_json::to_vec(value)
+            .map(Body::from)
+            .map_err(|e| Error::builder("the value cannot be written as JSON").with_source(e))
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::empty()
+    }
+}
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Body");
+        match &self.kind {
+            Kind::Full(b) => d.field("len", &b.len()),
+            Kind::Stream { len, .. } => d.field("streaming", &true).field("len", len),
+        };
+        d.finish()
+    }
+}
+
+impl Stream for Body {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_chunk(cx)
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(b: Bytes) -> Self {
+        Body::full(b)
+    }
+}
+
+impl From<Vec<u8>> for Body {
+    fn from(v: Vec<u8>) -> Self {
+        Body::full(Bytes::from(v))
+    }
+}
+
+impl From<String> for Body {
+    fn from(s: String) -> Self {
+        Body::full(Bytes::from(s))
+    }
+}
+
+impl From<&'static str> for Body {
+    fn from(s: &'static str) -> Self {
+        Body::full(Bytes::from_static(s.as_bytes()))
+    }
+}
+
+impl From<&'static [u8]> for Body {
+    fn from(s: &'static [u8]) -> Self {
+        Body::full(Bytes::from_static(s))
+    }
+}
+
+impl From<()> for Body {
+    fn from(_: ()) -> Self {
+        Body::empty()
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A stream with a function applied to each item, as a named type that can be boxed.
+    struct MapStream<S, F> {
+        #[pin]
+        inner: S,
+        map: F,
+    }
+}
+
+impl<S, F, T> Stream for MapStream<S, F>
+where
+    S: Stream,
+    F: FnMut(S::Item) -> T,
+{
+    type Item = T;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.project();
+        this.inner.poll_next(cx).map(|o| o.map(this.map))
+    }
+}

@@ -1,0 +1,806 @@
+//! HTTP/1.1 on the wire, shared by the server and the client: a read buffer over a stream,
+//! message heads parsed with `httparse`, the framing rules of RFC 9112 section 6, a chunked
+//! decoder, and head and chunk encoding.
+//!
+//! Framing is where request smuggling lives, so it is strict: a message with both
+//! `Transfer-Encoding` and `Content-Length`, a `Content-Length` that is not one decimal number
+//! (or a list of the same one), or a request whose transfer codings do not end in `chunked` is
+//! refused, never guessed at.
+
+#![forbid(unsafe_code)]
+
+use super::Error;
+use crate::io::{AsyncRead, AsyncReadExt};
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
+use http::{HeaderMap, Method, StatusCode, Version};
+
+/// How much a read asks for at least: a buffer with less room left grows or is compacted.
+const MIN_READ: usize = 4096;
+
+/// A chunk-size line (size and extensions) longer than this is refused.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// Bytes read from a stream and not consumed yet.
+///
+/// The buffer is initialised once, when it grows, and reused: reads go straight into its
+/// spare part, so no read zero-fills memory first.
+#[derive(Debug, Default)]
+pub(crate) struct ReadBuf {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// The bytes read and not consumed.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub(crate) fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.end - self.start);
+        self.start += n.min(self.end - self.start);
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Takes the first `n` bytes (at most what is there).
+    pub(crate) fn split_to(&mut self, n: usize) -> Bytes {
+        let n = n.min(self.end - self.start);
+        let out = Bytes::copy_from_slice(&self.buf[self.start..self.start + n]);
+        self.consume(n);
+        out
+    }
+
+    /// Reads more from `io`, keeping what is there; `max` caps the unconsumed bytes the
+    /// buffer may hold. Returns the bytes read: 0 at the end of the stream, or when the
+    /// buffer already holds `max` bytes (the caller's message is too large).
+    pub(crate) async fn fill<S: AsyncRead + Unpin + ?Sized>(
+        &mut self,
+        io: &mut S,
+        max: usize,
+    ) -> std::io::Result<usize> {
+        let held = self.end - self.start;
+        if held >= max {
+            return Ok(0);
+        }
+        if self.buf.len() - self.end < MIN_READ {
+            if self.start > 0 {
+                self.buf.copy_within(self.start..self.end, 0);
+                self.start = 0;
+                self.end = held;
+            }
+            if self.buf.len() - self.end < MIN_READ {
+                let want = (self.buf.len() * 2)
+                    .max(8192)
+                    .min(max.max(MIN_READ) + MIN_READ);
+                self.buf.resize(want.max(self.end + MIN_READ), 0);
+            }
+        }
+        let room = (self.buf.len() - self.end).min(max - held);
+        let n = io.read(&mut self.buf[self.end..self.end + room]).await?;
+        self.end += n;
+        Ok(n)
+    }
+}
+
+/// Why a message head was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// More bytes than the head limit without its end (431 for a request).
+    TooLarge,
+    /// More header fields than the limit (431 for a request).
+    TooManyHeaders,
+    /// Not HTTP/1.x (505 for a request).
+    Version,
+    /// Malformed (400 for a request).
+    Invalid(&'static str),
+}
+
+impl HeadError {
+    /// The status a server answers a request head refused for this reason with.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            HeadError::TooLarge | HeadError::TooManyHeaders => {
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+            }
+            HeadError::Version => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            HeadError::Invalid(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            HeadError::TooLarge => "the message head is larger than the limit",
+            HeadError::TooManyHeaders => "the message has more header fields than the limit",
+            HeadError::Version => "only HTTP/1.0 and HTTP/1.1 are supported",
+            HeadError::Invalid(why) => why,
+        }
+    }
+}
+
+impl From<httparse::Error> for HeadError {
+    fn from(e: httparse::Error) -> Self {
+        match e {
+            httparse::Error::TooManyHeaders => HeadError::TooManyHeaders,
+            httparse::Error::Version => HeadError::Version,
+            httparse::Error::HeaderName => HeadError::Invalid("malformed header name"),
+            httparse::Error::HeaderValue => HeadError::Invalid("malformed header value"),
+            httparse::Error::NewLine => HeadError::Invalid("malformed line ending"),
+            httparse::Error::Status => HeadError::Invalid("malformed status"),
+            httparse::Error::Token => HeadError::Invalid("malformed method or token"),
+        }
+    }
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+pub(crate) struct RequestHead {
+    pub(crate) method: Method,
+    pub(crate) target: String,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    pub(crate) status: StatusCode,
+    pub(crate) version: Version,
+    pub(crate) headers: HeaderMap,
+}
+
+fn version(minor: Option<u8>) -> Result<Version, HeadError> {
+    match minor {
+        Some(0) => Ok(Version::HTTP_10),
+        Some(1) => Ok(Version::HTTP_11),
+        _ => Err(HeadError::Version),
+    }
+}
+
+fn header_map(raw: &[httparse::Header<'_>]) -> Result<HeaderMap, HeadError> {
+    let mut headers = HeaderMap::with_capacity(raw.len());
+    for h in raw {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| HeadError::Invalid("malformed header name"))?;
+        let value = HeaderValue::from_bytes(h.value)
+            .map_err(|_| HeadError::Invalid("malformed header value"))?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
+/// Parses a request head from the start of `buf`: `Ok(None)` if it is not complete yet,
+/// else the head and its length in bytes. `max_head` caps the head's size, `max_headers` the
+/// number of its fields.
+pub(crate) fn parse_request(
+    buf: &[u8],
+    max_head: usize,
+    max_headers: usize,
+) -> Result<Option<(RequestHead, usize)>, HeadError> {
+    // A client may send empty lines before a request (RFC 9112 section 2.2); skip them.
+    let mut skip = 0;
+    while buf[skip..].starts_with(b"\r\n") {
+        skip += 2;
+    }
+    while buf[skip..].starts_with(b"\n") {
+        skip += 1;
+    }
+    let buf = &buf[skip..];
+    let mut raw = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut req = httparse::Request::new(&mut raw);
+    let status = req.parse(buf)?;
+    let httparse::Status::Complete(len) = status else {
+        if buf.len() >= max_head {
+            return Err(HeadError::TooLarge);
+        }
+        return Ok(None);
+    };
+    if len > max_head {
+        return Err(HeadError::TooLarge);
+    }
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .map_err(|_| HeadError::Invalid("malformed method"))?;
+    let target = req.path.unwrap_or_default().to_owned();
+    let head = RequestHead {
+        method,
+        target,
+        version: version(req.version)?,
+        headers: header_map(req.headers)?,
+    };
+    Ok(Some((head, skip + len)))
+}
+
+/// Parses a response head from the start of `buf`, as [`parse_request`] does.
+pub(crate) fn parse_response(
+    buf: &[u8],
+    max_head: usize,
+    max_headers: usize,
+) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    let mut raw = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut res = httparse::Response::new(&mut raw);
+    let httparse::Status::Complete(len) = res.parse(buf)? else {
+        if buf.len() >= max_head {
+            return Err(HeadError::TooLarge);
+        }
+        return Ok(None);
+    };
+    if len > max_head {
+        return Err(HeadError::TooLarge);
+    }
+    let status = StatusCode::from_u16(res.code.unwrap_or_default())
+        .map_err(|_| HeadError::Invalid("malformed status code"))?;
+    let head = ResponseHead {
+        status,
+        version: version(res.version)?,
+        headers: header_map(res.headers)?,
+    };
+    Ok(Some((head, len)))
+}
+
+/// How a message's body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    /// `Content-Length` bytes (0: no body).
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Until the connection closes (responses only).
+    Close,
+}
+
+/// The single `Content-Length` of `headers`, if any. A list of equal values counts as one
+/// (RFC 9110 section 8.6); differing values, or anything but digits, are refused.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, HeadError> {
+    let mut found: Option<u64> = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        let s = value
+            .to_str()
+            .map_err(|_| HeadError::Invalid("malformed Content-Length"))?;
+        for part in s.split(',') {
+            let part = part.trim();
+            if part.is_empty() || part.len() > 19 || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(HeadError::Invalid("malformed Content-Length"));
+            }
+            let n: u64 = part
+                .parse()
+                .map_err(|_| HeadError::Invalid("malformed Content-Length"))?;
+            match found {
+                Some(prev) if prev != n => {
+                    return Err(HeadError::Invalid("conflicting Content-Length values"));
+                }
+                _ => found = Some(n),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// True if the transfer codings of `headers` end in `chunked`; `None` if there are none.
+fn chunked(headers: &HeaderMap) -> Result<Option<bool>, HeadError> {
+    let mut last: Option<String> = None;
+    for value in headers.get_all(TRANSFER_ENCODING) {
+        let s = value
+            .to_str()
+            .map_err(|_| HeadError::Invalid("malformed Transfer-Encoding"))?;
+        for coding in s.split(',') {
+            let coding = coding.trim();
+            if coding.is_empty() {
+                continue;
+            }
+            if last
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case("chunked"))
+            {
+                return Err(HeadError::Invalid(
+                    "chunked applied more than once, or not last",
+                ));
+            }
+            last = Some(coding.to_owned());
+        }
+    }
+    Ok(last.map(|c| c.eq_ignore_ascii_case("chunked")))
+}
+
+/// The framing of a request's body (RFC 9112 section 6.3, strictly).
+pub(crate) fn request_framing(head: &RequestHead) -> Result<Framing, HeadError> {
+    let te = chunked(&head.headers)?;
+    let cl = content_length(&head.headers)?;
+    match (te, cl) {
+        (Some(_), Some(_)) => Err(HeadError::Invalid(
+            "both Transfer-Encoding and Content-Length",
+        )),
+        (Some(_), None) if head.version == Version::HTTP_10 => Err(HeadError::Invalid(
+            "Transfer-Encoding in an HTTP/1.0 request",
+        )),
+        (Some(true), None) => Ok(Framing::Chunked),
+        (Some(false), None) => Err(HeadError::Invalid(
+            "the request's transfer codings do not end in chunked",
+        )),
+        (None, Some(n)) => Ok(Framing::Length(n)),
+        (None, None) => Ok(Framing::Length(0)),
+    }
+}
+
+/// The framing of a response's body, given the request's method.
+pub(crate) fn response_framing(method: &Method, head: &ResponseHead) -> Result<Framing, HeadError> {
+    let status = head.status;
+    if method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || (method == Method::CONNECT && status.is_success())
+    {
+        return Ok(Framing::Length(0));
+    }
+    let te = chunked(&head.headers)?;
+    let cl = content_length(&head.headers)?;
+    match (te, cl) {
+        (Some(_), Some(_)) => Err(HeadError::Invalid(
+            "both Transfer-Encoding and Content-Length",
+        )),
+        (Some(true), None) => Ok(Framing::Chunked),
+        (Some(false), None) => Ok(Framing::Close),
+        (None, Some(n)) => Ok(Framing::Length(n)),
+        (None, None) => Ok(Framing::Close),
+    }
+}
+
+/// True if the connection stays open after this message, by its version and `Connection`
+/// header.
+pub(crate) fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    let mut close = false;
+    let mut keep = false;
+    for value in headers.get_all(http::header::CONNECTION) {
+        for opt in value.to_str().unwrap_or("").split(',') {
+            let opt = opt.trim();
+            close |= opt.eq_ignore_ascii_case("close");
+            keep |= opt.eq_ignore_ascii_case("keep-alive");
+        }
+    }
+    if close {
+        return false;
+    }
+    version == Version::HTTP_11 || keep
+}
+
+/// Where a body being read is.
+#[derive(Debug)]
+pub(crate) enum BodyState {
+    /// This many bytes are left.
+    Length(u64),
+    Chunked(ChunkedState),
+    /// Until the end of the stream.
+    Close,
+    Done,
+}
+
+impl BodyState {
+    pub(crate) fn new(framing: Framing) -> Self {
+        match framing {
+            Framing::Length(0) => BodyState::Done,
+            Framing::Length(n) => BodyState::Length(n),
+            Framing::Chunked => BodyState::Chunked(ChunkedState::Size),
+            Framing::Close => BodyState::Close,
+        }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self, BodyState::Done)
+    }
+
+    /// Reads the next piece of the body from `buf`, refilling it from `io`; `None` at the
+    /// body's end. A stream that ends before the body does is an [`is_body`](Error::is_body)
+    /// error, as is a malformed chunk.
+    pub(crate) async fn next<S: AsyncRead + Unpin + ?Sized>(
+        &mut self,
+        buf: &mut ReadBuf,
+        io: &mut S,
+        max_chunk: usize,
+    ) -> Result<Option<Bytes>, Error> {
+        loop {
+            match self {
+                BodyState::Done => return Ok(None),
+                BodyState::Length(left) => {
+                    if buf.is_empty() && fill(buf, io, max_chunk).await? == 0 {
+                        return Err(Error::body("the connection closed inside the body"));
+                    }
+                    let n = (*left).min(buf.data().len() as u64) as usize;
+                    let out = buf.split_to(n);
+                    *left -= n as u64;
+                    if *left == 0 {
+                        *self = BodyState::Done;
+                    }
+                    return Ok(Some(out));
+                }
+                BodyState::Close => {
+                    if buf.is_empty() && fill(buf, io, max_chunk).await? == 0 {
+                        *self = BodyState::Done;
+                        return Ok(None);
+                    }
+                    let n = buf.data().len();
+                    return Ok(Some(buf.split_to(n)));
+                }
+                BodyState::Chunked(state) => match state.step(buf)? {
+                    Step::Data(n) => return Ok(Some(buf.split_to(n))),
+                    Step::Again => {}
+                    Step::Done => *self = BodyState::Done,
+                    Step::NeedMore => {
+                        let cap = max_chunk.max(MAX_CHUNK_LINE * 2);
+                        if fill(buf, io, cap).await? == 0 {
+                            return Err(Error::body("the connection closed inside a chunked body"));
+                        }
+                    }
+                },
+            }
+        }
+    }
+}
+
+async fn fill<S: AsyncRead + Unpin + ?Sized>(
+    buf: &mut ReadBuf,
+    io: &mut S,
+    max: usize,
+) -> Result<usize, Error> {
+    buf.fill(io, max.max(MIN_READ)).await.map_err(Error::io)
+}
+
+/// The chunked decoder's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChunkedState {
+    /// At a chunk-size line.
+    Size,
+    /// Inside a chunk's data, with this many bytes left.
+    Data(u64),
+    /// After a chunk's data, at its CRLF.
+    DataEnd,
+    /// After the last chunk, in the trailer section.
+    Trailers,
+}
+
+enum Step {
+    /// The first this many bytes of the buffer are body data.
+    Data(usize),
+    /// Moved on; call again.
+    Again,
+    NeedMore,
+    Done,
+}
+
+/// The end of the line at the start of `data`: the index of its `\n` and the length of the
+/// line without its CRLF.
+fn line_end(data: &[u8]) -> Option<(usize, usize)> {
+    let nl = data.iter().position(|&b| b == b'\n')?;
+    let len = if nl > 0 && data[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((nl, len))
+}
+
+impl ChunkedState {
+    fn step(&mut self, buf: &mut ReadBuf) -> Result<Step, Error> {
+        let data = buf.data();
+        match *self {
+            ChunkedState::Size => {
+                let Some((nl, len)) = line_end(data) else {
+                    if data.len() > MAX_CHUNK_LINE {
+                        return Err(Error::body("chunk-size line too long"));
+                    }
+                    return Ok(Step::NeedMore);
+                };
+                if len > MAX_CHUNK_LINE {
+                    return Err(Error::body("chunk-size line too long"));
+                }
+                let line = &data[..len];
+                let size_end = line
+                    .iter()
+                    .position(|&b| b == b';' || b == b' ' || b == b'\t')
+                    .unwrap_or(len);
+                let digits = &line[..size_end];
+                if digits.is_empty()
+                    || digits.len() > 15
+                    || !digits.iter().all(u8::is_ascii_hexdigit)
+                {
+                    return Err(Error::body("malformed chunk size"));
+                }
+                let size = digits.iter().fold(0u64, |n, &d| {
+                    n * 16 + u64::from((d as char).to_digit(16).unwrap_or(0))
+                });
+                buf.consume(nl + 1);
+                *self = if size == 0 {
+                    ChunkedState::Trailers
+                } else {
+                    ChunkedState::Data(size)
+                };
+                Ok(Step::Again)
+            }
+            ChunkedState::Data(left) => {
+                if data.is_empty() {
+                    return Ok(Step::NeedMore);
+                }
+                let n = left.min(data.len() as u64);
+                *self = if n == left {
+                    ChunkedState::DataEnd
+                } else {
+                    ChunkedState::Data(left - n)
+                };
+                Ok(Step::Data(n as usize))
+            }
+            ChunkedState::DataEnd => {
+                if data.starts_with(b"\r\n") {
+                    buf.consume(2);
+                } else if data.starts_with(b"\n") {
+                    buf.consume(1);
+                } else if data.is_empty() || data == b"\r" {
+                    return Ok(Step::NeedMore);
+                } else {
+                    return Err(Error::body("chunk data not followed by CRLF"));
+                }
+                *self = ChunkedState::Size;
+                Ok(Step::Again)
+            }
+            ChunkedState::Trailers => {
+                // Trailer fields are read and dropped, up to the empty line.
+                let Some((nl, len)) = line_end(data) else {
+                    if data.len() > MAX_CHUNK_LINE {
+                        return Err(Error::body("trailer line too long"));
+                    }
+                    return Ok(Step::NeedMore);
+                };
+                buf.consume(nl + 1);
+                if len == 0 {
+                    Ok(Step::Done)
+                } else {
+                    Ok(Step::Again)
+                }
+            }
+        }
+    }
+}
+
+/// Appends a request head: the request line, `Host`, the framing header and `headers`.
+pub(crate) fn write_request_head(
+    out: &mut Vec<u8>,
+    method: &Method,
+    target: &str,
+    headers: &HeaderMap,
+    framing: Framing,
+) {
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    write_fields(
+        out,
+        headers,
+        framing,
+        method != Method::GET && method != Method::HEAD,
+    );
+}
+
+/// Appends a response head: the status line, the framing header and `headers`.
+pub(crate) fn write_response_head(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    framing: Framing,
+    body_allowed: bool,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    write_fields(out, headers, framing, body_allowed);
+}
+
+/// The header fields, with the framing header weft computed in place of any the caller set.
+fn write_fields(out: &mut Vec<u8>, headers: &HeaderMap, framing: Framing, length_always: bool) {
+    for (name, value) in headers {
+        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        Framing::Length(0) if !length_always => {}
+        Framing::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(itoa(n).as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        Framing::Close => {}
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn itoa(n: u64) -> String {
+    n.to_string()
+}
+
+/// Appends one chunk of a chunked body (nothing for an empty one: that would end the body).
+pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
+    if data.is_empty() {
+        return;
+    }
+    out.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the end of a chunked body.
+pub(crate) fn write_last_chunk(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"0\r\n\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(raw: &str) -> Result<Option<(RequestHead, usize)>, HeadError> {
+        parse_request(raw.as_bytes(), 8192, 64)
+    }
+
+    #[test]
+    fn parses_a_request_head_and_its_length() {
+        let raw = "GET /a?b=1 HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\nrest";
+        let (head, len) = req(raw).unwrap().unwrap();
+        assert_eq!(head.method, Method::GET);
+        assert_eq!(head.target, "/a?b=1");
+        assert_eq!(head.version, Version::HTTP_11);
+        assert_eq!(head.headers["host"], "x");
+        assert_eq!(&raw[len..], "rest");
+    }
+
+    #[test]
+    fn an_incomplete_head_asks_for_more_until_the_limit() {
+        assert!(req("GET / HTTP/1.1\r\nHost: x\r\n").unwrap().is_none());
+        let long = format!("GET / HTTP/1.1\r\nX: {}", "a".repeat(9000));
+        assert_eq!(req(&long).unwrap_err(), HeadError::TooLarge);
+    }
+
+    #[test]
+    fn too_many_headers_and_bad_versions_are_refused() {
+        let mut raw = String::from("GET / HTTP/1.1\r\n");
+        for i in 0..100 {
+            raw += &format!("X-{i}: v\r\n");
+        }
+        raw += "\r\n";
+        assert_eq!(req(&raw).unwrap_err(), HeadError::TooManyHeaders);
+        assert_eq!(
+            req("GET / HTTP/2.0\r\n\r\n").unwrap_err(),
+            HeadError::Version
+        );
+        assert!(matches!(
+            req("G@T / HTTP/1.1\r\n\r\n"),
+            Err(HeadError::Invalid(_))
+        ));
+    }
+
+    fn framing(raw: &str) -> Result<Framing, HeadError> {
+        request_framing(&req(raw).unwrap().unwrap().0)
+    }
+
+    #[test]
+    fn request_framing_is_strict() {
+        assert_eq!(framing("GET / HTTP/1.1\r\n\r\n"), Ok(Framing::Length(0)));
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n"),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n"),
+            Ok(Framing::Length(5))
+        );
+        assert_eq!(
+            framing("POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+            Ok(Framing::Chunked)
+        );
+        for bad in [
+            "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: 0x5\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            assert!(
+                matches!(framing(bad), Err(HeadError::Invalid(_))),
+                "accepted: {bad:?}"
+            );
+        }
+    }
+
+    fn decode(wire: &[u8], framing: Framing) -> Result<Vec<u8>, Error> {
+        crate::block_on(async {
+            let mut io = crate::io::Cursor::new(wire.to_vec());
+            let mut buf = ReadBuf::new();
+            let mut state = BodyState::new(framing);
+            let mut out = Vec::new();
+            while let Some(chunk) = state.next(&mut buf, &mut io, 1 << 16).await? {
+                out.extend_from_slice(&chunk);
+            }
+            Ok(out)
+        })
+    }
+
+    #[test]
+    fn decodes_chunked_bodies_with_extensions_and_trailers() {
+        let wire = b"5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nTrailer: x\r\n\r\n";
+        assert_eq!(decode(wire, Framing::Chunked).unwrap(), b"hello, world");
+        assert_eq!(
+            decode(b"3\r\nabc\r\n0\r\n\r\n", Framing::Chunked).unwrap(),
+            b"abc"
+        );
+    }
+
+    #[test]
+    fn malformed_or_cut_chunked_bodies_are_errors() {
+        for bad in [
+            &b"zz\r\nabc\r\n0\r\n\r\n"[..],
+            b"3\r\nabcX\r\n0\r\n\r\n",
+            b"3\r\nab",
+            b"ffffffffffffffffff\r\n",
+            b"\r\n",
+        ] {
+            assert!(
+                decode(bad, Framing::Chunked).unwrap_err().is_body(),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn length_and_close_framing_read_exactly() {
+        assert_eq!(decode(b"abcdef", Framing::Length(4)).unwrap(), b"abcd");
+        assert!(decode(b"ab", Framing::Length(4)).unwrap_err().is_body());
+        assert_eq!(decode(b"abcdef", Framing::Close).unwrap(), b"abcdef");
+    }
+
+    #[test]
+    fn heads_are_written_with_weft_framing() {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-a", HeaderValue::from_static("1"));
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
+        let mut out = Vec::new();
+        write_response_head(&mut out, StatusCode::OK, &headers, Framing::Length(2), true);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 2\r\n\r\n".to_vec()
+        );
+        out.clear();
+        write_chunk(&mut out, b"hi");
+        write_last_chunk(&mut out);
+        assert_eq!(out, b"2\r\nhi\r\n0\r\n\r\n".to_vec());
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        let mut h = HeaderMap::new();
+        assert!(keep_alive(Version::HTTP_11, &h));
+        assert!(!keep_alive(Version::HTTP_10, &h));
+        h.insert("connection", HeaderValue::from_static("Keep-Alive"));
+        assert!(keep_alive(Version::HTTP_10, &h));
+        h.insert("connection", HeaderValue::from_static("close"));
+        assert!(!keep_alive(Version::HTTP_11, &h));
+    }
+}
