@@ -7,6 +7,10 @@
 //! the `http` crate's types: hyper, the usual choice, depends on tokio, and weft depends on no
 //! other runtime. Framing follows RFC 9112 strictly (see the `h1` module), so a message whose
 //! length two parties could read differently is refused rather than guessed at.
+//!
+//! The server is [`serve`] (see the [`server`] module for what it does and a hello world);
+//! with the `tls` feature (on by default) it serves HTTPS through rustls, re-exported as
+//! [`rustls`](mod@rustls) for its configuration types.
 
 #![forbid(unsafe_code)]
 
@@ -15,9 +19,16 @@ mod body;
 mod error;
 #[allow(dead_code)]
 pub(crate) mod h1;
+pub mod server;
 
 pub use body::Body;
 pub use error::Error;
+pub use server::{serve, IntoResponse, Serve};
+
+/// rustls, the TLS library of `weft::http` (cargo feature `tls`): its `ServerConfig` is what
+/// [`Serve::tls`] takes.
+#[cfg(feature = "tls")]
+pub use futures_rustls::rustls;
 pub use http::{
     header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,
 };

@@ -1,0 +1,467 @@
+//! One HTTP/1.1 connection on the server: read a head, check it, read the body, call the
+//! handler, write the response, and again while the connection is kept alive.
+//!
+//! Requests on a connection are handled one at a time, so pipelined requests are answered in
+//! order: the next head is only read (from what is already buffered, or from the socket) once
+//! the previous response is written. Every wait has a deadline: the first byte of a head
+//! (`idle_timeout` on a kept-alive connection, `header_read_timeout` on a new one), the rest of
+//! the head (`header_read_timeout`), each read of a body and each write (`idle_timeout`).
+//! Input that breaks the protocol is answered with its status and `connection: close`, and
+//! the connection is closed after a short linger that lets the client read the answer.
+
+#![forbid(unsafe_code)]
+
+use super::response::{date, status_response, HandlerError, IntoResponse};
+use super::{Config, Shared};
+use crate::http::h1::{self, BodyState, Framing, ReadBuf, RequestHead};
+use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
+use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
+use futures_lite::FutureExt as _;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::{Duration, Instant};
+
+/// A body chunk or response piece at most this large is copied next to the head so that both
+/// go out in one write.
+const COALESCE: usize = 16 * 1024;
+
+/// The most one body read asks for.
+const BODY_READ: usize = 64 * 1024;
+
+/// How long, at most, a connection that is being closed after an error keeps reading (and
+/// dropping) what the client still sends, so that its unread bytes do not turn the close
+/// into a reset that destroys the answer before the client reads it.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// The most bytes dropped while lingering.
+const LINGER_MAX: usize = 1 << 20;
+
+/// What reading the next head gave.
+enum Next {
+    Head(RequestHead),
+    /// The client closed, went idle past the limit, or the server is shutting down.
+    Close,
+    /// Answer with this status and close.
+    Reject(StatusCode, &'static str),
+}
+
+struct Conn<'a, S> {
+    io: S,
+    buf: ReadBuf,
+    out: Vec<u8>,
+    cfg: &'a Config,
+    shared: &'a Shared,
+    /// A response has been written on this connection.
+    answered: bool,
+}
+
+/// Serves HTTP/1.x on `io` until the client closes, the protocol is broken, or shutdown.
+pub(super) async fn serve_connection<S, H, F, R>(io: S, handler: &H, cfg: &Config, shared: &Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Fn(Request<Body>) -> F,
+    F: Future<Output = R>,
+    R: IntoResponse,
+{
+    let mut conn = Conn {
+        io,
+        buf: ReadBuf::new(),
+        out: Vec::with_capacity(1024),
+        cfg,
+        shared,
+        answered: false,
+    };
+    let opened = Instant::now();
+    loop {
+        let head = match conn.read_head(opened).await {
+            Next::Head(head) => head,
+            Next::Close => break,
+            Next::Reject(status, why) => {
+                conn.reject(status, why).await;
+                break;
+            }
+        };
+        match conn.exchange(head, handler).await {
+            Ok(true) => {}
+            Ok(false) => {
+                conn.close().await;
+                break;
+            }
+            Err(Reject(status, why)) => {
+                conn.reject(status, why).await;
+                break;
+            }
+        }
+    }
+}
+
+/// A request refused before the handler ran: its status and why.
+struct Reject(StatusCode, &'static str);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
+    /// Waits for and parses the next request head.
+    async fn read_head(&mut self, opened: Instant) -> Next {
+        let cfg = self.cfg;
+        let shared = self.shared;
+        let first = !self.answered;
+        let deadline = if self.buf.is_empty() {
+            // Nothing of the next request yet: the connection is idle. A new one gets
+            // `header_read_timeout` for its whole head, a kept-alive one `idle_timeout` for
+            // its first byte; either way shutdown closes it at once.
+            let wait = if first {
+                cfg.header_read_timeout
+                    .saturating_sub(opened.elapsed())
+            } else {
+                cfg.idle_timeout
+            };
+            let read = crate::time::timeout(self.buf.fill(&mut self.io, cfg.max_header_size), wait);
+            let stop = async {
+                shared.shutdown.wait().await;
+                None
+            };
+            match async { Some(read.await) }.or(stop).await {
+                None => return Next::Close,
+                Some(Err(_)) if first => {
+                    return Next::Reject(StatusCode::REQUEST_TIMEOUT, "the request head took too long")
+                }
+                Some(Err(_)) | Some(Ok(Err(_))) | Some(Ok(Ok(0))) => return Next::Close,
+                Some(Ok(Ok(_))) => {}
+            }
+            if first {
+                opened + cfg.header_read_timeout
+            } else {
+                Instant::now() + cfg.header_read_timeout
+            }
+        } else if first {
+            opened + cfg.header_read_timeout
+        } else {
+            Instant::now() + cfg.header_read_timeout
+        };
+        loop {
+            match h1::parse_request(self.buf.data(), cfg.max_header_size, cfg.max_headers) {
+                Err(e) => return Next::Reject(e.status(), e.reason()),
+                Ok(Some((head, len))) => {
+                    self.buf.consume(len);
+                    return Next::Head(head);
+                }
+                Ok(None) => {}
+            }
+            if self.buf.data().len() >= cfg.max_header_size {
+                return Next::Reject(
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    "the message head is larger than the limit",
+                );
+            }
+            let read = self.buf.fill(&mut self.io, cfg.max_header_size);
+            match crate::time::timeout_at(read, deadline).await {
+                Err(_) if self.answered => return Next::Close,
+                Err(_) => {
+                    return Next::Reject(StatusCode::REQUEST_TIMEOUT, "the request head took too long")
+                }
+                Ok(Ok(0)) | Ok(Err(_)) => return Next::Close,
+                Ok(Ok(_)) => {}
+            }
+        }
+    }
+
+    /// One request and its response; `Ok(true)` if the connection stays open.
+    async fn exchange<H, F, R>(&mut self, head: RequestHead, handler: &H) -> Result<bool, Reject>
+    where
+        H: Fn(Request<Body>) -> F,
+        F: Future<Output = R>,
+        R: IntoResponse,
+    {
+        let cfg = self.cfg;
+        // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, never more than one.
+        let hosts = head.headers.get_all(header::HOST).iter().count();
+        if hosts > 1 || (hosts == 0 && head.version == Version::HTTP_11) {
+            return Err(Reject(
+                StatusCode::BAD_REQUEST,
+                "an HTTP/1.1 request needs exactly one Host header",
+            ));
+        }
+        let uri: Uri = head
+            .target
+            .parse()
+            .map_err(|_| Reject(StatusCode::BAD_REQUEST, "malformed request target"))?;
+        let framing = h1::request_framing(&head)
+            .map_err(|e| Reject(e.status(), e.reason()))?;
+        if let Framing::Length(n) = framing {
+            if n > cfg.max_body_size {
+                return Err(Reject(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than the limit",
+                ));
+            }
+        }
+        let keep_alive = h1::keep_alive(head.version, &head.headers);
+        let has_body = framing != Framing::Length(0);
+        if has_body && head.version == Version::HTTP_11 && expects_continue(&head) && self.buf.is_empty() {
+            self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .map_err(|_| Reject(StatusCode::BAD_REQUEST, "the connection failed"))?;
+        }
+        let body = if has_body {
+            self.read_body(framing).await?
+        } else {
+            Bytes::new()
+        };
+
+        let method = head.method;
+        let version = head.version;
+        let mut req = Request::new(Body::from(body));
+        *req.method_mut() = method.clone();
+        *req.uri_mut() = uri;
+        *req.version_mut() = version;
+        *req.headers_mut() = head.headers;
+        let path = req.uri().path().to_owned();
+
+        let called = std::panic::catch_unwind(AssertUnwindSafe(|| handler(req)));
+        let outcome = match called {
+            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await.map(IntoResponse::into_response),
+            Err(panic) => Err(panic),
+        };
+        let (mut res, panicked) = match outcome {
+            Ok(res) => (res, false),
+            Err(panic) => {
+                let msg = panic_message(panic.as_ref());
+                eprintln!("weft::http: the handler panicked on {method} {path}: {msg}");
+                (status_response(StatusCode::INTERNAL_SERVER_ERROR), true)
+            }
+        };
+        if let Some(HandlerError(msg)) = res.extensions_mut().remove::<HandlerError>() {
+            eprintln!("weft::http: the handler failed on {method} {path}: {msg}");
+        }
+        let close = panicked || !keep_alive || self.shared.shutdown.is_set();
+        let kept = self.respond(res, &method, version, close).await;
+        self.answered = true;
+        Ok(kept)
+    }
+
+    /// Reads a whole request body, up to `max_body_size`.
+    async fn read_body(&mut self, framing: Framing) -> Result<Bytes, Reject> {
+        let max = self.cfg.max_body_size;
+        let mut state = BodyState::new(framing);
+        let mut first: Option<Bytes> = None;
+        let mut all = BytesMut::new();
+        let mut total: u64 = 0;
+        loop {
+            let next = state.next(&mut self.buf, &mut self.io, BODY_READ);
+            let chunk = match crate::time::timeout(next, self.cfg.idle_timeout).await {
+                Err(_) => {
+                    return Err(Reject(StatusCode::REQUEST_TIMEOUT, "the request body took too long"))
+                }
+                Ok(Err(_)) => {
+                    return Err(Reject(StatusCode::BAD_REQUEST, "malformed or cut request body"))
+                }
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => chunk,
+            };
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(Reject(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is larger than the limit",
+                ));
+            }
+            match first.take() {
+                None if all.is_empty() => first = Some(chunk),
+                None => all.extend_from_slice(&chunk),
+                Some(prev) => {
+                    let hint = match framing {
+                        Framing::Length(n) => n as usize,
+                        _ => prev.len() + chunk.len(),
+                    };
+                    all.reserve(hint);
+                    all.extend_from_slice(&prev);
+                    all.extend_from_slice(&chunk);
+                }
+            }
+        }
+        Ok(first.unwrap_or_else(|| all.freeze()))
+    }
+
+    /// Writes `res`; true if the connection stays open after it.
+    async fn respond(
+        &mut self,
+        res: Response<Body>,
+        method: &Method,
+        version: Version,
+        mut close: bool,
+    ) -> bool {
+        let (mut parts, mut body) = res.into_parts();
+        let status = parts.status;
+        let headers = &mut parts.headers;
+        close |= !h1::keep_alive(Version::HTTP_11, headers);
+        let no_body = status.is_informational()
+            || status == StatusCode::NO_CONTENT
+            || status == StatusCode::NOT_MODIFIED;
+        let framing = if no_body {
+            Framing::Length(0)
+        } else if let Some(n) = body.len() {
+            Framing::Length(n)
+        } else if version == Version::HTTP_11 {
+            Framing::Chunked
+        } else {
+            Framing::Close
+        };
+        let send_body = !no_body && method != Method::HEAD;
+        if send_body && framing == Framing::Close {
+            close = true;
+        }
+        if close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        } else if version == Version::HTTP_10 {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        }
+        if !headers.contains_key(header::DATE) {
+            headers.insert(header::DATE, date());
+        }
+        self.out.clear();
+        h1::write_response_head(&mut self.out, status, headers, framing, !no_body);
+        if !send_body {
+            let out = std::mem::take(&mut self.out);
+            let ok = self.write(&out).await.is_ok();
+            self.out = out;
+            return ok && !close;
+        }
+        let ok = self.write_body(&mut body, framing).await;
+        ok && !close
+    }
+
+    /// Writes the head in `self.out` and then `body` in `framing`; false if the connection
+    /// has to close (a write failed, or the body failed or did not match its length).
+    async fn write_body(&mut self, body: &mut Body, framing: Framing) -> bool {
+        let mut out = std::mem::take(&mut self.out);
+        let ok = self.write_body_with(body, framing, &mut out).await;
+        out.clear();
+        self.out = out;
+        ok
+    }
+
+    async fn write_body_with(&mut self, body: &mut Body, framing: Framing, out: &mut Vec<u8>) -> bool {
+        // A body in memory goes out with its head in one write when small; a streaming body's
+        // head goes out first, so the client sees it before the first chunk is ready.
+        let in_memory = body.len().is_some();
+        if !in_memory && self.write(out).await.is_err() {
+            return false;
+        }
+        if !in_memory {
+            out.clear();
+        }
+        let mut sent: u64 = 0;
+        loop {
+            let chunk = match body.chunk().await {
+                None => break,
+                Some(Ok(chunk)) => chunk,
+                Some(Err(_)) => return false,
+            };
+            sent += chunk.len() as u64;
+            match framing {
+                Framing::Length(n) if sent > n => return false,
+                Framing::Chunked => h1::write_chunk(out, &chunk),
+                _ if out.len() + chunk.len() <= COALESCE => out.extend_from_slice(&chunk),
+                _ => {
+                    if (!out.is_empty() && self.write(out).await.is_err())
+                        || self.write(&chunk).await.is_err()
+                    {
+                        return false;
+                    }
+                    out.clear();
+                    continue;
+                }
+            }
+            if !in_memory || out.len() > COALESCE {
+                if self.write(out).await.is_err() {
+                    return false;
+                }
+                out.clear();
+            }
+        }
+        match framing {
+            Framing::Chunked => h1::write_last_chunk(out),
+            Framing::Length(n) if sent != n => {
+                // Fewer bytes than announced: the client can only tell by the close.
+                let _ = self.write(out).await;
+                return false;
+            }
+            _ => {}
+        }
+        if !out.is_empty() && self.write(out).await.is_err() {
+            return false;
+        }
+        true
+    }
+
+    /// Writes all of `bytes` within `idle_timeout`.
+    async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match crate::time::timeout(self.io.write_all(bytes), self.cfg.idle_timeout).await {
+            Ok(r) => r,
+            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+        }
+    }
+
+    /// Answers a refused request with `status` and `connection: close`, then closes.
+    async fn reject(&mut self, status: StatusCode, why: &'static str) {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(header::DATE, date());
+        let body = format!("{why}\n");
+        self.out.clear();
+        h1::write_response_head(
+            &mut self.out,
+            status,
+            &headers,
+            Framing::Length(body.len() as u64),
+            true,
+        );
+        self.out.extend_from_slice(body.as_bytes());
+        let out = std::mem::take(&mut self.out);
+        if self.write(&out).await.is_ok() {
+            self.answered = true;
+            self.close().await;
+        }
+    }
+
+    /// Shuts down the write side, then reads and drops what the client still sends (for a
+    /// second at most), so that the client reads the last response before the connection
+    /// goes away.
+    async fn close(&mut self) {
+        if crate::time::timeout(self.io.close(), LINGER).await.is_err() {
+            return;
+        }
+        let drain = async {
+            let mut scratch = [0u8; 4096];
+            let mut dropped = 0;
+            while dropped < LINGER_MAX {
+                match self.io.read(&mut scratch).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => dropped += n,
+                }
+            }
+        };
+        let _ = crate::time::timeout(drain, LINGER).await;
+    }
+}
+
+fn expects_continue(head: &RequestHead) -> bool {
+    head.headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = panic.downcast_ref::<&'static str>() {
+        s
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s
+    } else {
+        "a panic with a non-text payload"
+    }
+}
