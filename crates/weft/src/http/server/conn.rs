@@ -110,8 +110,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             // `header_read_timeout` for its whole head, a kept-alive one `idle_timeout` for
             // its first byte; either way shutdown closes it at once.
             let wait = if first {
-                cfg.header_read_timeout
-                    .saturating_sub(opened.elapsed())
+                cfg.header_read_timeout.saturating_sub(opened.elapsed())
             } else {
                 cfg.idle_timeout
             };
@@ -123,7 +122,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             match async { Some(read.await) }.or(stop).await {
                 None => return Next::Close,
                 Some(Err(_)) if first => {
-                    return Next::Reject(StatusCode::REQUEST_TIMEOUT, "the request head took too long")
+                    return Next::Reject(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request head took too long",
+                    )
                 }
                 Some(Err(_)) | Some(Ok(Err(_))) | Some(Ok(Ok(0))) => return Next::Close,
                 Some(Ok(Ok(_))) => {}
@@ -157,7 +159,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             match crate::time::timeout_at(read, deadline).await {
                 Err(_) if self.answered => return Next::Close,
                 Err(_) => {
-                    return Next::Reject(StatusCode::REQUEST_TIMEOUT, "the request head took too long")
+                    return Next::Reject(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request head took too long",
+                    )
                 }
                 Ok(Ok(0)) | Ok(Err(_)) => return Next::Close,
                 Ok(Ok(_)) => {}
@@ -185,8 +190,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             .target
             .parse()
             .map_err(|_| Reject(StatusCode::BAD_REQUEST, "malformed request target"))?;
-        let framing = h1::request_framing(&head)
-            .map_err(|e| Reject(e.status(), e.reason()))?;
+        let framing = h1::request_framing(&head).map_err(|e| Reject(e.status(), e.reason()))?;
         if let Framing::Length(n) = framing {
             if n > cfg.max_body_size {
                 return Err(Reject(
@@ -197,7 +201,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         }
         let keep_alive = h1::keep_alive(head.version, &head.headers);
         let has_body = framing != Framing::Length(0);
-        if has_body && head.version == Version::HTTP_11 && expects_continue(&head) && self.buf.is_empty() {
+        if has_body
+            && head.version == Version::HTTP_11
+            && expects_continue(&head)
+            && self.buf.is_empty()
+        {
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await
                 .map_err(|_| Reject(StatusCode::BAD_REQUEST, "the connection failed"))?;
@@ -219,7 +227,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
 
         let called = std::panic::catch_unwind(AssertUnwindSafe(|| handler(req)));
         let outcome = match called {
-            Ok(fut) => AssertUnwindSafe(fut).catch_unwind().await.map(IntoResponse::into_response),
+            Ok(fut) => AssertUnwindSafe(fut)
+                .catch_unwind()
+                .await
+                .map(IntoResponse::into_response),
             Err(panic) => Err(panic),
         };
         let (mut res, panicked) = match outcome {
@@ -250,10 +261,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             let next = state.next(&mut self.buf, &mut self.io, BODY_READ);
             let chunk = match crate::time::timeout(next, self.cfg.idle_timeout).await {
                 Err(_) => {
-                    return Err(Reject(StatusCode::REQUEST_TIMEOUT, "the request body took too long"))
+                    return Err(Reject(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "the request body took too long",
+                    ))
                 }
                 Ok(Err(_)) => {
-                    return Err(Reject(StatusCode::BAD_REQUEST, "malformed or cut request body"))
+                    return Err(Reject(
+                        StatusCode::BAD_REQUEST,
+                        "malformed or cut request body",
+                    ))
                 }
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(chunk))) => chunk,
@@ -340,7 +357,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         ok
     }
 
-    async fn write_body_with(&mut self, body: &mut Body, framing: Framing, out: &mut Vec<u8>) -> bool {
+    async fn write_body_with(
+        &mut self,
+        body: &mut Body,
+        framing: Framing,
+        out: &mut Vec<u8>,
+    ) -> bool {
         // A body in memory goes out with its head in one write when small; a streaming body's
         // head goes out first, so the client sees it before the first chunk is ready.
         let in_memory = body.len().is_some();

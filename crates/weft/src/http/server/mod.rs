@@ -434,7 +434,7 @@ impl<H> Serve<H> {
         let permits = Arc::new(Semaphore::new(config.max_connections));
         let mut signal = signal.unwrap_or_else(|| Box::pin(std::future::pending()));
 
-        let mut result = Ok(());
+        let mut failed = None;
         loop {
             let next = async {
                 let permit = permits.acquire_arc().await;
@@ -451,7 +451,7 @@ impl<H> Serve<H> {
                 Ok((stream, _peer)) => stream,
                 Err(e) if skippable(&e) => continue,
                 Err(e) => {
-                    result = Err(e);
+                    failed = Some(e);
                     break;
                 }
             };
@@ -467,13 +467,16 @@ impl<H> Serve<H> {
         // Shutdown: refuse new connections, close idle ones, let the busy ones finish.
         drop(listener);
         shared.shutdown.set();
-        if result.is_err() {
-            return result;
+        if let Some(e) = failed {
+            return Err(e);
         }
         match config.shutdown_timeout {
             None => shared.conns.wait().await,
             Some(limit) => {
-                if crate::time::timeout(shared.conns.wait(), limit).await.is_err() {
+                if crate::time::timeout(shared.conns.wait(), limit)
+                    .await
+                    .is_err()
+                {
                     shared.kill.set();
                     // Stopped tasks drop their connections on their next poll, which the
                     // event has woken; a handler that blocks its thread is not waited for

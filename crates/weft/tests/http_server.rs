@@ -1,0 +1,719 @@
+//! `weft::http::serve` against curl and against raw `std` TCP clients: requests, keep-alive,
+//! pipelining, TLS, bad input, limits, slow clients, graceful shutdown and descriptor leaks.
+//!
+//! Every client has read and write timeouts, every loop is bounded, and every wait for the
+//! server has a deadline of seconds; nothing is asserted about how long things take.
+
+#![cfg(feature = "http")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
+use weft::http::{Body, Method, Request, Response, Serve};
+use weft::net::TcpListener;
+use weft::sync::Event;
+
+/// The descriptor-count test runs alone (write lock); the others run side by side (read lock).
+static FDS: RwLock<()> = RwLock::new(());
+
+fn shared_lock() -> RwLockReadGuard<'static, ()> {
+    FDS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn exclusive_lock() -> RwLockWriteGuard<'static, ()> {
+    FDS.write().unwrap_or_else(|e| e.into_inner())
+}
+
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// What the test handler saw, for tests that wait on it.
+#[derive(Default)]
+struct Seen {
+    slow_started: Event,
+    requests: AtomicUsize,
+}
+
+async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, weft::http::Error> {
+    seen.requests.fetch_add(1, Ordering::SeqCst);
+    let res = match (req.method().clone(), req.uri().path()) {
+        (Method::POST, "/echo") => Response::new(req.into_body()),
+        (_, "/panic") => panic!("the handler panicked on purpose"),
+        (_, "/err") => return Err(Body::from("x").limit(0).bytes().await.unwrap_err()),
+        (_, "/slow") => {
+            seen.slow_started.set();
+            weft::sleep(Duration::from_millis(500)).await;
+            Response::new(Body::from("slow done"))
+        }
+        (_, "/forever") => {
+            seen.slow_started.set();
+            weft::sleep(Duration::from_secs(3600)).await;
+            Response::new(Body::from("never"))
+        }
+        (_, "/stream") => {
+            let parts = futures_lite::stream::iter(["one,", "two,", "three"]);
+            Response::new(Body::from_chunks(parts))
+        }
+        (_, "/method") => Response::new(Body::from(req.method().to_string())),
+        _ => Response::new(Body::from("hello")),
+    };
+    Ok(res)
+}
+
+type Handler = Box<
+    dyn Fn(
+            Request<Body>,
+        ) -> std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Response<Body>, weft::http::Error>> + Send>,
+        > + Send
+        + Sync,
+>;
+
+/// A server on 127.0.0.1 on the global runtime, stopped gracefully by `stop`.
+struct Server {
+    addr: SocketAddr,
+    stop: Arc<Event>,
+    seen: Arc<Seen>,
+    task: Option<weft::JoinHandle<std::io::Result<()>>>,
+}
+
+impl Server {
+    fn start(configure: impl FnOnce(Serve<Handler>) -> Serve<Handler>) -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(Seen::default());
+        let stop = Arc::new(Event::new());
+        let h = seen.clone();
+        let handler: Handler = Box::new(move |req| Box::pin(handler(req, h.clone())));
+        let signal = stop.clone();
+        let serve = configure(weft::http::serve(listener, handler))
+            .with_graceful_shutdown(async move { signal.wait().await });
+        let task = weft::spawn(std::future::IntoFuture::into_future(serve));
+        Server {
+            addr,
+            stop,
+            seen,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server and waits (with a deadline) for `serve` to return.
+    fn shutdown(&mut self) -> std::io::Result<()> {
+        self.stop.set();
+        let task = self.task.take().expect("shut down once");
+        weft::block_on(weft::timeout(task, DEADLINE)).expect("serve did not return in time")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.task.is_some() && !std::thread::panicking() {
+            self.shutdown().unwrap();
+        } else {
+            self.stop.set();
+        }
+    }
+}
+
+fn connect(addr: SocketAddr) -> TcpStream {
+    let conn = TcpStream::connect(addr).unwrap();
+    conn.set_read_timeout(Some(DEADLINE)).unwrap();
+    conn.set_write_timeout(Some(DEADLINE)).unwrap();
+    conn
+}
+
+/// Sends `raw` and reads until the server closes the connection.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
+    let mut conn = connect(addr);
+    conn.write_all(raw).unwrap();
+    read_to_close(&mut conn)
+}
+
+fn read_to_close(conn: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    for _ in 0..10_000 {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !out.is_empty() => break,
+            Err(e) => panic!(
+                "reading the response: {e} (got {:?})",
+                String::from_utf8_lossy(&out)
+            ),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// One response read from a kept-alive connection: status, head, body.
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+fn read_reply(reader: &mut BufReader<TcpStream>) -> Reply {
+    let mut head = String::new();
+    for _ in 0..200 {
+        let before = head.len();
+        reader.read_line(&mut head).unwrap();
+        assert!(
+            head.len() > before,
+            "the connection closed inside a head: {head:?}"
+        );
+        if head.ends_with("\r\n\r\n") {
+            break;
+        }
+    }
+    let status = head[9..12].parse().unwrap();
+    let lower = head.to_ascii_lowercase();
+    let body = if let Some(i) = lower.find("content-length: ") {
+        let rest = &lower[i + 16..];
+        let n: usize = rest[..rest.find('\r').unwrap()].parse().unwrap();
+        let mut body = vec![0; n];
+        reader.read_exact(&mut body).unwrap();
+        body
+    } else if lower.contains("transfer-encoding: chunked") {
+        let mut body = Vec::new();
+        for _ in 0..1000 {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let n = usize::from_str_radix(line.trim(), 16).unwrap();
+            let mut chunk = vec![0; n + 2];
+            reader.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+        body
+    } else {
+        Vec::new()
+    };
+    Reply { status, head, body }
+}
+
+fn status_of(reply: &str) -> u16 {
+    assert!(reply.starts_with("HTTP/1.1 "), "not a response: {reply:?}");
+    reply[9..12].parse().unwrap()
+}
+
+/// A good request still gets its answer.
+fn assert_serving(addr: SocketAddr) {
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&reply), 200, "{reply}");
+    assert!(reply.ends_with("\r\n\r\nhello"), "{reply}");
+}
+
+fn curl(args: &[&str]) -> String {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .expect("curl runs (install it: apt-get install -y curl)");
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn curl_get_post_and_keep_alive() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let base = format!("http://{}", server.addr);
+    assert_eq!(curl(&[&format!("{base}/")]), "hello");
+    assert_eq!(
+        curl(&["--data-binary", "ping pong", &format!("{base}/echo")]),
+        "ping pong"
+    );
+    // Three URLs in one invocation: one connection, reused for the second and third.
+    let connects = curl(&[
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{num_connects} ",
+        &format!("{base}/a"),
+        &format!("{base}/b"),
+        &format!("{base}/c"),
+    ]);
+    assert_eq!(connects, "1 0 0 ", "curl did not reuse the connection");
+    // A streaming body arrives whole (curl decodes the chunks); HEAD has no body.
+    assert_eq!(curl(&[&format!("{base}/stream")]), "one,two,three");
+    let head = curl(&["-I", &format!("{base}/")]);
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 5"),
+        "{head}"
+    );
+    assert!(head.to_ascii_lowercase().contains("date: "), "{head}");
+    // curl sends `Expect: 100-continue` for bodies over 1 MiB.
+    let big = "x".repeat(1_100_000);
+    let path = std::env::temp_dir().join(format!("weft-http-big-{}", std::process::id()));
+    std::fs::write(&path, &big).unwrap();
+    let echoed = curl(&[
+        "--data-binary",
+        &format!("@{}", path.display()),
+        "-H",
+        "Expect: 100-continue",
+        &format!("{base}/echo"),
+    ]);
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(echoed.len(), big.len());
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn curl_over_tls() {
+    use weft::http::rustls::{self, pki_types};
+    let _lock = shared_lock();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
+    let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
+        cert.key_pair.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let server = Server::start(|s| s.tls(Arc::new(config)));
+    let base = format!("https://localhost:{}", server.addr.port());
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+    assert_eq!(
+        curl(&["-k", "--resolve", &resolve, &format!("{base}/")]),
+        "hello"
+    );
+    assert_eq!(
+        curl(&[
+            "-k",
+            "--resolve",
+            &resolve,
+            "--data-binary",
+            "over tls",
+            &format!("{base}/echo")
+        ]),
+        "over tls"
+    );
+    let alpn = curl(&[
+        "-k",
+        "--resolve",
+        &resolve,
+        "-o",
+        "/dev/null",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{num_connects} ",
+        &format!("{base}/a"),
+        &format!("{base}/b"),
+    ]);
+    assert_eq!(alpn, "1.1 1 1.1 0 ");
+    // A client that does not speak TLS is dropped; the server goes on.
+    let mut plain = connect(server.addr);
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let _ = read_to_close(&mut plain);
+    assert_eq!(
+        curl(&["-k", "--resolve", &resolve, &format!("{base}/")]),
+        "hello"
+    );
+}
+
+#[test]
+fn bad_input_is_answered_and_the_server_goes_on() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s.max_body_size(1024));
+    let addr = server.addr;
+    let many_headers: String = (0..10_000).map(|i| format!("X-{i}: v\r\n")).collect();
+    let big_header = format!("X-Big: {}\r\n", "a".repeat(200_000));
+    let chunked_big: String = (0..8)
+        .map(|_| format!("200\r\n{}\r\n", "b".repeat(512)))
+        .collect();
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("garbage request line", b"HELLO THERE\r\n\r\n".to_vec(), 400),
+        ("garbage bytes", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\r\n\r\n".to_vec(), 400),
+        (
+            "Content-Length and Transfer-Encoding",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "two different Content-Lengths",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_vec(),
+            400,
+        ),
+        (
+            "a Content-Length that is not a number",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3x\r\n\r\nabc".to_vec(),
+            400,
+        ),
+        (
+            "transfer codings that do not end in chunked",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked, gzip\r\n\r\n3\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a malformed chunk",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a 200 KB header",
+            format!("GET / HTTP/1.1\r\nHost: t\r\n{big_header}\r\n").into_bytes(),
+            431,
+        ),
+        (
+            "10,000 headers",
+            format!("GET / HTTP/1.1\r\nHost: t\r\n{many_headers}\r\n").into_bytes(),
+            431,
+        ),
+        ("no Host", b"GET / HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (
+            "two Hosts",
+            b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a request line that is not UTF-8",
+            b"GET /\xff\xfe\xc3 HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a target that is not a URI",
+            b"GET http://[::1/ HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
+            400,
+        ),
+        ("HTTP/2.0", b"GET / HTTP/2.0\r\nHost: t\r\n\r\n".to_vec(), 505),
+        (
+            "a Content-Length over the limit",
+            [
+                &b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n"[..],
+                &[b'c'; 5000][..],
+            ]
+            .concat(),
+            413,
+        ),
+        (
+            "a chunked body over the limit",
+            format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{chunked_big}0\r\n\r\n")
+                .into_bytes(),
+            413,
+        ),
+        (
+            "a handler that panics",
+            b"GET /panic HTTP/1.1\r\nHost: t\r\n\r\n".to_vec(),
+            500,
+        ),
+    ];
+    for (what, raw, status) in cases {
+        let reply = exchange(addr, &raw);
+        assert_eq!(status_of(&reply), status, "{what}: {reply}");
+        assert!(
+            reply.to_ascii_lowercase().contains("connection: close"),
+            "{what}: {reply}"
+        );
+        assert_serving(addr);
+    }
+}
+
+#[test]
+fn a_handler_error_is_a_500_and_the_connection_stays() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(b"GET /err HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut reader).status, 500);
+    let ok = read_reply(&mut reader);
+    assert_eq!((ok.status, &ok.body[..]), (200, &b"hello"[..]));
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(
+            b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n\
+              POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 6\r\n\r\nsecond\
+              GET /method HTTP/1.1\r\nHost: t\r\n\r\n\
+              HEAD / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let first = read_reply(&mut reader);
+    assert_eq!((first.status, &first.body[..]), (200, &b"slow done"[..]));
+    let second = read_reply(&mut reader);
+    assert_eq!(&second.body[..], b"second");
+    let third = read_reply(&mut reader);
+    assert_eq!(&third.body[..], b"GET");
+    // HEAD: the length a GET would have, no body, and the close the client asked for.
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    let lower = rest.to_ascii_lowercase();
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+    assert!(lower.contains("content-length: 5\r\n"), "{rest}");
+    assert!(lower.contains("connection: close\r\n"), "{rest}");
+    assert!(rest.ends_with("\r\n\r\n"), "HEAD got a body: {rest}");
+}
+
+#[test]
+fn expect_100_continue_is_answered_before_the_body_is_read() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n",
+        )
+        .unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "HTTP/1.1 100 Continue\r\n");
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "\r\n");
+    writer.write_all(b"body").unwrap();
+    let reply = read_reply(&mut reader);
+    assert_eq!((reply.status, &reply.body[..]), (200, &b"body"[..]));
+}
+
+#[test]
+fn http_1_0_is_served_and_closed() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let reply = exchange(server.addr, b"GET /stream HTTP/1.0\r\n\r\n");
+    assert_eq!(status_of(&reply), 200, "{reply}");
+    // No chunked coding for HTTP/1.0: the body runs to the close.
+    assert!(
+        !reply.to_ascii_lowercase().contains("transfer-encoding"),
+        "{reply}"
+    );
+    assert!(reply.ends_with("\r\n\r\none,two,three"), "{reply}");
+    // Keep-alive when asked for.
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    let first = read_reply(&mut reader);
+    assert!(
+        first
+            .head
+            .to_ascii_lowercase()
+            .contains("connection: keep-alive"),
+        "{}",
+        first.head
+    );
+    writer.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let second = read_reply(&mut reader);
+    assert_eq!(&second.body[..], b"hello");
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn a_slow_head_is_cut_off_while_others_are_served() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s.header_read_timeout(Duration::from_millis(500)));
+    let addr = server.addr;
+    let slow = std::thread::spawn(move || {
+        let mut conn = connect(addr);
+        // Reading with a 100 ms timeout paces the bytes and sees the answer when it comes.
+        conn.set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let head = b"GET / HTTP/1.1\r\nHost: t\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        let mut got = Vec::new();
+        let mut sent = 0;
+        let started = Instant::now();
+        while sent < head.len() && started.elapsed() < DEADLINE {
+            if conn.write_all(&head[sent..sent + 1]).is_err() {
+                break;
+            }
+            sent += 1;
+            let mut buf = [0u8; 1024];
+            match conn.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    got.extend_from_slice(&buf[..n]);
+                    break;
+                }
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(_) => break,
+            }
+        }
+        conn.set_read_timeout(Some(DEADLINE)).unwrap();
+        got.extend_from_slice(read_to_close(&mut conn).as_bytes());
+        (sent, head.len(), String::from_utf8_lossy(&got).into_owned())
+    });
+    // Meanwhile other clients are served.
+    for _ in 0..3 {
+        assert_serving(addr);
+    }
+    let (sent, total, reply) = slow.join().unwrap();
+    assert!(sent < total, "the slow client sent its whole head");
+    assert_eq!(status_of(&reply), 408, "{reply}");
+    assert_serving(addr);
+}
+
+#[test]
+fn an_idle_keep_alive_connection_is_closed_after_idle_timeout() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s.idle_timeout(Duration::from_millis(200)));
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut reader).status, 200);
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
+fn graceful_shutdown_finishes_requests_and_closes_idle_connections() {
+    let _lock = shared_lock();
+    let mut server = Server::start(|s| s);
+    let addr = server.addr;
+    // An idle kept-alive connection.
+    let idle = connect(addr);
+    let mut idle_reader = BufReader::new(idle.try_clone().unwrap());
+    let mut idle_writer = idle;
+    idle_writer
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut idle_reader).status, 200);
+    // A request in flight.
+    let busy = connect(addr);
+    let mut busy_reader = BufReader::new(busy.try_clone().unwrap());
+    let mut busy_writer = busy;
+    busy_writer
+        .write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let seen = server.seen.clone();
+    weft::block_on(weft::timeout(
+        async move { seen.slow_started.wait().await },
+        DEADLINE,
+    ))
+    .expect("the slow request did not start");
+
+    let stop = server.stop.clone();
+    let task = server.task.take().unwrap();
+    stop.set();
+    // The idle connection is closed at once: its read sees the end of the stream.
+    let mut rest = Vec::new();
+    idle_reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+    // The request in flight completes, told that the connection closes.
+    let reply = read_reply(&mut busy_reader);
+    assert_eq!((reply.status, &reply.body[..]), (200, &b"slow done"[..]));
+    assert!(
+        reply
+            .head
+            .to_ascii_lowercase()
+            .contains("connection: close"),
+        "{}",
+        reply.head
+    );
+    let mut rest = Vec::new();
+    busy_reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+    // serve returns, and the port takes no more connections.
+    weft::block_on(weft::timeout(task, DEADLINE))
+        .expect("serve did not return")
+        .unwrap();
+    let refused = TcpStream::connect(addr).unwrap_err();
+    assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn shutdown_timeout_stops_connections_that_do_not_finish() {
+    let _lock = shared_lock();
+    let mut server = Server::start(|s| s.shutdown_timeout(Duration::from_millis(200)));
+    let mut busy = connect(server.addr);
+    busy.write_all(b"GET /forever HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let seen = server.seen.clone();
+    weft::block_on(weft::timeout(
+        async move { seen.slow_started.wait().await },
+        DEADLINE,
+    ))
+    .expect("the request did not start");
+    server.shutdown().unwrap();
+    // Its connection was closed without an answer.
+    assert_eq!(read_to_close(&mut busy), "");
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+#[test]
+fn ten_thousand_requests_on_500_connections_leak_no_descriptors() {
+    let _lock = exclusive_lock();
+    let server = Server::start(|s| s);
+    let addr = server.addr;
+    assert_serving(addr);
+    let before = open_fds();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut answered = 0;
+                for _ in 0..125 {
+                    let conn = connect(addr);
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut writer = conn;
+                    for i in 0..20 {
+                        let close = if i == 19 { "Connection: close\r\n" } else { "" };
+                        let req = format!("GET /{i} HTTP/1.1\r\nHost: t\r\n{close}\r\n");
+                        writer.write_all(req.as_bytes()).unwrap();
+                        let reply = read_reply(&mut reader);
+                        assert_eq!((reply.status, &reply.body[..]), (200, &b"hello"[..]));
+                        answered += 1;
+                    }
+                }
+                answered
+            })
+        })
+        .collect();
+    let answered: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(answered, 10_000);
+    assert!(server.seen.requests.load(Ordering::SeqCst) >= 10_000);
+    // The server closes its ends as the clients close theirs; give it a moment to get there.
+    let started = Instant::now();
+    let mut now = open_fds();
+    while now > before + 8 && started.elapsed() < DEADLINE {
+        std::thread::sleep(Duration::from_millis(20));
+        now = open_fds();
+    }
+    assert!(
+        now <= before + 8,
+        "descriptors: {before} before, {now} after 500 connections"
+    );
+}
