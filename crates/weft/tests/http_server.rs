@@ -717,3 +717,37 @@ fn ten_thousand_requests_on_500_connections_leak_no_descriptors() {
         "descriptors: {before} before, {now} after 500 connections"
     );
 }
+
+#[test]
+fn accepting_waits_while_max_connections_are_open() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s.max_connections(1));
+    let first = connect(server.addr);
+    let mut first_reader = BufReader::new(first.try_clone().unwrap());
+    let mut first_writer = first;
+    first_writer
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    assert_eq!(read_reply(&mut first_reader).status, 200);
+    // The second connection waits in the listen queue while the first is open: it is not
+    // answered (however long it waited, a correct server could not answer it).
+    let mut second = connect(server.addr);
+    second
+        .write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    second
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let early = second.read(&mut buf);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)),
+        "answered past max_connections: {early:?}"
+    );
+    // Once the first closes, the second is served.
+    drop(first_writer);
+    drop(first_reader);
+    second.set_read_timeout(Some(DEADLINE)).unwrap();
+    let reply = read_to_close(&mut second);
+    assert_eq!(status_of(&reply), 200, "{reply}");
+}

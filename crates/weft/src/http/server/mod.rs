@@ -19,13 +19,13 @@
 //!         let stop = stop.clone();
 //!         async move { stop.wait().await }
 //!     };
-//!     let server = weft::spawn(
+//!     let server = weft::spawn(async move {
 //!         weft::http::serve(listener, |_req: Request<Body>| async move {
 //!             Response::new(Body::from("Hello, World!"))
 //!         })
 //!         .with_graceful_shutdown(shutdown_signal)
-//!         .into_future(),
-//!     );
+//!         .await
+//!     });
 //!
 //!     // std's TcpStream blocks, so the client runs on the blocking pool.
 //!     let reply = weft::spawn_blocking(move || -> std::io::Result<String> {
@@ -263,11 +263,11 @@ impl<H> Serve<H> {
     /// let listener = weft::net::TcpListener::bind("127.0.0.1:0")?;
     /// let stop = Arc::new(weft::sync::Event::new());
     /// let signal = stop.clone();
-    /// let server = weft::spawn(
+    /// let server = weft::spawn(async move {
     ///     weft::http::serve(listener, |_: Request<Body>| async { Response::new(Body::empty()) })
     ///         .with_graceful_shutdown(async move { signal.wait().await })
-    ///         .into_future(),
-    /// );
+    ///         .await
+    /// });
     /// stop.set();
     /// server.await?;
     /// # std::io::Result::Ok(()) }).unwrap();
