@@ -6,6 +6,7 @@
 
 #![cfg(feature = "http")]
 
+use futures_lite::StreamExt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -54,6 +55,18 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
         }
         (_, "/stream") => {
             let parts = futures_lite::stream::iter(["one,", "two,", "three"]);
+            Response::new(Body::from_chunks(parts))
+        }
+        (_, "/broken") => {
+            let parts = futures_lite::stream::iter([
+                Ok("partial,"),
+                Err(std::io::Error::other("the source failed")),
+            ]);
+            Response::new(Body::from_stream(parts))
+        }
+        (_, "/panicky-body") => {
+            let parts = futures_lite::stream::iter(["a"])
+                .map(|_: &str| -> &str { panic!("the body's stream panicked on purpose") });
             Response::new(Body::from_chunks(parts))
         }
         (_, "/method") => Response::new(Body::from(req.method().to_string())),
@@ -750,4 +763,53 @@ fn accepting_waits_while_max_connections_are_open() {
     second.set_read_timeout(Some(DEADLINE)).unwrap();
     let reply = read_to_close(&mut second);
     assert_eq!(status_of(&reply), 200, "{reply}");
+}
+
+#[test]
+fn a_body_stream_that_fails_cuts_the_response_short() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    for path in ["/broken", "/panicky-body"] {
+        let raw = format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n");
+        let reply = exchange(server.addr, raw.as_bytes());
+        assert_eq!(status_of(&reply), 200, "{reply}");
+        assert!(
+            reply
+                .to_ascii_lowercase()
+                .contains("transfer-encoding: chunked"),
+            "{reply}"
+        );
+        // No last chunk: the client can tell the body is incomplete.
+        assert!(!reply.ends_with("0\r\n\r\n"), "{path}: {reply}");
+        assert_serving(server.addr);
+    }
+}
+
+/// A response type whose conversion panics.
+struct PanicsOnConversion;
+
+impl weft::http::IntoResponse for PanicsOnConversion {
+    fn into_response(self) -> Response<Body> {
+        panic!("the conversion panicked on purpose")
+    }
+}
+
+#[test]
+fn a_panicking_into_response_is_a_500() {
+    let _lock = shared_lock();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(Event::new());
+    let signal = stop.clone();
+    let task = weft::spawn(async move {
+        weft::http::serve(listener, |_: Request<Body>| async { PanicsOnConversion })
+            .with_graceful_shutdown(async move { signal.wait().await })
+            .await
+    });
+    let reply = exchange(addr, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(status_of(&reply), 500, "{reply}");
+    stop.set();
+    weft::block_on(weft::timeout(task, DEADLINE))
+        .expect("serve did not return")
+        .unwrap();
 }

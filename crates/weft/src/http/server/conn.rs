@@ -105,7 +105,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         let cfg = self.cfg;
         let shared = self.shared;
         let first = !self.answered;
-        let deadline = if self.buf.is_empty() {
+        if self.buf.is_empty() {
             // Nothing of the next request yet: the connection is idle. A new one gets
             // `header_read_timeout` for its whole head, a kept-alive one `idle_timeout` for
             // its first byte; either way shutdown closes it at once.
@@ -130,16 +130,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 Some(Err(_)) | Some(Ok(Err(_))) | Some(Ok(Ok(0))) => return Next::Close,
                 Some(Ok(Ok(_))) => {}
             }
-            if first {
-                opened + cfg.header_read_timeout
-            } else {
-                Instant::now() + cfg.header_read_timeout
-            }
-        } else if first {
-            opened + cfg.header_read_timeout
-        } else {
-            Instant::now() + cfg.header_read_timeout
-        };
+        }
+        let deadline = head_deadline(first, opened, cfg.header_read_timeout);
         loop {
             match h1::parse_request(self.buf.data(), cfg.max_header_size, cfg.max_headers) {
                 Err(e) => return Next::Reject(e.status(), e.reason()),
@@ -227,10 +219,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
 
         let called = std::panic::catch_unwind(AssertUnwindSafe(|| handler(req)));
         let outcome = match called {
-            Ok(fut) => AssertUnwindSafe(fut)
-                .catch_unwind()
-                .await
-                .map(IntoResponse::into_response),
+            Ok(fut) => {
+                AssertUnwindSafe(async move { fut.await.into_response() })
+                    .catch_unwind()
+                    .await
+            }
             Err(panic) => Err(panic),
         };
         let (mut res, panicked) = match outcome {
@@ -469,6 +462,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         };
         let _ = crate::time::timeout(drain, LINGER).await;
     }
+}
+
+/// When the head being read must be complete: a new connection's counts from its accept, a
+/// kept-alive one's from its first byte (a limit too large to add means none).
+fn head_deadline(first: bool, opened: Instant, limit: Duration) -> Instant {
+    let from = if first { opened } else { Instant::now() };
+    from.checked_add(limit)
+        .unwrap_or_else(|| from + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 fn expects_continue(head: &RequestHead) -> bool {

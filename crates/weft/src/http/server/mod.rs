@@ -518,6 +518,8 @@ async fn connection<H, F, R>(
             _ => conn::serve_connection(stream, &*handler, &config, &shared).await,
         }
     };
+    // A panic past the handler (in a response body's stream, say) ends this task, which
+    // closes only this connection: the guard's drop still counts it closed.
     work.or(shared.kill.wait()).await;
     drop(guard);
 }
