@@ -1,0 +1,231 @@
+//! HTTP hello world over loopback, driven by `wrk` at 16, 64 and 256 connections: weft's
+//! `weft::http::serve` on io_uring and on epoll against hyper 1 (with hyper-util) on tokio,
+//! each server on 2 worker threads, each answering `GET /` with `Hello, World!` (and a
+//! `date` header, which both add).
+//!
+//! Each server runs in a process of its own (this binary, started again with `--server KIND`);
+//! `wrk` (`apt-get install -y wrk`) loads it, with the same settings for every server.
+//! Reported per server and connection count: requests per second, wrk's p50 and p99 latency,
+//! and the server's CPU time (user + system, from `/proc/PID/stat`) per request.
+//!
+//! `cargo bench -p weft-benches --bench http_hello` (environment: `HTTP_SECS` per point,
+//! default 5; `HTTP_SERVERS`, a comma-separated subset of `weft-uring,weft-epoll,hyper`;
+//! `HTTP_CONNS`, e.g. `16,256`; `HTTP_WRK_THREADS`, default 2).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--server") {
+        serve(&args[i + 1]);
+        return;
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("http_hello needs wrk (apt-get install -y wrk): nothing measured");
+        return;
+    }
+    let secs: u64 = env_or("HTTP_SECS", "5").parse().expect("HTTP_SECS");
+    let threads: usize = env_or("HTTP_WRK_THREADS", "2")
+        .parse()
+        .expect("HTTP_WRK_THREADS");
+    let conns: Vec<usize> = env_or("HTTP_CONNS", "16,64,256")
+        .split(',')
+        .map(|c| c.trim().parse().expect("HTTP_CONNS"))
+        .collect();
+    let servers: Vec<String> = env_or("HTTP_SERVERS", "weft-uring,weft-epoll,hyper")
+        .split(',')
+        .map(str::to_owned)
+        .collect();
+    println!(
+        "http_hello: wrk -t{threads}, {secs} s per point, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:<11} {:>6} {:>12} {:>9} {:>9} {:>12}",
+        "server", "conns", "req/s", "p50 ms", "p99 ms", "cpu us/req"
+    );
+    for &n in &conns {
+        for s in &servers {
+            let mut server = Server::start(s);
+            // A short warm-up, then the measured run.
+            let _ = wrk(server.addr, threads, n, 1);
+            let cpu_start = cpu_time(server.pid());
+            let r = wrk(server.addr, threads, n, secs);
+            let cpu = cpu_time(server.pid()) - cpu_start;
+            let cpu_per_req = if r.requests > 0 {
+                cpu.as_secs_f64() * 1e6 / r.requests as f64
+            } else {
+                f64::NAN
+            };
+            println!(
+                "{:<11} {:>6} {:>12.0} {:>9.3} {:>9.3} {:>12.2}",
+                s, n, r.rate, r.p50_ms, r.p99_ms, cpu_per_req
+            );
+            server.stop();
+        }
+    }
+}
+
+fn env_or(key: &str, default: &str) -> String {
+    std::env::var(key).unwrap_or_else(|_| default.to_owned())
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    fn start(kind: &str) -> Server {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--server", kind])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line
+            .trim()
+            .strip_prefix("port ")
+            .unwrap_or_else(|| panic!("{kind}: no port in {line:?}"))
+            .parse()
+            .unwrap();
+        Server {
+            child,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The process's user + system CPU time.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_micros(ticks * 1_000_000 / hz)
+}
+
+struct WrkResult {
+    rate: f64,
+    requests: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// Runs wrk against `addr` and reads its summary.
+fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> WrkResult {
+    let out = Command::new("wrk")
+        .arg(format!("-t{}", threads.min(conns)))
+        .arg(format!("-c{conns}"))
+        .arg(format!("-d{secs}s"))
+        .arg("--latency")
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut r = WrkResult {
+        rate: 0.0,
+        requests: 0,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+    };
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", rate] => r.rate = rate.parse().unwrap_or(0.0),
+            ["50%", lat] => r.p50_ms = millis(lat),
+            ["99%", lat] => r.p99_ms = millis(lat),
+            [n, "requests", "in", ..] => r.requests = n.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    if text.contains("Non-2xx") || text.contains("Socket errors") {
+        eprintln!("wrk reported errors:\n{text}");
+    }
+    r
+}
+
+/// wrk's latency figure (`812.00us`, `1.23ms`, `2.01s`) in milliseconds.
+fn millis(s: &str) -> f64 {
+    let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().unwrap_or(f64::NAN);
+    match unit {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        "m" => n * 60_000.0,
+        _ => f64::NAN,
+    }
+}
+
+/// The server side, on 2 workers.
+fn serve(kind: &str) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    println!("port {}", listener.local_addr().unwrap().port());
+    match kind {
+        "weft-uring" | "weft-epoll" => {
+            let io = if kind == "weft-uring" {
+                weft::runtime::IoBackend::Uring
+            } else {
+                weft::runtime::IoBackend::Epoll
+            };
+            let ex = weft::Executor::builder().workers(2).io(io).build().unwrap();
+            ex.block_on(async move {
+                use weft::http::{Body, Request, Response};
+                let listener = weft::net::TcpListener::from_std(listener).unwrap();
+                weft::http::serve(listener, |_: Request<Body>| async {
+                    Response::new(Body::from("Hello, World!"))
+                })
+                .await
+                .unwrap();
+            });
+        }
+        "hyper" => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                use hyper::service::service_fn;
+                listener.set_nonblocking(true).unwrap();
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let (s, _) = listener.accept().await.unwrap();
+                    s.set_nodelay(true).unwrap();
+                    tokio::spawn(async move {
+                        let service = service_fn(|_req| async {
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from_static(
+                                    b"Hello, World!",
+                                )),
+                            ))
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(hyper_util::rt::TokioIo::new(s), service)
+                            .await;
+                    });
+                }
+            });
+        }
+        other => panic!("unknown server {other}"),
+    }
+}
