@@ -20,6 +20,7 @@ use bytes::{Bytes, BytesMut};
 use futures_lite::FutureExt as _;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 /// A body chunk or response piece at most this large is copied next to the head so that both
@@ -52,6 +53,9 @@ struct Conn<'a, S> {
     out: Vec<u8>,
     cfg: &'a Config,
     shared: &'a Shared,
+    /// Resolves when graceful shutdown begins; one wait for the connection's life, so an idle
+    /// wait between requests registers no new listener.
+    shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
     /// A response has been written on this connection.
     answered: bool,
 }
@@ -70,6 +74,7 @@ where
         out: Vec::with_capacity(1024),
         cfg,
         shared,
+        shutdown: Box::pin(shared.shutdown.wait()),
         answered: false,
     };
     let opened = Instant::now();
@@ -103,20 +108,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     /// Waits for and parses the next request head.
     async fn read_head(&mut self, opened: Instant) -> Next {
         let cfg = self.cfg;
-        let shared = self.shared;
         let first = !self.answered;
         if self.buf.is_empty() {
             // Nothing of the next request yet: the connection is idle. A new one gets
             // `header_read_timeout` for its whole head, a kept-alive one `idle_timeout` for
             // its first byte; either way shutdown closes it at once.
+            if self.shared.shutdown.is_set() {
+                // (The shutdown future has completed, or is about to: never poll it again.)
+                return Next::Close;
+            }
             let wait = if first {
                 cfg.header_read_timeout.saturating_sub(opened.elapsed())
             } else {
                 cfg.idle_timeout
             };
             let read = crate::time::timeout(self.buf.fill(&mut self.io, cfg.max_header_size), wait);
+            let shutdown = &mut self.shutdown;
             let stop = async {
-                shared.shutdown.wait().await;
+                shutdown.as_mut().await;
                 None
             };
             match async { Some(read.await) }.or(stop).await {
