@@ -302,6 +302,27 @@ fn curl_over_tls() {
         .with_single_cert(chain, key)
         .unwrap();
     let server = Server::start(|s| s.tls(Arc::new(config)));
+    // A client that offers h2 first is given http/1.1 by ALPN.
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(pki_types::CertificateDer::from(cert.cert.der().to_vec()))
+        .unwrap();
+    let mut client_config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    client_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let name = pki_types::ServerName::try_from("localhost").unwrap();
+    let session = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(session, connect(server.addr));
+    tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    let _ = tls.read_to_end(&mut reply);
+    assert_eq!(tls.conn.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nhello"), "{reply}");
+
     let base = format!("https://localhost:{}", server.addr.port());
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
     assert_eq!(
