@@ -834,3 +834,79 @@ fn a_panicking_into_response_is_a_500() {
         .expect("serve did not return")
         .unwrap();
 }
+
+/// Set in the environment of a child run of this binary (see the next test).
+const CHILD: &str = "WEFT_HTTP_TEST_CHILD";
+
+#[test]
+fn the_server_keeps_serving_when_descriptors_run_out() {
+    const NAME: &str = "the_server_keeps_serving_when_descriptors_run_out";
+    if std::env::var(CHILD).as_deref() != Ok(NAME) {
+        // Run in a child process with a small descriptor limit, so that filling the table
+        // touches no other test.
+        let _lock = shared_lock();
+        let exe = std::env::current_exe().unwrap();
+        let mut child = Command::new("sh")
+            .args(["-c", "ulimit -Sn 256 && exec \"$0\" \"$@\""])
+            .arg(exe)
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, NAME)
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("the child run did not finish");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(status.success(), "the child run failed: {status}");
+        return;
+    }
+
+    let server = Server::start(|s| s);
+    assert_serving(server.addr);
+    // Eight client sockets made now, connected once the table is full.
+    let sockets: Vec<socket2::Socket> = (0..8)
+        .map(|_| socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap())
+        .collect();
+    // Fill the descriptor table, then free three: the server can accept three connections
+    // at a time, and its accept meets EMFILE for the others until those close.
+    let mut filler = Vec::new();
+    for _ in 0..10_000 {
+        match std::fs::File::open("/dev/null") {
+            Ok(f) => filler.push(f),
+            Err(e) => {
+                assert_eq!(e.raw_os_error(), Some(24), "{e}"); // EMFILE
+                break;
+            }
+        }
+    }
+    assert!(filler.len() > 3, "the descriptor table did not fill");
+    filler.truncate(filler.len() - 3);
+    let mut conns: Vec<TcpStream> = sockets
+        .into_iter()
+        .map(|s| {
+            s.connect(&server.addr.into()).unwrap();
+            let conn: TcpStream = s.into();
+            conn.set_read_timeout(Some(DEADLINE)).unwrap();
+            conn.set_write_timeout(Some(DEADLINE)).unwrap();
+            conn
+        })
+        .collect();
+    for conn in &mut conns {
+        conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+    }
+    // Each answer read and its connection dropped frees a descriptor for the next accept.
+    for mut conn in conns {
+        let reply = read_to_close(&mut conn);
+        assert_eq!(status_of(&reply), 200, "{reply}");
+    }
+    drop(filler);
+    assert_serving(server.addr);
+}
