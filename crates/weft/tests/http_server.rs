@@ -30,6 +30,9 @@ fn exclusive_lock() -> RwLockWriteGuard<'static, ()> {
 
 const DEADLINE: Duration = Duration::from_secs(10);
 
+/// The size of `/big`'s body: more than loopback's socket buffers hold.
+const BIG: usize = 64 << 20;
+
 /// What the test handler saw, for tests that wait on it.
 #[derive(Default)]
 struct Seen {
@@ -69,6 +72,7 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
                 .map(|_: &str| -> &str { panic!("the body's stream panicked on purpose") });
             Response::new(Body::from_chunks(parts))
         }
+        (_, "/big") => Response::new(Body::from(vec![b'x'; BIG])),
         (_, "/method") => Response::new(Body::from(req.method().to_string())),
         _ => Response::new(Body::from("hello")),
     };
@@ -908,5 +912,26 @@ fn the_server_keeps_serving_when_descriptors_run_out() {
         assert_eq!(status_of(&reply), 200, "{reply}");
     }
     drop(filler);
+    assert_serving(server.addr);
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_idle_timeout() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s.idle_timeout(Duration::from_millis(100)));
+    let mut conn = connect(server.addr);
+    conn.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // Read nothing for a while: the server's write stalls on full buffers and times out.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    for _ in 0..100_000 {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(got < BIG, "the whole body arrived: {got} bytes");
     assert_serving(server.addr);
 }
