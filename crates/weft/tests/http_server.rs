@@ -855,6 +855,7 @@ fn the_server_keeps_serving_when_descriptors_run_out() {
             .arg(exe)
             .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
             .env(CHILD, NAME)
+            .stdout(std::process::Stdio::null())
             .spawn()
             .unwrap();
         let started = Instant::now();
