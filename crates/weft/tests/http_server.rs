@@ -936,3 +936,87 @@ fn a_client_that_stops_reading_is_cut_off_after_idle_timeout() {
     assert!(got < BIG, "the whole body arrived: {got} bytes");
     assert_serving(server.addr);
 }
+
+/// xorshift64*: a small deterministic generator for the mutation test.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+#[test]
+fn mutated_requests_never_panic_the_server() {
+    let _lock = exclusive_lock();
+    static PANICS: AtomicUsize = AtomicUsize::new(0);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {
+        PANICS.fetch_add(1, Ordering::SeqCst);
+    }));
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(Event::new());
+    let signal = stop.clone();
+    let task = weft::spawn(async move {
+        weft::http::serve(listener, |req: Request<Body>| async move {
+            let len = req.into_body().bytes().await.map_or(0, |b| b.len());
+            Response::new(Body::from(format!("{len}")))
+        })
+        .max_body_size(4096)
+        .with_graceful_shutdown(async move { signal.wait().await })
+        .await
+    });
+    let templates: [&[u8]; 4] = [
+        b"GET /a?b=c HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\n",
+        b"POST /p HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+        b"POST /p HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: v\r\n\r\n",
+        b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+    ];
+    let alphabet = b"\r\n :;,0123456789abcdefABCDEF/?#%\x00\x7f\xff\tHTTP/1.1chunked";
+    let mut rng = Rng(0x5eed_1234_abcd_9876);
+    let mut answered = 0;
+    for _ in 0..2000 {
+        let mut raw = templates[rng.below(templates.len())].to_vec();
+        for _ in 0..1 + rng.below(4) {
+            let at = rng.below(raw.len() + 1);
+            let byte = alphabet[rng.below(alphabet.len())];
+            match rng.below(3) {
+                0 if at < raw.len() => raw[at] = byte,
+                1 if at < raw.len() => {
+                    raw.remove(at);
+                }
+                _ => raw.insert(at, byte),
+            }
+        }
+        let mut conn = connect(addr);
+        let _ = conn.write_all(&raw);
+        let _ = conn.shutdown(std::net::Shutdown::Write);
+        let mut out = Vec::new();
+        let _ = conn.read_to_end(&mut out);
+        if out.starts_with(b"HTTP/1.1 ") {
+            answered += 1;
+        }
+    }
+    let panics = PANICS.load(Ordering::SeqCst);
+    std::panic::set_hook(previous);
+    assert_eq!(panics, 0, "the server panicked on mutated input");
+    assert!(answered > 0);
+    let reply = exchange(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&reply), 200, "{reply}");
+    assert!(reply.ends_with("\r\n\r\n0"), "{reply}");
+    stop.set();
+    weft::block_on(weft::timeout(task, DEADLINE))
+        .expect("serve did not return")
+        .unwrap();
+}
