@@ -839,8 +839,77 @@ fn a_panicking_into_response_is_a_500() {
         .unwrap();
 }
 
-/// Set in the environment of a child run of this binary (see the next test).
+/// Set in the environment of a child run of this binary (see the next tests).
 const CHILD: &str = "WEFT_HTTP_TEST_CHILD";
+
+/// Runs test `name` alone in a child process (its shell command line starting with `prefix`)
+/// and returns whether it passed and what it wrote to stderr.
+fn run_child(name: &str, prefix: &str) -> (bool, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("{prefix}exec \"$0\" \"$@\""))
+        .arg(exe)
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD, name)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the child run of {name} did not finish");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (status.success(), reader.join().unwrap())
+}
+
+#[test]
+fn handler_errors_and_panics_are_reported_on_stderr() {
+    const NAME: &str = "handler_errors_and_panics_are_reported_on_stderr";
+    if std::env::var(CHILD).as_deref() != Ok(NAME) {
+        let _lock = shared_lock();
+        let (ok, stderr) = run_child(NAME, "");
+        assert!(ok, "the child run failed: {stderr}");
+        assert!(
+            stderr.contains("weft::http: the handler failed on GET /err: body error"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(
+                "weft::http: the handler panicked on POST /panic: the handler panicked on purpose"
+            ),
+            "{stderr}"
+        );
+        return;
+    }
+    let server = Server::start(|s| s);
+    let reply = exchange(
+        server.addr,
+        b"GET /err HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&reply), 500, "{reply}");
+    // The client is told nothing about the error.
+    assert!(!reply.contains("body error"), "{reply}");
+    let reply = exchange(
+        server.addr,
+        b"POST /panic HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n",
+    );
+    assert_eq!(status_of(&reply), 500, "{reply}");
+}
 
 #[test]
 fn the_server_keeps_serving_when_descriptors_run_out() {
@@ -849,27 +918,8 @@ fn the_server_keeps_serving_when_descriptors_run_out() {
         // Run in a child process with a small descriptor limit, so that filling the table
         // touches no other test.
         let _lock = shared_lock();
-        let exe = std::env::current_exe().unwrap();
-        let mut child = Command::new("sh")
-            .args(["-c", "ulimit -Sn 256 && exec \"$0\" \"$@\""])
-            .arg(exe)
-            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-            .env(CHILD, NAME)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let started = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                let _ = child.kill();
-                panic!("the child run did not finish");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(status.success(), "the child run failed: {status}");
+        let (ok, stderr) = run_child(NAME, "ulimit -Sn 256 && ");
+        assert!(ok, "the child run failed: {stderr}");
         return;
     }
 
