@@ -316,8 +316,8 @@ fn curl_over_tls() {
         .with_no_client_auth();
     client_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let name = pki_types::ServerName::try_from("localhost").unwrap();
-    let session = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
-    let mut tls = rustls::StreamOwned::new(session, connect(server.addr));
+    let client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(client, connect(server.addr));
     tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut reply = Vec::new();
