@@ -71,6 +71,22 @@ impl Stash {
         Poll::Ready(None)
     }
 
+    /// Waits (blocking, a bounded while) until no receive of the stream is in flight, calling
+    /// `reap` to collect completions meanwhile; then takes every stashed byte. A receive's
+    /// cancellation was submitted when its future was dropped, so this is short.
+    pub(crate) fn settle(&self, reap: impl Fn()) -> Vec<u8> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.lock().in_flight > 0 && std::time::Instant::now() < deadline {
+            reap();
+            // A syscall: on io_uring it also runs completion work queued for this thread.
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        let mut inner = self.lock();
+        let bytes = inner.bytes.drain(..).collect();
+        self.update_busy(&inner);
+        bytes
+    }
+
     fn begin(&self) {
         let mut inner = self.lock();
         inner.in_flight += 1;

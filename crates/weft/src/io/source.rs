@@ -144,6 +144,14 @@ impl<T: AsRawFd> IoSource<T> {
         std::future::poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
     }
 
+    /// Handles the completions every driver of the executor has posted (see
+    /// `Driver::poll_foreign`).
+    pub(crate) fn reap_all(&self) {
+        for d in self.reg.shared.drivers.iter() {
+            d.poll_foreign();
+        }
+    }
+
     /// Deregisters the object and hands it back, still non-blocking.
     pub(crate) fn into_inner(mut self) -> T {
         let io = self.io.take().expect("present until drop");
