@@ -12,10 +12,10 @@
 //! `cargo bench -p weft-benches --bench tcp_echo` (environment: `ECHO_SECS` per point, default
 //! 2; `ECHO_SERVERS`, a comma-separated subset; `ECHO_CONNS`, e.g. `1,64`).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use weft_benches::procs::{cpu_time, env_or, ServerProcess};
 
 const MSG: usize = 1024;
 
@@ -51,7 +51,11 @@ fn main() {
     );
     for &n in &conns {
         for s in &servers {
-            let mut server = Server::start(s);
+            let mut server = match s.as_str() {
+                "c-uring" => ServerProcess::start(Command::new(c_bin("echo_uring")), s),
+                "c-epoll" => ServerProcess::start(Command::new(c_bin("echo_epoll")), s),
+                _ => ServerProcess::this_binary(s),
+            };
             let r = drive(server.addr, n, Duration::from_secs_f64(secs), server.pid());
             println!(
                 "{:<11} {:>6} {:>12.0} {:>9.1} {:>9.1} {:>12.2} {:>15}",
@@ -66,10 +70,6 @@ fn main() {
             server.stop();
         }
     }
-}
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_owned())
 }
 
 fn c_dir() -> std::path::PathBuf {
@@ -95,63 +95,6 @@ fn build_c_servers() -> bool {
             .is_ok_and(|s| s.success())
     };
     build("echo_uring.c", "echo_uring", &["-luring"]) && build("echo_epoll.c", "echo_epoll", &[])
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(kind: &str) -> Server {
-        let mut cmd = match kind {
-            "c-uring" => Command::new(c_bin("echo_uring")),
-            "c-epoll" => Command::new(c_bin("echo_epoll")),
-            _ => {
-                let mut c = Command::new(std::env::current_exe().unwrap());
-                c.args(["--server", kind]);
-                c
-            }
-        };
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("port ")
-            .unwrap_or_else(|| panic!("{kind}: no port in {line:?}"))
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The process's user + system CPU time.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_micros(ticks * 1_000_000 / hz)
 }
 
 struct Result {
