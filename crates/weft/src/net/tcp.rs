@@ -1,5 +1,7 @@
 //! TCP: a listener that accepts connections and the streams between two endpoints.
 
+#![forbid(unsafe_code)]
+
 use super::addr::{each_addr, resolve, resolve_blocking, ToSocketAddrs};
 use crate::io::owned::{self, Stash};
 use crate::io::source::IoSource;

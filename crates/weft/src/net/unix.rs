@@ -1,5 +1,7 @@
 //! Unix-domain stream sockets.
 
+#![forbid(unsafe_code)]
+
 use crate::io::source::IoSource;
 use crate::sys::Direction;
 use futures_io::{AsyncRead, AsyncWrite};

@@ -7,6 +7,8 @@
 //! (threads waiting). A thread that times out re-checks `queued` before leaving, so a job sent
 //! while it was leaving is never stranded; both sides use `SeqCst` for that hand-shake.
 
+#![forbid(unsafe_code)]
+
 use crate::task::raw::Runnable;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};

@@ -5,6 +5,8 @@
 //! mutex off the path when the parker is not asleep. When the I/O driver lands, a worker parks
 //! in the driver instead; the interface (park with a deadline, unpark from any thread) stays.
 
+#![forbid(unsafe_code)]
+
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};
 use std::task::Wake;

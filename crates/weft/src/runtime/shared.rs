@@ -1,5 +1,7 @@
 //! State shared by an executor's workers, its handles and its tasks.
 
+#![forbid(unsafe_code)]
+
 use super::blocking::BlockingPool;
 use super::context;
 use super::registry::Registry;

@@ -14,6 +14,8 @@
 //! 6. otherwise it parks until woken (or, as the watcher, until it is time to look at the
 //!    running workers' LIFO slots again: see `scheduler/idle.rs`).
 
+#![forbid(unsafe_code)]
+
 use super::context;
 use super::scheduler::coop;
 use super::scheduler::queue::LocalQueue;

@@ -20,6 +20,8 @@
 //! unparked to look again. Both sides publish, fence and then read, so either the parking
 //! worker sees the new timer or the registrant sees the parked worker.
 
+#![forbid(unsafe_code)]
+
 use super::wheel::TimerWheel;
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::Mutex;

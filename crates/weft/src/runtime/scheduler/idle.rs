@@ -19,6 +19,8 @@
 //! parks as the watcher. The resigning watcher publishes, then re-reads the idle word; the
 //! worker that unparked published, then reads the watcher: one of them sees the other.
 
+#![forbid(unsafe_code)]
+
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Mutex;
 
