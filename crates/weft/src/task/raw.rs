@@ -208,6 +208,72 @@ mod tests {
         }
     }
 
+    fn wait_for(flag: &AtomicBool) {
+        let start = Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            assert!(start.elapsed() < Duration::from_secs(5), "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A runnable dropped without being run drops its future (once) and unregisters the task.
+    #[test]
+    fn dropping_an_unrun_task_drops_its_future_and_unregisters_it() {
+        let ex = Executor::new(1);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(dropped.clone());
+        let shared = ex.shared().clone();
+        let shard = shared.registry.pick_shard(None);
+        let (runnable, task) = shared.registry.register(shard, &shared.shutdown, |slot| {
+            let (runnable, task) = spawn(TaskMeta::new(shared.clone(), slot), async move {
+                let _flag = flag;
+            });
+            (slot.map(|_| runnable.waker()), (runnable, task))
+        });
+        assert!(runnable.metadata().is_registered());
+        drop(runnable);
+        assert!(dropped.load(Ordering::SeqCst));
+        assert!(
+            shared.registry.drain().is_empty(),
+            "the task left the registry"
+        );
+        drop(task);
+    }
+
+    /// A future whose destructor panics: the panic is swallowed where the task is dropped, and
+    /// the worker keeps running tasks.
+    #[test]
+    fn a_panicking_destructor_does_not_take_the_worker_down() {
+        struct PanicOnDrop;
+        impl Drop for PanicOnDrop {
+            fn drop(&mut self) {
+                panic!("destructor");
+            }
+        }
+        let ex = Executor::new(1);
+        let h = ex.spawn(async {
+            let _p = PanicOnDrop;
+            std::future::pending::<()>().await;
+        });
+        h.abort();
+        assert!(ex.block_on(h.catch()).unwrap_err().is_cancelled());
+        assert_eq!(ex.spawn(async { 3 }).join(), 3);
+    }
+
+    /// A task's output is produced once and its future dropped after it completes.
+    #[test]
+    fn a_completed_task_drops_its_future_and_keeps_its_output() {
+        let ex = Executor::new(1);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(dropped.clone());
+        let h = ex.spawn(async move {
+            let _flag = flag;
+            String::from("out")
+        });
+        wait_for(&dropped);
+        assert_eq!(h.join(), "out");
+    }
+
     /// An abort that lands after `run` checked the flag and before the poll starts (the task
     /// is scheduled then, so the abort's wake-up does nothing) still gets the task dropped.
     #[test]
