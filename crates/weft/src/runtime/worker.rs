@@ -315,7 +315,7 @@ impl WorkerCtx {
             }
             shared.drivers[self.index].park(timeout);
         }
-        shared.timers.unparked(self.index);
+        shared.timers.awake(self.index);
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }

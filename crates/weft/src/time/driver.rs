@@ -271,7 +271,7 @@ impl Timers {
     }
 
     /// Called by worker `me` after it wakes.
-    pub(crate) fn unparked(&self, me: usize) {
+    pub(crate) fn awake(&self, me: usize) {
         self.drivers[me]
             .parked_until
             .store(RUNNING, Ordering::SeqCst);
