@@ -1,4 +1,4 @@
-//! Unix-domain stream sockets.
+//! Unix-domain sockets: streams and datagrams.
 
 #![forbid(unsafe_code)]
 
@@ -216,3 +216,145 @@ macro_rules! unix_io {
 
 unix_io!(UnixStream);
 unix_io!(&UnixStream);
+
+/// A Unix-domain datagram socket.
+///
+/// Every method takes `&self`, so one socket can be shared (in an `Arc`) by tasks that send
+/// and receive at once. Each send or receive future is cancel-safe: dropped before it
+/// completes, it has sent or taken no datagram.
+///
+/// # Examples
+///
+/// ```
+/// use weft::net::UnixDatagram;
+///
+/// # weft::block_on(async {
+/// let (a, b) = UnixDatagram::pair()?;
+/// a.send(b"ping").await?;
+/// let mut buf = [0u8; 16];
+/// let n = b.recv(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"ping");
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct UnixDatagram {
+    io: IoSource<std::os::unix::net::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    /// Binds a socket to the file `path` (which must not exist yet).
+    ///
+    /// # Errors
+    ///
+    /// As `bind(2)` (`AddrInUse` if the file exists).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<Self> {
+        Self::from_std(std::os::unix::net::UnixDatagram::bind(path)?)
+    }
+
+    /// A socket bound to no file: it can send with [`send_to`](UnixDatagram::send_to), or
+    /// [`connect`](UnixDatagram::connect) first; it receives only replies sent to its
+    /// (unnamed) address through a connection.
+    ///
+    /// # Errors
+    ///
+    /// As `socket(2)`.
+    pub fn unbound() -> io::Result<Self> {
+        Self::from_std(std::os::unix::net::UnixDatagram::unbound()?)
+    }
+
+    /// Two sockets connected to each other.
+    ///
+    /// # Errors
+    ///
+    /// As `socketpair(2)`.
+    pub fn pair() -> io::Result<(Self, Self)> {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+        Ok((Self::from_std(a)?, Self::from_std(b)?))
+    }
+
+    /// Wraps a std socket (switched to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        Ok(Self {
+            io: IoSource::new(socket)?,
+        })
+    }
+
+    /// Sets the default peer: `send` goes there and `recv` takes only its datagrams.
+    ///
+    /// # Errors
+    ///
+    /// As `connect(2)`.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.io.get_ref().connect(path)
+    }
+
+    /// Sends `buf` to the socket at `path`; returns the bytes sent.
+    ///
+    /// # Errors
+    ///
+    /// As `sendto(2)`.
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.io.io(Direction::Write, |s| s.send_to(buf, path)).await
+    }
+
+    /// Receives one datagram; returns its length and sender. A datagram longer than `buf` is
+    /// cut to fit.
+    ///
+    /// # Errors
+    ///
+    /// As `recvfrom(2)`.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.io(Direction::Read, |s| s.recv_from(buf)).await
+    }
+
+    /// Sends `buf` to the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As `send(2)`; `NotConnected` without a peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.io(Direction::Write, |s| s.send(buf)).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As `recv(2)`.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.io(Direction::Read, |s| s.recv(buf)).await
+    }
+
+    /// Shuts down the read side, the write side or both (see `shutdown(2)`).
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` without a peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}
