@@ -161,3 +161,26 @@ async fn a_cancelled_unix_datagram_receive_takes_nothing() {
     let unbound = UnixDatagram::unbound().unwrap();
     assert!(unbound.send(b"x").await.is_err(), "no peer");
 }
+
+/// Owned reads and writes on a Unix stream, and an owned read dropped after it received
+/// (on io_uring, from a worker, a `RECV` on the ring): its bytes come out of the next read.
+#[weft::test(workers = 1)]
+async fn unix_owned_reads_keep_the_bytes_of_a_dropped_read() {
+    weft::spawn(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, _) = a.write_all_owned(b"hello".to_vec()).await;
+        r.unwrap();
+        let (n, buf) = b.read_owned(Vec::with_capacity(16)).await;
+        assert_eq!(&buf[..n.unwrap()], b"hello");
+        let mut read = Box::pin(b.read_owned(Vec::with_capacity(16)));
+        assert!(futures_lite::future::poll_once(&mut read).await.is_none());
+        (&a).write_all(b"kept").await.unwrap();
+        // A syscall on this thread: on io_uring it runs the receive's completion.
+        std::thread::sleep(Duration::from_millis(20));
+        drop(read);
+        let mut got = [0u8; 4];
+        bounded((&b).read_exact(&mut got)).await.unwrap();
+        assert_eq!(&got, b"kept");
+    })
+    .await;
+}

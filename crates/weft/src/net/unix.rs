@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::io::owned::{self, Stash};
 use crate::io::source::IoSource;
 use crate::sys::Direction;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -10,7 +11,8 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
 
 /// A Unix-domain socket listening for connections.
 ///
@@ -75,10 +77,13 @@ impl UnixListener {
 }
 
 /// A Unix-domain stream connection; reads and writes through [`AsyncRead`] and
-/// [`AsyncWrite`], for `UnixStream` and `&UnixStream`.
+/// [`AsyncWrite`], for `UnixStream` and `&UnixStream`, and owned-buffer reads and writes as on
+/// [`TcpStream`](super::TcpStream).
 #[derive(Debug)]
 pub struct UnixStream {
     io: IoSource<std::os::unix::net::UnixStream>,
+    /// Bytes of owned reads whose futures were dropped; made by the first owned read.
+    stash: OnceLock<Arc<Stash>>,
 }
 
 impl UnixStream {
@@ -101,11 +106,9 @@ impl UnixStream {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
-        let stream = UnixStream {
-            io: IoSource::new(std::os::unix::net::UnixStream::from(
-                std::os::fd::OwnedFd::from(socket),
-            ))?,
-        };
+        let stream = UnixStream::with(IoSource::new(std::os::unix::net::UnixStream::from(
+            std::os::fd::OwnedFd::from(socket),
+        ))?);
         stream
             .io
             .io(Direction::Write, |s| match s.take_error()? {
@@ -133,9 +136,52 @@ impl UnixStream {
     /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
-        Ok(Self {
-            io: IoSource::new(stream)?,
-        })
+        Ok(Self::with(IoSource::new(stream)?))
+    }
+
+    fn with(io: IoSource<std::os::unix::net::UnixStream>) -> Self {
+        Self {
+            io,
+            stash: OnceLock::new(),
+        }
+    }
+
+    /// Reads into the spare capacity of `buf` (8 KiB is reserved if it has none), appending,
+    /// and hands the buffer back with the count (0 at the end of the stream); as
+    /// [`TcpStream::read_owned`](super::TcpStream::read_owned): a `RECV` on the ring on
+    /// io_uring from a worker, and bytes a dropped read received go to the next read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::io::AsyncWriteExt;
+    /// use weft::net::UnixStream;
+    ///
+    /// # weft::block_on(async {
+    /// let (mut a, b) = UnixStream::pair()?;
+    /// a.write_all(b"ping").await?;
+    /// let (n, buf) = b.read_owned(Vec::with_capacity(16)).await;
+    /// assert_eq!(&buf[..n?], b"ping");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let stash = self.stash.get_or_init(Default::default);
+        owned::read_owned(&self.io, stash, buf).await
+    }
+
+    /// Writes all of `buf` and hands it back; as
+    /// [`TcpStream::write_all_owned`](super::TcpStream::write_all_owned).
+    pub async fn write_all_owned(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        owned::write_all_owned(&self.io, buf).await
+    }
+
+    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if let Some(stash) = self.stash.get() {
+            if let Some(n) = ready!(stash.poll_take(cx, buf)) {
+                return Poll::Ready(Ok(n));
+            }
+        }
+        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
     }
 
     /// Shuts down the read side, the write side or both.
@@ -190,7 +236,7 @@ macro_rules! unix_io {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+                self.poll_read_priv(cx, buf)
             }
         }
 
