@@ -14,7 +14,7 @@ fi
 # The modules whose unit tests exercise the unsafe code: the task cell and its handle, the
 # run queues and the LIFO slot. The task tests start executors: on epoll (Miri has shims for
 # epoll and eventfd; io_uring it has not).
-filters=(${MIRI_FILTER:-task::raw task::join runtime::scheduler::queue})
+filters=(${MIRI_FILTER:-runtime::task task::join runtime::scheduler::queue})
 
 for model in "" "-Zmiri-tree-borrows"; do
   echo "== miri ${model:-(stacked borrows)}"

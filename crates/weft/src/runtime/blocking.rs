@@ -9,7 +9,7 @@
 
 #![forbid(unsafe_code)]
 
-use crate::task::raw::Runnable;
+use crate::runtime::task::Runnable;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Weak;

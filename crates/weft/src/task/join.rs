@@ -1,21 +1,15 @@
 //! `JoinHandle`, the handle to a spawned task, and `JoinError`.
 
-use super::raw::{Task, TaskMeta};
 use crate::runtime::block_on;
 use crate::runtime::scheduler::coop;
-use std::any::Any;
+pub(crate) use crate::runtime::task::{Output, Panic};
+use crate::runtime::task::{Task, TaskMeta};
 use std::fmt;
 use std::future::Future;
 use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{ready, Context, Poll};
-
-/// A panic payload.
-pub(crate) type Panic = Box<dyn Any + Send + 'static>;
-
-/// What a task's future produces: its value, or the panic that ended it.
-pub(crate) type Output<T> = Result<T, Panic>;
 
 /// Why a task did not produce its value.
 ///

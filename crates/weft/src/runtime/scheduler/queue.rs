@@ -351,7 +351,7 @@ pub(crate) trait RawTask: Sized {
     unsafe fn from_raw(ptr: NonNull<()>) -> Self;
 }
 
-impl RawTask for crate::task::raw::Runnable {
+impl RawTask for crate::runtime::task::Runnable {
     fn into_raw(self) -> NonNull<()> {
         async_task::Runnable::into_raw(self)
     }

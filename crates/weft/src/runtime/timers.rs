@@ -22,11 +22,13 @@
 
 #![forbid(unsafe_code)]
 
-use super::wheel::TimerWheel;
+mod wheel;
+
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::Mutex;
 use std::task::Waker;
 use std::time::{Duration, Instant};
+use wheel::TimerWheel;
 
 /// Maps instants to nanoseconds since the executor started (the wheel's time).
 #[derive(Debug, Clone, Copy)]

@@ -6,10 +6,10 @@
 //! reason this file needs `unsafe`). The wrapper catches the task's panics, turning them into
 //! the task's output, and unregisters the task from its executor when it completes or is dropped.
 
-use super::join::Output;
-use crate::runtime::registry::Slot;
-use crate::runtime::shared::Shared;
+use super::registry::Slot;
+use super::shared::Shared;
 use async_task::{Builder, ScheduleInfo, WithInfo};
+use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,6 +17,12 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+/// A panic payload.
+pub(crate) type Panic = Box<dyn Any + Send + 'static>;
+
+/// What a task's future produces: its value, or the panic that ended it.
+pub(crate) type Output<T> = Result<T, Panic>;
 
 /// A task ready to be polled.
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
