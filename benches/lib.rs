@@ -111,6 +111,24 @@ pub mod procs {
         }
     }
 
+    /// Context switches (voluntary and not) of every thread of the process so far.
+    pub fn context_switches(pid: u32) -> u64 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return 0;
+        };
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+            .flat_map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
     /// The process's user + system CPU time.
     pub fn cpu_time(pid: u32) -> Duration {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

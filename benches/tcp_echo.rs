@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use weft_benches::procs::{cpu_time, env_or, ServerProcess};
+use weft_benches::procs::{context_switches, cpu_time, env_or, ServerProcess};
 
 const MSG: usize = 1024;
 
@@ -46,8 +46,8 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<11} {:>6} {:>12} {:>9} {:>9} {:>12} {:>15}",
-        "server", "conns", "rt/s", "p50 us", "p99 us", "cpu us/rt", "min/max conn"
+        "{:<11} {:>6} {:>12} {:>9} {:>9} {:>12} {:>8} {:>15}",
+        "server", "conns", "rt/s", "p50 us", "p99 us", "cpu us/rt", "cs/krt", "min/max conn"
     );
     for &n in &conns {
         for s in &servers {
@@ -58,13 +58,14 @@ fn main() {
             };
             let r = drive(server.addr, n, Duration::from_secs_f64(secs), server.pid());
             println!(
-                "{:<11} {:>6} {:>12.0} {:>9.1} {:>9.1} {:>12.2} {:>15}",
+                "{:<11} {:>6} {:>12.0} {:>9.1} {:>9.1} {:>12.2} {:>8.1} {:>15}",
                 s,
                 n,
                 r.rate,
                 r.p50_us,
                 r.p99_us,
                 r.cpu_us_per_rt,
+                r.cs_per_krt,
                 format!("{}/{}", r.min_conn, r.max_conn)
             );
             server.stop();
@@ -102,6 +103,8 @@ struct Result {
     p50_us: f64,
     p99_us: f64,
     cpu_us_per_rt: f64,
+    /// The server's context switches per thousand round trips.
+    cs_per_krt: f64,
     /// Round trips of the least and the most served connection: how evenly it serves.
     min_conn: usize,
     max_conn: usize,
@@ -148,7 +151,7 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
             })
             .collect();
         tokio::time::sleep_until((start).into()).await;
-        *cpu_start.lock().unwrap() = Some(cpu_time(pid));
+        *cpu_start.lock().unwrap() = Some((cpu_time(pid), context_switches(pid)));
         let mut lat = Vec::new();
         let (mut min_conn, mut max_conn) = (usize::MAX, 0);
         for t in tasks {
@@ -157,7 +160,9 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
             max_conn = max_conn.max(l.len());
             lat.extend(l);
         }
-        let cpu = cpu_time(pid) - cpu_start.lock().unwrap().unwrap();
+        let (cpu0, cs0) = cpu_start.lock().unwrap().unwrap();
+        let cpu = cpu_time(pid) - cpu0;
+        let cs = context_switches(pid) - cs0;
         lat.sort_unstable();
         let n = lat.len().max(1);
         let pct = |p: f64| lat[((n as f64 * p) as usize).min(n - 1)] as f64 / 1000.0;
@@ -166,6 +171,7 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
             p50_us: pct(0.50),
             p99_us: pct(0.99),
             cpu_us_per_rt: cpu.as_secs_f64() * 1e6 / n as f64,
+            cs_per_krt: cs as f64 * 1000.0 / n as f64,
             min_conn,
             max_conn,
         }
