@@ -272,3 +272,30 @@ pub(crate) fn key(url: &Uri) -> Key {
 fn origin(url: &Uri) -> Key {
     key(url)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_keys_and_host_fields_name_the_origin() {
+        let url: Uri = "http://[::1]:8080/x".parse().unwrap();
+        assert_eq!(
+            key(&url),
+            Key {
+                https: false,
+                host: "::1".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(host_value(&url).unwrap(), "[::1]:8080");
+        let url: Uri = "https://Example.COM:443/".parse().unwrap();
+        assert_eq!(key(&url).host, "example.com");
+        assert_eq!(key(&url).port, 443);
+        assert!(key(&url).https);
+        assert_eq!(host_value(&url).unwrap(), "Example.COM");
+        let url: Uri = "http://h/".parse().unwrap();
+        assert_eq!(key(&url).port, 80);
+        assert_eq!(host_value(&url).unwrap(), "h");
+    }
+}
