@@ -947,3 +947,22 @@ mod tls {
         assert!(plain.requests().is_empty());
     }
 }
+
+/// A client outlives executors: a pooled connection of one that shut down is not used.
+#[test]
+fn a_connection_of_an_executor_that_shut_down_is_not_reused() {
+    let server = serve(|req, w| ok(w, &String::from_utf8_lossy(&req.body)));
+    let client = Client::new();
+    let post = |body: &'static str| {
+        let (client, url) = (client.clone(), server.url("/"));
+        async move { client.post(url).body(body).send().await?.text().await }
+    };
+    let first = weft::Executor::new(1);
+    assert_eq!(first.block_on(bounded(post("one"))).unwrap(), "one");
+    first.shutdown();
+    let second = weft::Executor::new(1);
+    // A POST is not retried: it would fail on the dead executor's connection.
+    assert_eq!(second.block_on(bounded(post("two"))).unwrap(), "two");
+    assert_eq!(second.block_on(bounded(post("three"))).unwrap(), "three");
+    assert_eq!(server.opened(), 2);
+}

@@ -299,6 +299,13 @@ impl TcpStream {
         owned::write_all_owned(&self.io, buf).await
     }
 
+    /// True once the executor this stream is registered with has shut down (its operations
+    /// fail from then on).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn is_orphaned(&self) -> bool {
+        self.io.is_orphaned()
+    }
+
     /// Hands the socket back as a std stream (non-blocking).
     pub fn into_std(self) -> std::net::TcpStream {
         self.io.into_inner()

@@ -89,6 +89,18 @@ pub(crate) struct Conn {
     pub(crate) buf: ReadBuf,
 }
 
+impl Conn {
+    /// False once the executor the connection is registered with has shut down.
+    pub(crate) fn is_usable(&self) -> bool {
+        let tcp = match &self.io {
+            Io::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => s.get_ref().0,
+        };
+        !tcp.is_orphaned()
+    }
+}
+
 impl fmt::Debug for Conn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match &self.io {

@@ -78,13 +78,13 @@ impl Pool {
     }
 
     /// The most recently returned idle connection to `key` that has not outlived the idle
-    /// timeout; the ones that have are closed.
+    /// timeout; the ones that have are closed, as are those of an executor that shut down.
     pub(crate) fn checkout(&self, key: &Key) -> Option<Conn> {
         let now = Instant::now();
         let (conn, expired) = {
             let mut hosts = self.lock();
             let host = hosts.get_mut(key)?;
-            let expired: Vec<Idle> = match self.idle_timeout {
+            let mut expired: Vec<Idle> = match self.idle_timeout {
                 Some(t) => {
                     let fresh = host
                         .idle
@@ -95,7 +95,14 @@ impl Pool {
                 }
                 None => Vec::new(),
             };
-            let conn = host.idle.pop().map(|i| i.conn);
+            let mut conn = None;
+            while let Some(idle) = host.idle.pop() {
+                if idle.conn.is_usable() {
+                    conn = Some(idle.conn);
+                    break;
+                }
+                expired.push(idle);
+            }
             if host.idle.is_empty() && host.limit.is_none() {
                 hosts.remove(key);
             }
