@@ -91,6 +91,8 @@ pub(crate) struct Conn {
 
 impl Conn {
     /// False once the executor the connection is registered with has shut down.
+    // Without TLS the match has one arm.
+    #[cfg_attr(not(feature = "tls"), allow(clippy::infallible_destructuring_match))]
     pub(crate) fn is_usable(&self) -> bool {
         let tcp = match &self.io {
             Io::Plain(s) => s,
