@@ -294,6 +294,13 @@ async fn sends_bodies_headers_and_queries() {
     let res = client.post(server.url("/empty")).send();
     assert_eq!(bounded(res).await.unwrap().text().await.unwrap(), "");
 
+    // A large body in memory goes in a write of its own after the head.
+    let big: String = (0..100_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let res = client.post(server.url("/big")).body(big.clone()).send();
+    assert_eq!(bounded(res).await.unwrap().text().await.unwrap(), big);
+
     let reqs = server.requests();
     assert_eq!(reqs[0].target, "/in?q=a%20b%26c&n=1");
     assert_eq!(reqs[0].header("content-length"), Some("3"));
@@ -627,17 +634,28 @@ async fn connection_close_and_http_1_0_are_not_reused() {
         if req.target == "/close" {
             respond(w, "200 OK", &[("connection", "close")], "bye");
             Then::Close
+        } else if req.target == "/until-close" {
+            // No length: the body runs to the end of the connection.
+            let _ = w.write_all(b"HTTP/1.1 200 OK\r\n\r\nall of it");
+            Then::Close
         } else {
             let _ = w.write_all(b"HTTP/1.0 200 OK\r\ncontent-length: 3\r\n\r\nold");
             Then::Close
         }
     });
     let client = Client::new();
-    for path in ["/close", "/close", "/old", "/old"] {
+    for path in [
+        "/close",
+        "/close",
+        "/old",
+        "/old",
+        "/until-close",
+        "/until-close",
+    ] {
         let res = bounded(client.get(server.url(path)).send()).await.unwrap();
         assert!(!bounded(res.text()).await.unwrap().is_empty());
     }
-    assert_eq!(server.opened(), 4);
+    assert_eq!(server.opened(), 6);
 }
 
 #[weft::test]
@@ -912,6 +930,30 @@ mod tls {
             .build()
             .unwrap_err();
         assert!(err.is_builder(), "{err}");
+    }
+
+    #[weft::test]
+    async fn the_connect_timeout_covers_the_tls_handshake() {
+        // A server that accepts but never answers the ClientHello.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let holder = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            conn.set_read_timeout(Some(HANG)).unwrap();
+            // Hold the connection until the client gives up and closes it.
+            let _ = (&conn).read(&mut [0; 4096]);
+            let _ = (&conn).read(&mut [0; 4096]);
+        });
+        let client = Client::builder()
+            .connect_timeout(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let url = format!("https://localhost:{}/", addr.port());
+        let err = bounded(client.get(&url).send()).await.unwrap_err();
+        assert!(err.is_timeout(), "{err}");
+        assert!(err.to_string().contains("connect timeout"), "{err}");
+        assert!(err.to_string().contains(&url), "{err}");
+        holder.join().unwrap();
     }
 
     #[weft::test]
