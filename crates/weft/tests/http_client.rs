@@ -87,7 +87,8 @@ enum Then {
     Close,
 }
 
-type Handler = dyn Fn(&Req, &mut dyn Write) -> Then + Send + Sync;
+/// Runs for each request with the request's index on its connection (0 for the first).
+type Handler = dyn Fn(&Req, usize, &mut dyn Write) -> Then + Send + Sync;
 
 struct Server {
     addr: SocketAddr,
@@ -127,6 +128,13 @@ impl Server {
 
 /// A server on 127.0.0.1 that runs `handler` for each request, a thread per connection.
 fn serve(handler: impl Fn(&Req, &mut dyn Write) -> Then + Send + Sync + 'static) -> Server {
+    serve_nth(move |req, _, w| handler(req, w))
+}
+
+/// As `serve`, telling the handler which request of its connection it answers.
+fn serve_nth(
+    handler: impl Fn(&Req, usize, &mut dyn Write) -> Then + Send + Sync + 'static,
+) -> Server {
     serve_with(Arc::new(handler), |tcp| Some(Box::new(tcp)))
 }
 
@@ -164,12 +172,12 @@ fn serve_with(
             };
             std::thread::spawn(move || {
                 let mut conn = BufReader::new(stream);
-                for _ in 0..10_000 {
+                for nth in 0..10_000 {
                     let Some(req) = read_request(&mut conn) else {
                         break;
                     };
                     requests.lock().unwrap().push(req.clone());
-                    let then = handler(&req, conn.get_mut());
+                    let then = handler(&req, nth, conn.get_mut());
                     let _ = conn.get_mut().flush();
                     if then == Then::Close {
                         break;
@@ -809,7 +817,7 @@ async fn a_connection_idle_past_the_idle_timeout_is_not_used() {
 }
 
 #[weft::test]
-async fn a_stale_pooled_connection_is_retried_transparently() {
+async fn a_pooled_connection_the_server_closed_is_not_used() {
     // Each connection answers one request as if it stayed open, then the server closes it.
     let server = serve(|req, w| {
         respond(w, "200 OK", &[], &req.method);
@@ -821,14 +829,33 @@ async fn a_stale_pooled_connection_is_retried_transparently() {
     server.wait_until("the server closed the first connection", |s| {
         s.closed() == 1
     });
-
-    // The pooled connection is dead: the GET goes again on a new one.
-    let res = bounded(client.get(server.url("/2")).send()).await.unwrap();
-    assert_eq!(bounded(res.text()).await.unwrap(), "GET");
+    // The pooled connection has seen the server's close: even a POST, which is never sent
+    // twice, goes on a new connection.
+    let res = bounded(client.post(server.url("/2")).body("x").send())
+        .await
+        .unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "POST");
     assert_eq!(server.opened(), 2);
-    server.wait_until("the server closed the second connection", |s| {
-        s.closed() == 2
+}
+
+#[weft::test]
+async fn a_request_dropped_on_a_pooled_connection_is_retried_once_if_idempotent() {
+    // Each connection answers its first request, reads the second and closes unanswered (a
+    // server closing an idle connection just as the request arrives).
+    let server = serve_nth(|req, nth, w| {
+        if nth > 0 {
+            return Then::Close;
+        }
+        respond(w, "200 OK", &[], &req.target);
+        Then::KeepOpen
     });
+    let client = Client::new();
+    let res = bounded(client.get(server.url("/1")).send()).await.unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "/1");
+    // Dropped on the pooled connection, the GET goes again on a new one.
+    let res = bounded(client.get(server.url("/2")).send()).await.unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "/2");
+    assert_eq!(server.opened(), 2);
 
     // A POST is not idempotent: it is not sent twice.
     let err = bounded(client.post(server.url("/3")).body("x").send())
@@ -839,7 +866,8 @@ async fn a_stale_pooled_connection_is_retried_transparently() {
         "{err}"
     );
     assert_eq!(server.opened(), 2);
-    assert_eq!(server.requests().len(), 2);
+    let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(targets, ["/1", "/2", "/2", "/3"]);
 }
 
 #[weft::test]
@@ -888,7 +916,7 @@ mod tls {
             .with_single_cert(vec![cert.cert.der().clone()], key)
             .unwrap();
         let config = Arc::new(config);
-        let handler: Arc<Handler> = Arc::new(|req: &Req, w: &mut dyn Write| ok(w, &req.target));
+        let handler: Arc<Handler> = Arc::new(|req: &Req, _, w: &mut dyn Write| ok(w, &req.target));
         let server = serve_with(handler, move |tcp| {
             let mut conn = ServerConnection::new(config.clone()).ok()?;
             let mut tcp = tcp;
@@ -971,7 +999,7 @@ mod tls {
                 .with_single_cert(vec![cert.cert.der().clone()], key)
                 .unwrap(),
         );
-        let handler: Arc<Handler> = Arc::new(move |_: &Req, w: &mut dyn Write| {
+        let handler: Arc<Handler> = Arc::new(move |_: &Req, _, w: &mut dyn Write| {
             respond(w, "302 Found", &[("location", &target)], "");
             Then::KeepOpen
         });

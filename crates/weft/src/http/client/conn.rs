@@ -90,7 +90,8 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    /// False once the executor the connection is registered with has shut down.
+    /// False once the executor the connection is registered with has shut down, or once the
+    /// server has closed the idle connection or sent bytes no request asked for.
     // Without TLS the match has one arm.
     #[cfg_attr(not(feature = "tls"), allow(clippy::infallible_destructuring_match))]
     pub(crate) fn is_usable(&self) -> bool {
@@ -99,7 +100,7 @@ impl Conn {
             #[cfg(feature = "tls")]
             Io::Tls(s) => s.get_ref().0,
         };
-        !tcp.is_orphaned()
+        !tcp.is_orphaned() && tcp.is_quiet()
     }
 }
 

@@ -30,9 +30,11 @@
 //! [`max_connections_per_host`](ClientBuilder::max_connections_per_host): requests beyond it
 //! wait for one in flight to finish (its body read or dropped).
 //!
-//! A request that fails on a pooled connection before any byte of the response arrived (the
-//! server closed the connection while it was idle) is sent once more on a new connection, if
-//! its method is idempotent and its body is in memory.
+//! A pooled connection that the server has closed while it was idle is noticed when it is
+//! taken from the pool, and a new one is opened instead. A request that still fails on a
+//! pooled connection before any byte of the response arrived (the server closed it just as
+//! the request went out) is sent once more on a new connection, if its method is idempotent
+//! and its body is in memory.
 
 #![forbid(unsafe_code)]
 

@@ -78,39 +78,43 @@ impl Pool {
     }
 
     /// The most recently returned idle connection to `key` that has not outlived the idle
-    /// timeout; the ones that have are closed, as are those of an executor that shut down.
+    /// timeout; the ones that have are closed, as are those that the server closed (or sent
+    /// unasked-for bytes on) and those of an executor that shut down.
     pub(crate) fn checkout(&self, key: &Key) -> Option<Conn> {
+        loop {
+            let (idle, expired) = self.pop(key);
+            // Closed, and checked (a syscall), outside the lock.
+            drop(expired);
+            let idle = idle?;
+            if idle.conn.is_usable() {
+                return Some(idle.conn);
+            }
+        }
+    }
+
+    /// The most recent idle connection to `key`, and the expired ones, taken out.
+    fn pop(&self, key: &Key) -> (Option<Idle>, Vec<Idle>) {
         let now = Instant::now();
-        let (conn, expired) = {
-            let mut hosts = self.lock();
-            let host = hosts.get_mut(key)?;
-            let mut expired: Vec<Idle> = match self.idle_timeout {
-                Some(t) => {
-                    let fresh = host
-                        .idle
-                        .iter()
-                        .position(|i| now.saturating_duration_since(i.since) < t)
-                        .unwrap_or(host.idle.len());
-                    host.idle.drain(..fresh).collect()
-                }
-                None => Vec::new(),
-            };
-            let mut conn = None;
-            while let Some(idle) = host.idle.pop() {
-                if idle.conn.is_usable() {
-                    conn = Some(idle.conn);
-                    break;
-                }
-                expired.push(idle);
-            }
-            if host.idle.is_empty() && host.limit.is_none() {
-                hosts.remove(key);
-            }
-            (conn, expired)
+        let mut hosts = self.lock();
+        let Some(host) = hosts.get_mut(key) else {
+            return (None, Vec::new());
         };
-        // Closed outside the lock.
-        drop(expired);
-        conn
+        let expired: Vec<Idle> = match self.idle_timeout {
+            Some(t) => {
+                let fresh = host
+                    .idle
+                    .iter()
+                    .position(|i| now.saturating_duration_since(i.since) < t)
+                    .unwrap_or(host.idle.len());
+                host.idle.drain(..fresh).collect()
+            }
+            None => Vec::new(),
+        };
+        let idle = host.idle.pop();
+        if host.idle.is_empty() && host.limit.is_none() {
+            hosts.remove(key);
+        }
+        (idle, expired)
     }
 
     /// Returns a connection whose last response was read to its end and that stays open.
