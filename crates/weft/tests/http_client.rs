@@ -385,9 +385,11 @@ async fn a_server_that_closes_without_answering_is_an_error() {
 
 #[weft::test]
 async fn a_server_that_never_answers_times_out() {
-    // The handler holds the connection open without answering until the client goes away.
-    let server = serve(|_, _| {
-        std::thread::sleep(Duration::from_millis(500));
+    // The handler holds the connection without answering, then closes it: long after the
+    // client's timeout on /slow, soon on /late.
+    let server = serve(|req, _| {
+        let hold = if req.target == "/slow" { 3000 } else { 300 };
+        std::thread::sleep(Duration::from_millis(hold));
         Then::Close
     });
     let client = Client::builder()
@@ -402,7 +404,7 @@ async fn a_server_that_never_answers_times_out() {
 
     // A request's own timeout replaces the client's.
     let patient = client
-        .get(server.url("/slow"))
+        .get(server.url("/late"))
         .timeout(Duration::from_secs(15))
         .send();
     let err = bounded(patient).await.unwrap_err();
@@ -414,7 +416,7 @@ async fn the_timeout_covers_the_body() {
     let server = serve(|_, w| {
         let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc");
         let _ = w.flush();
-        std::thread::sleep(Duration::from_millis(800));
+        std::thread::sleep(Duration::from_millis(3000));
         Then::Close
     });
     let client = Client::new();
