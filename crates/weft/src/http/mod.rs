@@ -11,12 +11,13 @@
 #![forbid(unsafe_code)]
 
 mod body;
-#[allow(dead_code)] // until the server and the client use all of it
+pub mod client;
 mod error;
-#[allow(dead_code)]
+#[allow(dead_code)] // the request side is the server's
 pub(crate) mod h1;
 
 pub use body::Body;
+pub use client::{get, Client, ClientBuilder, RequestBuilder};
 pub use error::Error;
 pub use http::{
     header, HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Uri, Version,

@@ -42,6 +42,12 @@ impl Stash {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// True while the stash holds bytes or receives are in flight.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
     fn update_busy(&self, inner: &StashInner) {
         let busy = inner.in_flight > 0 || !inner.bytes.is_empty();
         self.busy.store(busy, Ordering::Release);

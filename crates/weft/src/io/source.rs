@@ -113,6 +113,12 @@ impl<T: AsRawFd> IoSource<T> {
         self.io.as_ref().expect("present until drop")
     }
 
+    /// True once the executor whose driver this source is registered with has shut down:
+    /// every operation on it fails from then on.
+    pub(crate) fn is_orphaned(&self) -> bool {
+        self.reg.shared.is_shutdown()
+    }
+
     /// Runs the non-blocking syscall `op` once `dir` is ready, until it stops saying
     /// `WouldBlock`. Spends one unit of the cooperative budget when it completes.
     pub(crate) fn poll_io<R>(

@@ -333,6 +333,27 @@ impl TcpStream {
         owned::write_all_owned(&self.io, buf).await
     }
 
+    /// True once the executor this stream is registered with has shut down (its operations
+    /// fail from then on).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn is_orphaned(&self) -> bool {
+        self.io.is_orphaned()
+    }
+
+    /// True if the peer has neither sent anything nor closed its side: a peek that does not
+    /// wait finds nothing to read. An idle keep-alive connection is usable only while this
+    /// holds.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn is_quiet(&self) -> bool {
+        if self.stash.get().is_some_and(|s| s.is_busy()) {
+            return false;
+        }
+        matches!(
+            self.io.get_ref().peek(&mut [0u8; 1]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        )
+    }
+
     /// Hands the socket back as a std stream (non-blocking).
     ///
     /// # Errors
