@@ -6,7 +6,7 @@
 //! results of `rt` into the ns-per-operation table of the README.
 //!
 //! This library holds what several benchmarks share: the counting allocator that the memory
-//! figures come from.
+//! figures come from, and the server processes of the network benchmarks ([`procs`]).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
@@ -39,5 +39,104 @@ unsafe impl GlobalAlloc for Counting {
         LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Servers run in processes of their own, so their CPU time can be read apart from the load
+/// generator's.
+pub mod procs {
+    use std::io::{BufRead, BufReader};
+    use std::net::SocketAddr;
+    use std::process::{Child, Command, Stdio};
+    use std::time::Duration;
+
+    /// `std::env::var(key)`, or `default` when it is unset.
+    pub fn env_or(key: &str, default: &str) -> String {
+        std::env::var(key).unwrap_or_else(|_| default.to_owned())
+    }
+
+    /// A server process that printed `port N` as its first line; killed on `stop` or drop.
+    #[derive(Debug)]
+    pub struct ServerProcess {
+        child: Child,
+        /// Where it listens (on loopback).
+        pub addr: SocketAddr,
+    }
+
+    impl ServerProcess {
+        /// Starts `cmd` and waits for its `port N` line.
+        pub fn start(mut cmd: Command, kind: &str) -> Self {
+            let mut child = cmd
+                .stdout(Stdio::piped())
+                .spawn()
+                .expect("start the server");
+            let mut line = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let port: u16 = line
+                .trim()
+                .strip_prefix("port ")
+                .unwrap_or_else(|| panic!("{kind}: no port in {line:?}"))
+                .parse()
+                .unwrap();
+            Self {
+                child,
+                addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            }
+        }
+
+        /// Starts this benchmark binary again with `--server KIND`.
+        pub fn this_binary(kind: &str) -> Self {
+            let mut c = Command::new(std::env::current_exe().unwrap());
+            c.args(["--server", kind]);
+            Self::start(c, kind)
+        }
+
+        /// The process id.
+        pub fn pid(&self) -> u32 {
+            self.child.id()
+        }
+
+        /// Kills the server and waits for it.
+        pub fn stop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+
+    impl Drop for ServerProcess {
+        fn drop(&mut self) {
+            self.stop();
+        }
+    }
+
+    /// Context switches (voluntary and not) of every thread of the process so far.
+    pub fn context_switches(pid: u32) -> u64 {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            return 0;
+        };
+        tasks
+            .flatten()
+            .filter_map(|t| std::fs::read_to_string(t.path().join("status")).ok())
+            .flat_map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.contains("ctxt_switches:"))
+                    .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                    .collect::<Vec<_>>()
+            })
+            .sum()
+    }
+
+    /// The process's user + system CPU time.
+    pub fn cpu_time(pid: u32) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+        Duration::from_micros(ticks * 1_000_000 / hz)
     }
 }

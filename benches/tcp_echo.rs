@@ -12,10 +12,10 @@
 //! `cargo bench -p weft-benches --bench tcp_echo` (environment: `ECHO_SECS` per point, default
 //! 2; `ECHO_SERVERS`, a comma-separated subset; `ECHO_CONNS`, e.g. `1,64`).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
+use weft_benches::procs::{context_switches, cpu_time, env_or, ServerProcess};
 
 const MSG: usize = 1024;
 
@@ -46,30 +46,31 @@ fn main() {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
-        "{:<11} {:>6} {:>12} {:>9} {:>9} {:>12} {:>15}",
-        "server", "conns", "rt/s", "p50 us", "p99 us", "cpu us/rt", "min/max conn"
+        "{:<11} {:>6} {:>12} {:>9} {:>9} {:>12} {:>8} {:>15}",
+        "server", "conns", "rt/s", "p50 us", "p99 us", "cpu us/rt", "cs/krt", "min/max conn"
     );
     for &n in &conns {
         for s in &servers {
-            let mut server = Server::start(s);
+            let mut server = match s.as_str() {
+                "c-uring" => ServerProcess::start(Command::new(c_bin("echo_uring")), s),
+                "c-epoll" => ServerProcess::start(Command::new(c_bin("echo_epoll")), s),
+                _ => ServerProcess::this_binary(s),
+            };
             let r = drive(server.addr, n, Duration::from_secs_f64(secs), server.pid());
             println!(
-                "{:<11} {:>6} {:>12.0} {:>9.1} {:>9.1} {:>12.2} {:>15}",
+                "{:<11} {:>6} {:>12.0} {:>9.1} {:>9.1} {:>12.2} {:>8.1} {:>15}",
                 s,
                 n,
                 r.rate,
                 r.p50_us,
                 r.p99_us,
                 r.cpu_us_per_rt,
+                r.cs_per_krt,
                 format!("{}/{}", r.min_conn, r.max_conn)
             );
             server.stop();
         }
     }
-}
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_owned())
 }
 
 fn c_dir() -> std::path::PathBuf {
@@ -97,68 +98,13 @@ fn build_c_servers() -> bool {
     build("echo_uring.c", "echo_uring", &["-luring"]) && build("echo_epoll.c", "echo_epoll", &[])
 }
 
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(kind: &str) -> Server {
-        let mut cmd = match kind {
-            "c-uring" => Command::new(c_bin("echo_uring")),
-            "c-epoll" => Command::new(c_bin("echo_epoll")),
-            _ => {
-                let mut c = Command::new(std::env::current_exe().unwrap());
-                c.args(["--server", kind]);
-                c
-            }
-        };
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("port ")
-            .unwrap_or_else(|| panic!("{kind}: no port in {line:?}"))
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The process's user + system CPU time.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_micros(ticks * 1_000_000 / hz)
-}
-
 struct Result {
     rate: f64,
     p50_us: f64,
     p99_us: f64,
     cpu_us_per_rt: f64,
+    /// The server's context switches per thousand round trips.
+    cs_per_krt: f64,
     /// Round trips of the least and the most served connection: how evenly it serves.
     min_conn: usize,
     max_conn: usize,
@@ -205,7 +151,7 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
             })
             .collect();
         tokio::time::sleep_until((start).into()).await;
-        *cpu_start.lock().unwrap() = Some(cpu_time(pid));
+        *cpu_start.lock().unwrap() = Some((cpu_time(pid), context_switches(pid)));
         let mut lat = Vec::new();
         let (mut min_conn, mut max_conn) = (usize::MAX, 0);
         for t in tasks {
@@ -214,7 +160,9 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
             max_conn = max_conn.max(l.len());
             lat.extend(l);
         }
-        let cpu = cpu_time(pid) - cpu_start.lock().unwrap().unwrap();
+        let (cpu0, cs0) = cpu_start.lock().unwrap().unwrap();
+        let cpu = cpu_time(pid) - cpu0;
+        let cs = context_switches(pid) - cs0;
         lat.sort_unstable();
         let n = lat.len().max(1);
         let pct = |p: f64| lat[((n as f64 * p) as usize).min(n - 1)] as f64 / 1000.0;
@@ -223,6 +171,7 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
             p50_us: pct(0.50),
             p99_us: pct(0.99),
             cpu_us_per_rt: cpu.as_secs_f64() * 1e6 / n as f64,
+            cs_per_krt: cs as f64 * 1000.0 / n as f64,
             min_conn,
             max_conn,
         }

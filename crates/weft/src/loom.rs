@@ -2,6 +2,8 @@
 //! lock-free cores can be model-checked without changing their code. The cfg has a name of
 //! its own because dependencies such as event-listener react to a plain `cfg(loom)`.
 
+#![forbid(unsafe_code)]
+
 #[cfg(weft_loom)]
 pub(crate) use loom::sync;
 

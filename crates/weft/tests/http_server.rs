@@ -1070,3 +1070,30 @@ fn mutated_requests_never_panic_the_server() {
         .expect("serve did not return")
         .unwrap();
 }
+
+#[test]
+fn weft_client_against_weft_server() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let base = format!("http://{}", server.addr);
+    weft::block_on(async move {
+        let client = weft::http::Client::new();
+        for i in 0..20 {
+            let res = client.get(format!("{base}/")).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            assert_eq!(res.text().await.unwrap(), "hello");
+            let body = format!("request {i}");
+            let res = client
+                .post(format!("{base}/echo"))
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.text().await.unwrap(), body);
+        }
+        let res = client.get(format!("{base}/stream")).send().await.unwrap();
+        assert_eq!(res.text().await.unwrap(), "one,two,three");
+        let res = client.get(format!("{base}/err")).send().await.unwrap();
+        assert_eq!(res.status(), 500);
+    });
+}

@@ -417,3 +417,107 @@ async fn a_dropped_owned_read_keeps_the_bytes_it_received() {
     let want: Vec<u8> = (0..ROUNDS).flat_map(|r| [r, r, r]).collect();
     assert_eq!(got, want);
 }
+
+/// A stream dropped while the worker whose driver holds it is stuck in one long poll: the
+/// peer still sees the connection close. On io_uring an owned read in flight holds the file
+/// open until its cancellation reaches the kernel, which must not wait for that worker.
+/// `read_dropped_on_worker`: the read is dropped by the busy task itself before it starts
+/// computing; else on the other thread, with the stream.
+fn dropped_stream_closes_while_its_worker_is_busy(read_dropped_on_worker: bool) {
+    use std::io::Read;
+    use std::sync::Arc;
+    // One worker, so no other worker takes the task or handles the driver's events.
+    let ex = weft::Executor::new(1);
+    let listener = ex.block_on(async { TcpListener::bind("127.0.0.1:0").unwrap() });
+    let addr = listener.local_addr().unwrap();
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut client, b"x").unwrap();
+    type PendingRead = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+    let (tx, rx) = std::sync::mpsc::channel::<(Arc<TcpStream>, Option<PendingRead>)>();
+    let busy = ex.spawn(async move {
+        // Accepted on this worker, so registered with its driver; the read has the driver
+        // watch the socket, and its wake-up brings the task back to this worker.
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut byte = [0u8; 1];
+        conn.read_exact(&mut byte).await.unwrap();
+        let conn = Arc::new(conn);
+        let reader = conn.clone();
+        let mut read: PendingRead = Box::pin(async move {
+            let _ = reader.read_owned(Vec::with_capacity(64)).await;
+        });
+        assert!(futures_lite::future::poll_once(&mut read).await.is_none());
+        if read_dropped_on_worker {
+            drop(read);
+            tx.send((conn, None)).unwrap();
+        } else {
+            tx.send((conn, Some(read))).unwrap();
+        }
+        // Stuck in this poll, computing, for 3 s.
+        let start = std::time::Instant::now();
+        while start.elapsed() < Duration::from_secs(3) {
+            std::hint::spin_loop();
+        }
+    });
+    let (conn, read) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let dropped_at = std::time::Instant::now();
+    drop(read);
+    drop(conn);
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(client.read(&mut buf).unwrap(), 0, "end of stream");
+    assert!(
+        dropped_at.elapsed() < Duration::from_millis(2500),
+        "the peer saw the close only after the busy poll ended ({:?})",
+        dropped_at.elapsed()
+    );
+    ex.block_on(busy);
+}
+
+#[test]
+fn a_read_dropped_on_a_busy_worker_lets_its_stream_close() {
+    dropped_stream_closes_while_its_worker_is_busy(true);
+}
+
+#[test]
+fn a_read_and_stream_dropped_off_a_busy_worker_close() {
+    dropped_stream_closes_while_its_worker_is_busy(false);
+}
+
+/// `into_std` after an owned read was dropped: the bytes weft received for it come back with
+/// the std stream (on io_uring the receive may have completed before its cancellation), and
+/// everything the peer sent is read exactly once, in order.
+#[weft::test(workers = 1)]
+async fn into_std_after_a_dropped_owned_read_keeps_every_byte() {
+    // On a worker, so the owned read is a receive on its ring (on io_uring).
+    weft::spawn(async {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = std::net::TcpStream::connect(addr).unwrap();
+        let (conn, _) = listener.accept().await.unwrap();
+        let mut read = Box::pin(conn.read_owned(Vec::with_capacity(64)));
+        assert!(futures_lite::future::poll_once(&mut read).await.is_none());
+        client.write_all(b"first").unwrap();
+        // A syscall on this thread: on io_uring it runs the receive's completion.
+        std::thread::sleep(Duration::from_millis(20));
+        drop(read);
+        let (mut std_conn, mut got) = match conn.into_std() {
+            Ok(s) => (s, Vec::new()),
+            Err(e) => {
+                assert_eq!(e.pending(), b"first");
+                e.into_parts()
+            }
+        };
+        client.write_all(b" second").unwrap();
+        client.shutdown(std::net::Shutdown::Write).unwrap();
+        std_conn.set_nonblocking(false).unwrap();
+        std_conn
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        std_conn.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"first second");
+    })
+    .await;
+}

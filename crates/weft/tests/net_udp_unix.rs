@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 use weft::io::{AsyncReadExt, AsyncWriteExt};
-use weft::net::{UdpSocket, UnixListener, UnixStream};
+use weft::net::{UdpSocket, UnixDatagram, UnixListener, UnixStream};
 
 async fn bounded<F: std::future::Future>(f: F) -> F::Output {
     weft::timeout(f, Duration::from_secs(20))
@@ -105,4 +105,82 @@ async fn unix_pair() {
     let mut buf = [0u8; 1];
     bounded(b.read_exact(&mut buf)).await.unwrap();
     assert_eq!(&buf, b"x");
+}
+
+#[weft::test]
+async fn unix_datagrams_round_trip_by_path_and_by_connection() {
+    bounded(async {
+        let server_path = socket_path("dgram-server");
+        let client_path = socket_path("dgram-client");
+        let server = UnixDatagram::bind(&server_path).unwrap();
+        let echo = weft::spawn(async move {
+            let mut buf = [0u8; 256];
+            for _ in 0..50 {
+                let (n, from) = server.recv_from(&mut buf).await.unwrap();
+                let to = from.as_pathname().expect("the client is bound").to_owned();
+                server.send_to(&buf[..n], &to).await.unwrap();
+            }
+        });
+        let client = UnixDatagram::bind(&client_path).unwrap();
+        client.connect(&server_path).unwrap();
+        assert_eq!(
+            client.peer_addr().unwrap().as_pathname(),
+            Some(server_path.as_path())
+        );
+        let mut buf = [0u8; 256];
+        for i in 0..50u32 {
+            let msg = i.to_le_bytes();
+            client.send(&msg).await.unwrap();
+            let n = client.recv(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], &msg);
+        }
+        echo.await;
+        let _ = std::fs::remove_dir_all(server_path.parent().unwrap());
+        let _ = std::fs::remove_dir_all(client_path.parent().unwrap());
+    })
+    .await;
+}
+
+/// A receive waits for its datagram, and one dropped before any arrives takes none.
+#[weft::test]
+async fn a_cancelled_unix_datagram_receive_takes_nothing() {
+    let (a, b) = UnixDatagram::pair().unwrap();
+    let mut buf = [0u8; 8];
+    assert!(
+        weft::timeout(a.recv(&mut buf), Duration::from_millis(20))
+            .await
+            .is_err(),
+        "nothing was sent"
+    );
+    b.send(b"one").await.unwrap();
+    b.send(b"two").await.unwrap();
+    let n = bounded(a.recv(&mut buf)).await.unwrap();
+    assert_eq!(&buf[..n], b"one");
+    let n = bounded(a.recv(&mut buf)).await.unwrap();
+    assert_eq!(&buf[..n], b"two");
+    let unbound = UnixDatagram::unbound().unwrap();
+    assert!(unbound.send(b"x").await.is_err(), "no peer");
+}
+
+/// Owned reads and writes on a Unix stream, and an owned read dropped after it received
+/// (on io_uring, from a worker, a `RECV` on the ring): its bytes come out of the next read.
+#[weft::test(workers = 1)]
+async fn unix_owned_reads_keep_the_bytes_of_a_dropped_read() {
+    weft::spawn(async {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, _) = a.write_all_owned(b"hello".to_vec()).await;
+        r.unwrap();
+        let (n, buf) = b.read_owned(Vec::with_capacity(16)).await;
+        assert_eq!(&buf[..n.unwrap()], b"hello");
+        let mut read = Box::pin(b.read_owned(Vec::with_capacity(16)));
+        assert!(futures_lite::future::poll_once(&mut read).await.is_none());
+        (&a).write_all(b"kept").await.unwrap();
+        // A syscall on this thread: on io_uring it runs the receive's completion.
+        std::thread::sleep(Duration::from_millis(20));
+        drop(read);
+        let mut got = [0u8; 4];
+        bounded((&b).read_exact(&mut got)).await.unwrap();
+        assert_eq!(&got, b"kept");
+    })
+    .await;
 }

@@ -1,5 +1,7 @@
 //! `File`: an open file with async reads, writes and seeks.
 
+#![forbid(unsafe_code)]
+
 use super::op::{self, FileOp};
 use super::OpenOptions;
 use crate::runtime::scheduler::coop;

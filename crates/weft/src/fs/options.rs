@@ -1,5 +1,7 @@
 //! `OpenOptions`: how to open a file.
 
+#![forbid(unsafe_code)]
+
 use super::File;
 use std::io;
 use std::path::Path;

@@ -1,5 +1,7 @@
 //! `join`, `try_join` and `race` over an iterator of futures.
 
+#![forbid(unsafe_code)]
+
 use super::maybe_done::MaybeDone;
 use std::fmt;
 use std::future::Future;

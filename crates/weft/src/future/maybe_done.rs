@@ -1,5 +1,7 @@
 //! A future, then its output: the building block of `join!` and `join`.
 
+#![forbid(unsafe_code)]
+
 use pin_project_lite::pin_project;
 use std::future::Future;
 use std::pin::Pin;

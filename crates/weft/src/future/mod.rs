@@ -1,6 +1,8 @@
 //! Combinators over futures: [`join`], [`try_join`], [`race`], [`retry`] with [`Backoff`],
 //! and [`FutureExt::timeout`]; the `join!` and `try_join!` macros are at the crate root.
 
+#![forbid(unsafe_code)]
+
 mod join;
 #[doc(hidden)]
 pub mod maybe_done;

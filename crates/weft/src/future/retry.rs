@@ -1,5 +1,7 @@
 //! `retry`: run an operation again, with a backoff, until it succeeds or attempts run out.
 
+#![forbid(unsafe_code)]
+
 use crate::time::{sleep, Sleep};
 use pin_project_lite::pin_project;
 use std::cell::Cell;

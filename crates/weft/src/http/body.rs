@@ -156,6 +156,15 @@ impl Body {
         }
     }
 
+    /// The bytes of a body held in memory; `None` for a stream. A body in memory can be sent
+    /// again (a retried request, a redirect that keeps the body).
+    pub(crate) fn as_bytes(&self) -> Option<&Bytes> {
+        match &self.kind {
+            Kind::Full(b) => Some(b),
+            Kind::Stream { .. } => None,
+        }
+    }
+
     /// True for a body known to hold no bytes.
     pub fn is_empty(&self) -> bool {
         self.len() == Some(0)

@@ -9,7 +9,7 @@ use std::fmt;
 ///
 /// One type for the client, the server and [`Body`](super::Body): the `is_*` methods say what
 /// kind of failure it was, [`status`](Error::status) gives the status of an
-/// [`error_for_status`](super::Response::error_for_status) failure, and the message names the
+/// [`error_for_status`](super::client::Response::error_for_status) failure, and the message names the
 /// URL when there is one.
 ///
 /// # Examples
@@ -133,7 +133,7 @@ impl Error {
         self.inner.kind == Kind::Connect
     }
 
-    /// [`error_for_status`](super::Response::error_for_status) refused the response's status.
+    /// [`error_for_status`](super::client::Response::error_for_status) refused the response's status.
     pub fn is_status(&self) -> bool {
         matches!(self.inner.kind, Kind::Status(_))
     }

@@ -15,13 +15,13 @@
 #![forbid(unsafe_code)]
 
 mod body;
-#[allow(dead_code)] // until the server and the client use all of it
+pub mod client;
 mod error;
-#[allow(dead_code)]
 pub(crate) mod h1;
 pub mod server;
 
 pub use body::Body;
+pub use client::{get, Client, ClientBuilder, RequestBuilder};
 pub use error::Error;
 pub use server::{serve, IntoResponse, Serve};
 

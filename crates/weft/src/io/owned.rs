@@ -42,6 +42,12 @@ impl Stash {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// True while the stash holds bytes or receives are in flight.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.load(Ordering::Acquire)
+    }
+
     fn update_busy(&self, inner: &StashInner) {
         let busy = inner.in_flight > 0 || !inner.bytes.is_empty();
         self.busy.store(busy, Ordering::Release);
@@ -69,6 +75,22 @@ impl Stash {
             return Poll::Pending;
         }
         Poll::Ready(None)
+    }
+
+    /// Waits (blocking, a bounded while) until no receive of the stream is in flight, calling
+    /// `reap` to collect completions meanwhile; then takes every stashed byte. A receive's
+    /// cancellation was submitted when its future was dropped, so this is short.
+    pub(crate) fn settle(&self, reap: impl Fn()) -> Vec<u8> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.lock().in_flight > 0 && std::time::Instant::now() < deadline {
+            reap();
+            // A syscall: on io_uring it also runs completion work queued for this thread.
+            std::thread::sleep(std::time::Duration::from_micros(100));
+        }
+        let mut inner = self.lock();
+        let bytes = inner.bytes.drain(..).collect();
+        self.update_busy(&inner);
+        bytes
     }
 
     fn begin(&self) {

@@ -113,6 +113,12 @@ impl<T: AsRawFd> IoSource<T> {
         self.io.as_ref().expect("present until drop")
     }
 
+    /// True once the executor whose driver this source is registered with has shut down:
+    /// every operation on it fails from then on.
+    pub(crate) fn is_orphaned(&self) -> bool {
+        self.reg.shared.is_shutdown()
+    }
+
     /// Runs the non-blocking syscall `op` once `dir` is ready, until it stops saying
     /// `WouldBlock`. Spends one unit of the cooperative budget when it completes.
     pub(crate) fn poll_io<R>(
@@ -142,6 +148,14 @@ impl<T: AsRawFd> IoSource<T> {
         mut op: impl FnMut(&T) -> io::Result<R>,
     ) -> io::Result<R> {
         std::future::poll_fn(|cx| self.poll_io(cx, dir, &mut op)).await
+    }
+
+    /// Handles the completions every driver of the executor has posted (see
+    /// `Driver::poll_foreign`).
+    pub(crate) fn reap_all(&self) {
+        for d in self.reg.shared.drivers.iter() {
+            d.poll_foreign();
+        }
     }
 
     /// Deregisters the object and hands it back, still non-blocking.

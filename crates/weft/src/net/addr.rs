@@ -1,6 +1,8 @@
 //! Addresses to bind and connect to: socket addresses as they are, host names resolved on the
 //! blocking pool (name resolution blocks, so it never runs on a worker).
 
+#![forbid(unsafe_code)]
+
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 

@@ -1,5 +1,7 @@
 //! TCP: a listener that accepts connections and the streams between two endpoints.
 
+#![forbid(unsafe_code)]
+
 use super::addr::{each_addr, resolve, resolve_blocking, ToSocketAddrs};
 use crate::io::owned::{self, Stash};
 use crate::io::source::IoSource;
@@ -172,6 +174,38 @@ impl Stream for Incoming<'_> {
     }
 }
 
+/// [`TcpStream::into_std`] found bytes the stream had received and no read had returned: here
+/// they are, with the std stream.
+#[derive(Debug)]
+pub struct IntoStdError {
+    stream: std::net::TcpStream,
+    pending: Vec<u8>,
+}
+
+impl IntoStdError {
+    /// The bytes to read before anything from the socket.
+    pub fn pending(&self) -> &[u8] {
+        &self.pending
+    }
+
+    /// The std stream and the bytes to read before anything from it.
+    pub fn into_parts(self) -> (std::net::TcpStream, Vec<u8>) {
+        (self.stream, self.pending)
+    }
+}
+
+impl std::fmt::Display for IntoStdError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} bytes received for dropped owned reads were not read yet",
+            self.pending.len()
+        )
+    }
+}
+
+impl std::error::Error for IntoStdError {}
+
 /// A TCP connection.
 ///
 /// Reading and writing go through the [`AsyncRead`] and [`AsyncWrite`] traits (and their
@@ -299,9 +333,48 @@ impl TcpStream {
         owned::write_all_owned(&self.io, buf).await
     }
 
+    /// True once the executor this stream is registered with has shut down (its operations
+    /// fail from then on).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn is_orphaned(&self) -> bool {
+        self.io.is_orphaned()
+    }
+
+    /// True if the peer has neither sent anything nor closed its side: a peek that does not
+    /// wait finds nothing to read. An idle keep-alive connection is usable only while this
+    /// holds.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub(crate) fn is_quiet(&self) -> bool {
+        if self.stash.get().is_some_and(|s| s.is_busy()) {
+            return false;
+        }
+        matches!(
+            self.io.get_ref().peek(&mut [0u8; 1]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock
+        )
+    }
+
     /// Hands the socket back as a std stream (non-blocking).
-    pub fn into_std(self) -> std::net::TcpStream {
-        self.io.into_inner()
+    ///
+    /// # Errors
+    ///
+    /// If owned reads whose futures were dropped had already received bytes that no read has
+    /// returned yet, those bytes are not in the socket any more: the error hands them back
+    /// with the std stream ([`IntoStdError::into_parts`]), so nothing is lost.
+    pub fn into_std(self) -> Result<std::net::TcpStream, IntoStdError> {
+        // No receive may still be in flight once the socket is the caller's: it would take
+        // bytes the caller reads next.
+        let pending = self
+            .stash
+            .get()
+            .map(|stash| stash.settle(|| self.io.reap_all()))
+            .unwrap_or_default();
+        let stream = self.io.into_inner();
+        if pending.is_empty() {
+            Ok(stream)
+        } else {
+            Err(IntoStdError { stream, pending })
+        }
     }
 
     /// Flushes, shuts down the write side (the peer reads the end of the stream) and closes the

@@ -1,5 +1,7 @@
 //! UDP sockets.
 
+#![forbid(unsafe_code)]
+
 use super::addr::{each_addr, resolve, resolve_blocking, ToSocketAddrs};
 use crate::io::source::IoSource;
 use crate::sys::Direction;

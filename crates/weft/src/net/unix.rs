@@ -1,5 +1,8 @@
-//! Unix-domain stream sockets.
+//! Unix-domain sockets: streams and datagrams.
 
+#![forbid(unsafe_code)]
+
+use crate::io::owned::{self, Stash};
 use crate::io::source::IoSource;
 use crate::sys::Direction;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -8,7 +11,8 @@ use std::net::Shutdown;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
 
 /// A Unix-domain socket listening for connections.
 ///
@@ -73,10 +77,13 @@ impl UnixListener {
 }
 
 /// A Unix-domain stream connection; reads and writes through [`AsyncRead`] and
-/// [`AsyncWrite`], for `UnixStream` and `&UnixStream`.
+/// [`AsyncWrite`], for `UnixStream` and `&UnixStream`, and owned-buffer reads and writes as on
+/// [`TcpStream`](super::TcpStream).
 #[derive(Debug)]
 pub struct UnixStream {
     io: IoSource<std::os::unix::net::UnixStream>,
+    /// Bytes of owned reads whose futures were dropped; made by the first owned read.
+    stash: OnceLock<Arc<Stash>>,
 }
 
 impl UnixStream {
@@ -99,11 +106,9 @@ impl UnixStream {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
-        let stream = UnixStream {
-            io: IoSource::new(std::os::unix::net::UnixStream::from(
-                std::os::fd::OwnedFd::from(socket),
-            ))?,
-        };
+        let stream = UnixStream::with(IoSource::new(std::os::unix::net::UnixStream::from(
+            std::os::fd::OwnedFd::from(socket),
+        ))?);
         stream
             .io
             .io(Direction::Write, |s| match s.take_error()? {
@@ -131,9 +136,52 @@ impl UnixStream {
     /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<Self> {
         stream.set_nonblocking(true)?;
-        Ok(Self {
-            io: IoSource::new(stream)?,
-        })
+        Ok(Self::with(IoSource::new(stream)?))
+    }
+
+    fn with(io: IoSource<std::os::unix::net::UnixStream>) -> Self {
+        Self {
+            io,
+            stash: OnceLock::new(),
+        }
+    }
+
+    /// Reads into the spare capacity of `buf` (8 KiB is reserved if it has none), appending,
+    /// and hands the buffer back with the count (0 at the end of the stream); as
+    /// [`TcpStream::read_owned`](super::TcpStream::read_owned): a `RECV` on the ring on
+    /// io_uring from a worker, and bytes a dropped read received go to the next read.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::io::AsyncWriteExt;
+    /// use weft::net::UnixStream;
+    ///
+    /// # weft::block_on(async {
+    /// let (mut a, b) = UnixStream::pair()?;
+    /// a.write_all(b"ping").await?;
+    /// let (n, buf) = b.read_owned(Vec::with_capacity(16)).await;
+    /// assert_eq!(&buf[..n?], b"ping");
+    /// # std::io::Result::Ok(()) }).unwrap();
+    /// ```
+    pub async fn read_owned(&self, buf: Vec<u8>) -> (io::Result<usize>, Vec<u8>) {
+        let stash = self.stash.get_or_init(Default::default);
+        owned::read_owned(&self.io, stash, buf).await
+    }
+
+    /// Writes all of `buf` and hands it back; as
+    /// [`TcpStream::write_all_owned`](super::TcpStream::write_all_owned).
+    pub async fn write_all_owned(&self, buf: Vec<u8>) -> (io::Result<()>, Vec<u8>) {
+        owned::write_all_owned(&self.io, buf).await
+    }
+
+    fn poll_read_priv(&self, cx: &mut Context<'_>, buf: &mut [u8]) -> Poll<io::Result<usize>> {
+        if let Some(stash) = self.stash.get() {
+            if let Some(n) = ready!(stash.poll_take(cx, buf)) {
+                return Poll::Ready(Ok(n));
+            }
+        }
+        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
     }
 
     /// Shuts down the read side, the write side or both.
@@ -188,7 +236,7 @@ macro_rules! unix_io {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+                self.poll_read_priv(cx, buf)
             }
         }
 
@@ -214,3 +262,145 @@ macro_rules! unix_io {
 
 unix_io!(UnixStream);
 unix_io!(&UnixStream);
+
+/// A Unix-domain datagram socket.
+///
+/// Every method takes `&self`, so one socket can be shared (in an `Arc`) by tasks that send
+/// and receive at once. Each send or receive future is cancel-safe: dropped before it
+/// completes, it has sent or taken no datagram.
+///
+/// # Examples
+///
+/// ```
+/// use weft::net::UnixDatagram;
+///
+/// # weft::block_on(async {
+/// let (a, b) = UnixDatagram::pair()?;
+/// a.send(b"ping").await?;
+/// let mut buf = [0u8; 16];
+/// let n = b.recv(&mut buf).await?;
+/// assert_eq!(&buf[..n], b"ping");
+/// # std::io::Result::Ok(()) }).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct UnixDatagram {
+    io: IoSource<std::os::unix::net::UnixDatagram>,
+}
+
+impl UnixDatagram {
+    /// Binds a socket to the file `path` (which must not exist yet).
+    ///
+    /// # Errors
+    ///
+    /// As `bind(2)` (`AddrInUse` if the file exists).
+    pub fn bind(path: impl AsRef<Path>) -> io::Result<Self> {
+        Self::from_std(std::os::unix::net::UnixDatagram::bind(path)?)
+    }
+
+    /// A socket bound to no file: it can send with [`send_to`](UnixDatagram::send_to), or
+    /// [`connect`](UnixDatagram::connect) first; it receives only replies sent to its
+    /// (unnamed) address through a connection.
+    ///
+    /// # Errors
+    ///
+    /// As `socket(2)`.
+    pub fn unbound() -> io::Result<Self> {
+        Self::from_std(std::os::unix::net::UnixDatagram::unbound()?)
+    }
+
+    /// Two sockets connected to each other.
+    ///
+    /// # Errors
+    ///
+    /// As `socketpair(2)`.
+    pub fn pair() -> io::Result<(Self, Self)> {
+        let (a, b) = std::os::unix::net::UnixDatagram::pair()?;
+        Ok((Self::from_std(a)?, Self::from_std(b)?))
+    }
+
+    /// Wraps a std socket (switched to non-blocking mode).
+    ///
+    /// # Errors
+    ///
+    /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        Ok(Self {
+            io: IoSource::new(socket)?,
+        })
+    }
+
+    /// Sets the default peer: `send` goes there and `recv` takes only its datagrams.
+    ///
+    /// # Errors
+    ///
+    /// As `connect(2)`.
+    pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.io.get_ref().connect(path)
+    }
+
+    /// Sends `buf` to the socket at `path`; returns the bytes sent.
+    ///
+    /// # Errors
+    ///
+    /// As `sendto(2)`.
+    pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let path = path.as_ref();
+        self.io.io(Direction::Write, |s| s.send_to(buf, path)).await
+    }
+
+    /// Receives one datagram; returns its length and sender. A datagram longer than `buf` is
+    /// cut to fit.
+    ///
+    /// # Errors
+    ///
+    /// As `recvfrom(2)`.
+    pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.io(Direction::Read, |s| s.recv_from(buf)).await
+    }
+
+    /// Sends `buf` to the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As `send(2)`; `NotConnected` without a peer.
+    pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io.io(Direction::Write, |s| s.send(buf)).await
+    }
+
+    /// Receives one datagram from the connected peer.
+    ///
+    /// # Errors
+    ///
+    /// As `recv(2)`.
+    pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io.io(Direction::Read, |s| s.recv(buf)).await
+    }
+
+    /// Shuts down the read side, the write side or both (see `shutdown(2)`).
+    ///
+    /// # Errors
+    ///
+    /// As `shutdown(2)`.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    ///
+    /// As `getsockname(2)`.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Errors
+    ///
+    /// `NotConnected` without a peer.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+}

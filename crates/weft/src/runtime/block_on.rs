@@ -1,5 +1,7 @@
 //! Driving a future to completion on the calling thread.
 
+#![forbid(unsafe_code)]
+
 use super::context;
 use super::park::Parker;
 use std::future::Future;

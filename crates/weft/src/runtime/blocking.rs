@@ -7,7 +7,9 @@
 //! (threads waiting). A thread that times out re-checks `queued` before leaving, so a job sent
 //! while it was leaving is never stranded; both sides use `SeqCst` for that hand-shake.
 
-use crate::task::raw::Runnable;
+#![forbid(unsafe_code)]
+
+use crate::runtime::task::Runnable;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Weak;

@@ -1,6 +1,8 @@
 //! Per-thread context: which executor `weft::spawn` targets, and the worker running on this
 //! thread (if any), so a wake-up on a worker can go to its local queue.
 
+#![forbid(unsafe_code)]
+
 use super::shared::Shared;
 use super::worker::WorkerCtx;
 use std::cell::RefCell;

@@ -3,6 +3,8 @@
 //! Started lazily on first use, with one worker per core (`WEFT_WORKERS` overrides), and never
 //! shut down: it lives as long as the process, like the guide's implicit runtime.
 
+#![forbid(unsafe_code)]
+
 use super::{default_workers, Builder, Executor};
 use std::sync::OnceLock;
 

@@ -29,6 +29,8 @@ pub(crate) mod park;
 pub(crate) mod registry;
 pub(crate) mod scheduler;
 pub(crate) mod shared;
+pub(crate) mod task;
+pub(crate) mod timers;
 pub(crate) mod worker;
 
 use crate::task::JoinHandle;

@@ -5,6 +5,8 @@
 //! mutex off the path when the parker is not asleep. When the I/O driver lands, a worker parks
 //! in the driver instead; the interface (park with a deadline, unpark from any thread) stays.
 
+#![forbid(unsafe_code)]
+
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Condvar, Mutex};
 use std::task::Wake;
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
-const NOTIFIED: usize = 2;
+const UNPARK_PENDING: usize = 2;
 
 #[derive(Debug)]
 pub(crate) struct Parker {
@@ -35,7 +37,7 @@ impl Parker {
     pub(crate) fn park(&self, timeout: Option<Duration>) {
         if self
             .state
-            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .compare_exchange(UNPARK_PENDING, EMPTY, SeqCst, SeqCst)
             .is_ok()
         {
             return;
@@ -69,7 +71,7 @@ impl Parker {
             };
             if self
                 .state
-                .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+                .compare_exchange(UNPARK_PENDING, EMPTY, SeqCst, SeqCst)
                 .is_ok()
             {
                 return;
@@ -79,10 +81,10 @@ impl Parker {
 
     /// Wakes the parked thread, or makes its next `park` return at once.
     pub(crate) fn unpark(&self) {
-        match self.state.swap(NOTIFIED, SeqCst) {
-            EMPTY | NOTIFIED => {}
+        match self.state.swap(UNPARK_PENDING, SeqCst) {
+            EMPTY | UNPARK_PENDING => {}
             _ => {
-                // Take the lock so the parker is either before its wait (and will see NOTIFIED)
+                // Take the lock so the parker is either before its wait (and will see UNPARK_PENDING)
                 // or inside it (and gets the signal).
                 drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
                 self.cvar.notify_one();

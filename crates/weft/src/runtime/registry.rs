@@ -8,6 +8,8 @@
 //! `register` checks the flag under the same lock, so no task can slip in after its shard has
 //! been drained: every task is either drained (and cancelled) or refused.
 
+#![forbid(unsafe_code)]
+
 use crossbeam_utils::CachePadded;
 use slab::Slab;
 use std::cell::Cell;

@@ -1,14 +1,16 @@
 //! State shared by an executor's workers, its handles and its tasks.
 
+#![forbid(unsafe_code)]
+
 use super::blocking::BlockingPool;
 use super::context;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
+use super::task::{Runnable, TaskMeta};
+use super::timers::{Clock, Timers};
 use crate::sys::Driver;
-use crate::task::raw::{Runnable, TaskMeta};
 use crate::task::JoinHandle;
-use crate::time::{Clock, Timers};
 use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 use std::future::Future;
@@ -131,7 +133,7 @@ impl Shared {
         let shard = self.registry.pick_shard(worker);
         let (runnable, task) = self.registry.register(shard, &self.shutdown, |slot| {
             let (runnable, task) =
-                crate::task::raw::spawn(TaskMeta::new(self.clone(), slot), future);
+                crate::runtime::task::spawn(TaskMeta::new(self.clone(), slot), future);
             (slot.map(|_| runnable.waker()), (runnable, task))
         });
         if runnable.metadata().is_registered() {
@@ -152,7 +154,7 @@ impl Shared {
         T: Send + 'static,
     {
         let (runnable, task) =
-            crate::task::raw::spawn(TaskMeta::new(self.clone(), None), async move { f() });
+            crate::runtime::task::spawn(TaskMeta::new(self.clone(), None), async move { f() });
         runnable.schedule();
         JoinHandle::new(task)
     }
@@ -215,7 +217,7 @@ impl Shared {
             builder
                 .spawn(move || {
                     let _enter = handle.upgrade().map(context::enter);
-                    BlockingPool::thread_main(pool, crate::task::raw::run);
+                    BlockingPool::thread_main(pool, crate::runtime::task::run);
                 })
                 .is_ok()
         };
@@ -224,8 +226,8 @@ impl Shared {
             // On one of this executor's workers, the tasks queued behind this thread, or woken
             // by the job, must not wait for it: idle workers take them.
             context::with_worker(|w| match w {
-                Some(w) if w.belongs_to(&shared) => w.run_blocking(|| crate::task::raw::run(r)),
-                _ => crate::task::raw::run(r),
+                Some(w) if w.belongs_to(&shared) => w.run_blocking(|| crate::runtime::task::run(r)),
+                _ => crate::runtime::task::run(r),
             });
         };
         // A job refused or cancelled here (shut down) is dropped inside the executor's context.

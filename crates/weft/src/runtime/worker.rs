@@ -14,11 +14,13 @@
 //! 6. otherwise it parks until woken (or, as the watcher, until it is time to look at the
 //!    running workers' LIFO slots again: see `scheduler/idle.rs`).
 
+#![forbid(unsafe_code)]
+
 use super::context;
 use super::scheduler::coop;
 use super::scheduler::queue::LocalQueue;
 use super::shared::{Shared, WorkerLifo};
-use crate::task::raw::{self, Runnable};
+use crate::runtime::task::{self, Runnable};
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::atomic::{fence, Ordering};
@@ -261,7 +263,7 @@ impl WorkerCtx {
         );
     }
 
-    fn run_task(&self, task: Runnable) {
+    fn run_task(&self, runnable: Runnable) {
         if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
             // We were the last searcher: wake someone to look for more work.
             self.shared.notify_parked();
@@ -271,12 +273,12 @@ impl WorkerCtx {
         }
         let _budget = coop::with_budget();
         self.count_poll();
-        raw::run(task);
+        task::run(runnable);
         for _ in 0..MAX_LIFO_POLLS {
             match self.lifo().slot.take() {
                 Some(t) => {
                     self.count_poll();
-                    raw::run(t);
+                    task::run(t);
                 }
                 None => return,
             }
@@ -313,7 +315,7 @@ impl WorkerCtx {
             }
             shared.drivers[self.index].park(timeout);
         }
-        shared.timers.unparked(self.index);
+        shared.timers.awake(self.index);
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }

@@ -1,6 +1,8 @@
 //! The cooperative budget on the synchronisation futures: each acquire or wait that completes
 //! spends one unit, so a loop over an uncontended lock or a set `Event` yields in time.
 
+#![forbid(unsafe_code)]
+
 use crate::runtime::scheduler::coop;
 use pin_project_lite::pin_project;
 use std::future::Future;

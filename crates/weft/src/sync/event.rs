@@ -1,5 +1,7 @@
 //! `Event` (a one-way flag tasks can wait for) and `WaitGroup` (Go's).
 
+#![forbid(unsafe_code)]
+
 use super::budget::Budgeted;
 use event_listener::Event as Notifier;
 use std::fmt;

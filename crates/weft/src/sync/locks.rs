@@ -1,6 +1,8 @@
 //! `Mutex` and `RwLock`: async-lock's, behind thin wrappers whose acquires spend the
 //! cooperative budget.
 
+#![forbid(unsafe_code)]
+
 use super::budget::budgeted_future;
 use async_lock::{MutexGuard, RwLockReadGuard, RwLockUpgradableReadGuard, RwLockWriteGuard};
 use std::fmt;

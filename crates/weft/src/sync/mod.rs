@@ -29,6 +29,8 @@
 //! # });
 //! ```
 
+#![forbid(unsafe_code)]
+
 mod budget;
 mod event;
 mod locks;

@@ -9,6 +9,8 @@
 //! # });
 //! ```
 
+#![forbid(unsafe_code)]
+
 use crate::channel::{self, TrySendError};
 use futures_core::Stream;
 use std::fmt;

@@ -1,5 +1,7 @@
 //! `RateLimiter`: a token bucket with no background task.
 
+#![forbid(unsafe_code)]
+
 use crate::runtime::scheduler::coop;
 use crate::time::{sleep, Sleep};
 use std::collections::VecDeque;

@@ -1,6 +1,8 @@
 //! `Semaphore` and `Barrier`: async-lock's, behind thin wrappers whose acquires and waits
 //! spend the cooperative budget.
 
+#![forbid(unsafe_code)]
+
 use super::budget::budgeted_future;
 use async_lock::{BarrierWaitResult, SemaphoreGuard, SemaphoreGuardArc};
 use std::fmt;

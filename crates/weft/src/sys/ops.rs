@@ -8,9 +8,9 @@
 
 #![forbid(unsafe_code)]
 
+use crate::loom::sync::{Mutex, MutexGuard};
 use slab::Slab;
 use std::any::Any;
-use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 /// What an operation lends the kernel; handed back to the future on completion.
@@ -266,5 +266,71 @@ mod tests {
         assert_eq!(ops.orphan(key), (false, Leftover::Nothing));
         assert_eq!(GOT.load(SeqCst), 102);
         assert!(ops.in_flight().is_empty());
+    }
+}
+
+/// The race of a future dropped on one thread (orphaning its operation, then submitting a
+/// cancel if it was in flight) with the ring's completion reaped on another: the resources are
+/// freed exactly once, a delivered descriptor is closed exactly once, a salvage runs exactly
+/// once, whichever comes first.
+#[cfg(all(test, weft_loom))]
+mod loom_tests {
+    use super::*;
+    use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+    use loom::sync::Arc;
+
+    struct Counted(Arc<AtomicUsize>);
+
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.0.fetch_add(1, SeqCst);
+        }
+    }
+
+    #[test]
+    fn loom_orphan_races_completion() {
+        loom::model(|| {
+            let freed = Arc::new(AtomicUsize::new(0));
+            let ops = Arc::new(Ops::default());
+            let key = ops.insert(Box::new(Counted(freed.clone())), OpKind::ReturnsFd);
+            let reaper = {
+                let ops = ops.clone();
+                loom::thread::spawn(move || ops.complete(key, 5).1)
+            };
+            let (_in_flight, dropped) = ops.orphan(key);
+            let reaped = reaper.join().unwrap();
+            let closes = [&dropped, &reaped]
+                .iter()
+                .filter(|l| ***l == Leftover::CloseFd(5))
+                .count();
+            assert_eq!(closes, 1, "the delivered descriptor is closed once");
+            assert_eq!(freed.load(SeqCst), 1, "the resources are freed once");
+            assert!(ops.in_flight().is_empty());
+        });
+    }
+
+    #[test]
+    fn loom_orphan_races_completion_of_a_salvage() {
+        static SALVAGED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        fn salvage(res: Resources, result: i32) {
+            assert_eq!(result, 3);
+            drop(res);
+            SALVAGED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        loom::model(|| {
+            SALVAGED.store(0, std::sync::atomic::Ordering::SeqCst);
+            let freed = Arc::new(AtomicUsize::new(0));
+            let ops = Arc::new(Ops::default());
+            let key = ops.insert(Box::new(Counted(freed.clone())), OpKind::Salvage(salvage));
+            let reaper = {
+                let ops = ops.clone();
+                loom::thread::spawn(move || ops.complete(key, 3))
+            };
+            ops.orphan(key);
+            let (waker, _) = reaper.join().unwrap();
+            assert!(waker.is_none(), "nobody polled it");
+            assert_eq!(SALVAGED.load(std::sync::atomic::Ordering::SeqCst), 1);
+            assert_eq!(freed.load(SeqCst), 1);
+        });
     }
 }

@@ -72,7 +72,7 @@ fn token(key: usize, generation: u32) -> u64 {
 
 const RUNNING: u8 = 0;
 const PARKED: u8 = 1;
-const NOTIFIED: u8 = 2;
+const WAKE_PENDING: u8 = 2;
 
 /// The hand-shake between a worker parking in its backend and threads waking it.
 #[derive(Debug, Default)]
@@ -83,7 +83,7 @@ impl ParkState {
     pub(crate) fn enter_park(&self) -> bool {
         if self
             .0
-            .compare_exchange(NOTIFIED, RUNNING, SeqCst, SeqCst)
+            .compare_exchange(WAKE_PENDING, RUNNING, SeqCst, SeqCst)
             .is_ok()
         {
             return false;
@@ -105,7 +105,7 @@ impl ParkState {
 
     /// From any thread: true if the worker is blocked in the kernel and must be woken there.
     pub(crate) fn notify(&self) -> bool {
-        self.0.swap(NOTIFIED, SeqCst) == PARKED
+        self.0.swap(WAKE_PENDING, SeqCst) == PARKED
     }
 }
 
@@ -140,7 +140,7 @@ mod tests {
 #[cfg(all(test, weft_loom))]
 mod loom_tests {
     //! The wake-up flag: an `unpark` racing the worker going to sleep in the kernel either
-    //! writes the eventfd (the worker is, or is about to be, blocked) or leaves NOTIFIED for
+    //! writes the eventfd (the worker is, or is about to be, blocked) or leaves WAKE_PENDING for
     //! `enter_park` to consume; never neither, so the worker never sleeps through a wake-up.
 
     use super::ParkState;

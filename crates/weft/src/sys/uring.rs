@@ -140,6 +140,7 @@ impl UringDriver {
         let guard = self.sq.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: the `sq` mutex is held, so no other `SubmissionQueue` of this ring exists.
         let mut sq = unsafe { self.ring.submission_shared() };
+        let alone = sq.is_empty();
         // SAFETY: an entry's pointers, if any, point into the resources of an operation slot,
         // which keeps them until the operation completes (`submit_op`'s contract); polls and
         // cancels carry none.
@@ -151,7 +152,14 @@ impl UringDriver {
         }
         sq.sync();
         drop(sq);
-        if when == Submit::Now || self.closed.load(Ordering::Relaxed) {
+        let now = match when {
+            Submit::Now => true,
+            // Nothing else is queued, so this thread's enter submits only this entry, and none
+            // of the worker's requests gets its completion work tied to this thread.
+            Submit::Urgent => alone,
+            Submit::Later | Submit::Foreign => false,
+        };
+        if now || self.closed.load(Ordering::Relaxed) {
             // The entry is in the ring now, whatever `submit` says: a failed enter leaves it for
             // the next one, and its resources must stay with it.
             let _ = self.ring.submit();
@@ -159,7 +167,7 @@ impl UringDriver {
         }
         drop(guard);
         self.unsubmitted.store(true, Ordering::Release);
-        if when == Submit::Foreign {
+        if matches!(when, Submit::Foreign | Submit::Urgent) {
             self.unpark();
         }
         Ok(())
@@ -207,10 +215,10 @@ impl UringDriver {
         let entry = opcode::AsyncCancel::new(token)
             .build()
             .user_data(CANCEL_TOKEN);
-        // Until it runs, the poll keeps the socket open and the peer does not see it closed: on
-        // the worker it is submitted at once, from elsewhere the worker is woken to submit it.
-        let when = if local { Submit::Now } else { Submit::Foreign };
-        let _ = self.push(&entry, when);
+        // Until it runs, the poll keeps the socket open and the peer does not see it closed, so
+        // it does not wait for the worker's next poll (which a busy worker may not reach for
+        // long).
+        let _ = self.push(&entry, Submit::urgent(local));
     }
 
     pub(crate) fn unpark(&self) {
@@ -401,7 +409,9 @@ impl UringDriver {
             let cancel = opcode::AsyncCancel::new(OP | key as u64)
                 .build()
                 .user_data(CANCEL_TOKEN);
-            let _ = self.push(&cancel, Submit::from(local));
+            // An operation in flight holds its file (a socket stays open for the peer) and
+            // may still consume bytes: its cancellation goes out at once.
+            let _ = self.push(&cancel, Submit::urgent(local));
         }
     }
 }
@@ -453,6 +463,21 @@ enum Submit {
     Now,
     /// Another thread pushed it: the worker is woken if parked, and submits it.
     Foreign,
+    /// Another thread pushed it and it should not wait for a busy worker: that thread submits
+    /// it if nothing else is queued (else as `Foreign`).
+    Urgent,
+}
+
+impl Submit {
+    /// For an entry that must reach the kernel soon (a cancellation): at once on the ring's
+    /// worker, `Urgent` elsewhere.
+    fn urgent(local: bool) -> Self {
+        if local {
+            Submit::Now
+        } else {
+            Submit::Urgent
+        }
+    }
 }
 
 impl From<bool> for Submit {

@@ -1,21 +1,15 @@
 //! `JoinHandle`, the handle to a spawned task, and `JoinError`.
 
-use super::raw::{Task, TaskMeta};
 use crate::runtime::block_on;
 use crate::runtime::scheduler::coop;
-use std::any::Any;
+pub(crate) use crate::runtime::task::{Output, Panic};
+use crate::runtime::task::{Task, TaskMeta};
 use std::fmt;
 use std::future::Future;
 use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{ready, Context, Poll};
-
-/// A panic payload.
-pub(crate) type Panic = Box<dyn Any + Send + 'static>;
-
-/// What a task's future produces: its value, or the panic that ended it.
-pub(crate) type Output<T> = Result<T, Panic>;
 
 /// Why a task did not produce its value.
 ///
@@ -258,5 +252,82 @@ impl<T> Future for Catch<T> {
             Err(Some(panic)) => Err(JoinError::from_panic(&panic)),
             Err(None) => Err(JoinError::Cancelled),
         })
+    }
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use crate::Executor;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    fn wait_for(flag: &AtomicBool) {
+        let start = Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            assert!(start.elapsed() < Duration::from_secs(5), "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn output_panic_and_cancellation_come_back_through_the_handle() {
+        let ex = Executor::new(1);
+        assert_eq!(ex.spawn(async { 7 }).join(), 7);
+        let err = ex.block_on(ex.spawn(async { panic!("boom") }).catch());
+        assert_eq!(err, Err(JoinError::Panicked("boom".into())));
+        let pending = ex.spawn(std::future::pending::<()>());
+        pending.abort();
+        assert_eq!(ex.block_on(pending.catch()), Err(JoinError::Cancelled));
+    }
+
+    #[test]
+    fn a_dropped_handle_detaches_its_task() {
+        let ex = Executor::new(1);
+        let ran = Arc::new(AtomicBool::new(false));
+        let (go, wait) = crate::sync::oneshot::channel::<()>();
+        let flag = ran.clone();
+        drop(ex.spawn(async move {
+            let _ = wait.await;
+            flag.store(true, Ordering::SeqCst);
+        }));
+        go.send(()).unwrap();
+        wait_for(&ran);
+    }
+
+    /// Aborting through a handle whose task finished touches no registry slot: the slot may
+    /// belong to another task by then, which must keep running.
+    #[test]
+    fn aborting_a_finished_task_leaves_its_old_slot_alone() {
+        let ex = Executor::new(1);
+        let finished = ex.spawn(async { 1 });
+        while !finished.is_finished() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Likely reuses the finished task's registry slot.
+        let (go, wait) = crate::sync::oneshot::channel::<u32>();
+        let other = ex.spawn(async move { wait.await.unwrap() });
+        finished.abort();
+        go.send(5).unwrap();
+        assert_eq!(other.join(), 5);
+        assert!(finished.is_finished());
+    }
+
+    #[test]
+    fn is_finished_follows_the_task() {
+        let ex = Executor::new(1);
+        let (go, wait) = crate::sync::oneshot::channel::<()>();
+        let h = ex.spawn(async move {
+            let _ = wait.await;
+        });
+        assert!(!h.is_finished());
+        go.send(()).unwrap();
+        let start = Instant::now();
+        while !h.is_finished() {
+            assert!(start.elapsed() < Duration::from_secs(5), "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        h.join();
     }
 }

@@ -16,7 +16,6 @@
 //! ```
 
 mod join;
-pub(crate) mod raw;
 mod scope;
 mod set;
 

@@ -1,6 +1,8 @@
 //! `scope`: structured concurrency. Every task spawned on a scope has finished before the
 //! scope returns.
 
+#![forbid(unsafe_code)]
+
 use super::{JoinError, TaskSet};
 use std::fmt;
 use std::future::{poll_fn, Future};

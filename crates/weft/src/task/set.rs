@@ -1,5 +1,7 @@
 //! `TaskSet`: a set of spawned tasks to join as they finish.
 
+#![forbid(unsafe_code)]
+
 use super::{spawn, JoinError, JoinHandle};
 use slab::Slab;
 use std::collections::VecDeque;

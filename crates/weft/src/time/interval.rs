@@ -1,5 +1,7 @@
 //! `interval`: periodic ticks.
 
+#![forbid(unsafe_code)]
+
 use super::sleep::{far_future, sleep_until, Sleep};
 use std::future::{poll_fn, Future};
 use std::pin::Pin;

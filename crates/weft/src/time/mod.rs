@@ -22,13 +22,10 @@
 //! the workers (in `block_on` on a plain thread) registers on a worker of the executor it is
 //! inside, or of the global runtime.
 
-mod driver;
 mod interval;
 mod sleep;
 mod timeout;
-pub(crate) mod wheel;
 
-pub(crate) use driver::{Clock, Timers};
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use timeout::{timeout, timeout_at, Timeout, TimeoutError};

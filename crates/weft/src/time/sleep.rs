@@ -1,5 +1,7 @@
 //! `sleep`, `sleep_until` and the `Sleep` future.
 
+#![forbid(unsafe_code)]
+
 use crate::runtime::scheduler::coop;
 use crate::runtime::shared::Shared;
 use crate::runtime::{context, global};

@@ -1,5 +1,7 @@
 //! `timeout`: a future with a time limit.
 
+#![forbid(unsafe_code)]
+
 use super::sleep::{far_future, sleep_until, Sleep};
 use pin_project_lite::pin_project;
 use std::fmt;

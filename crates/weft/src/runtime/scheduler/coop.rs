@@ -6,6 +6,8 @@
 //! ready therefore yields back to the scheduler after a bounded number of operations and
 //! cannot starve the other tasks on its worker. `weft::task::unconstrained` opts a future out.
 
+#![forbid(unsafe_code)]
+
 use std::cell::Cell;
 use std::task::{Context, Poll};
 

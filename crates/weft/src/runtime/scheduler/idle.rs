@@ -1,12 +1,12 @@
 //! Which workers are parked, and how many are searching for work.
 //!
-//! The protocol is tokio's: one atomic word packs the number of unparked workers and the number
+//! The protocol is tokio's: one atomic word packs the number of awake (not parked) workers and the number
 //! of searching ones, so the hot check "should a push wake somebody?" is one load. A parked
 //! worker is woken only when nobody is searching (a searcher will find the new task anyway),
 //! and at most half of the workers search at once, so idle workers do not all pile onto the
 //! same victims.
 //!
-//! A worker that is woken by [`Idle::worker_to_notify`] is counted as unparked *and* searching
+//! A worker that is woken by [`Idle::worker_to_notify`] is counted as awake *and* searching
 //! by the notifier, under the sleepers lock, and told so through its `notified` flag.
 //!
 //! While some workers run, one parked worker is the *watcher*: it parks with a short timeout
@@ -19,13 +19,15 @@
 //! parks as the watcher. The resigning watcher publishes, then re-reads the idle word; the
 //! worker that unparked published, then reads the watcher: one of them sees the other.
 
+#![forbid(unsafe_code)]
+
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::Mutex;
 
-const UNPARK_SHIFT: usize = 16;
+const AWAKE_SHIFT: usize = 16;
 /// `watcher` when no parked worker watches.
 const NO_WATCHER: usize = usize::MAX;
-const SEARCH_MASK: usize = (1 << UNPARK_SHIFT) - 1;
+const SEARCH_MASK: usize = (1 << AWAKE_SHIFT) - 1;
 
 #[derive(Debug)]
 pub(crate) struct Idle {
@@ -41,14 +43,14 @@ fn searching(state: usize) -> usize {
     state & SEARCH_MASK
 }
 
-fn unparked(state: usize) -> usize {
-    state >> UNPARK_SHIFT
+fn awake(state: usize) -> usize {
+    state >> AWAKE_SHIFT
 }
 
 impl Idle {
     pub(crate) fn new(num_workers: usize) -> Self {
         Self {
-            state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
+            state: AtomicUsize::new(num_workers << AWAKE_SHIFT),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
             notified: (0..num_workers).map(|_| AtomicBool::new(false)).collect(),
             num_workers,
@@ -58,7 +60,7 @@ impl Idle {
 
     fn should_wake_one(&self) -> bool {
         let state = self.state.load(SeqCst);
-        searching(state) == 0 && unparked(state) < self.num_workers
+        searching(state) == 0 && awake(state) < self.num_workers
     }
 
     /// Picks a parked worker to wake, if waking one is useful, and counts it as unparked and
@@ -72,7 +74,7 @@ impl Idle {
             return None;
         }
         let worker = sleepers.pop()?;
-        self.state.fetch_add((1 << UNPARK_SHIFT) | 1, SeqCst);
+        self.state.fetch_add((1 << AWAKE_SHIFT) | 1, SeqCst);
         self.notified[worker].store(true, SeqCst);
         Some(worker)
     }
@@ -96,7 +98,7 @@ impl Idle {
     /// Records that `worker` is about to park.
     pub(crate) fn transition_to_parked(&self, worker: usize, is_searching: bool) {
         let mut sleepers = self.sleepers.lock().unwrap();
-        let dec = (1 << UNPARK_SHIFT) | usize::from(is_searching);
+        let dec = (1 << AWAKE_SHIFT) | usize::from(is_searching);
         self.state.fetch_sub(dec, SeqCst);
         sleepers.push(worker);
     }
@@ -114,7 +116,7 @@ impl Idle {
         }
         if let Some(i) = sleepers.iter().position(|&w| w == worker) {
             sleepers.swap_remove(i);
-            self.state.fetch_add(1 << UNPARK_SHIFT, SeqCst);
+            self.state.fetch_add(1 << AWAKE_SHIFT, SeqCst);
         }
         false
     }
@@ -124,13 +126,13 @@ impl Idle {
     /// worker parked gives the role up.
     pub(crate) fn watch_while_parked(&self, worker: usize) -> bool {
         let current = self.watcher.load(SeqCst);
-        if unparked(self.state.load(SeqCst)) > 0 {
+        if awake(self.state.load(SeqCst)) > 0 {
             return current == worker || self.try_watch(worker);
         }
         if current == worker {
             self.watcher.store(NO_WATCHER, SeqCst);
             // A worker that unparked just now may have seen us watching and asked for nobody.
-            if unparked(self.state.load(SeqCst)) > 0 {
+            if awake(self.state.load(SeqCst)) > 0 {
                 return self.try_watch(worker);
             }
         }
@@ -153,14 +155,13 @@ impl Idle {
     /// Called by a running worker that just put a task in its empty LIFO slot: true if some
     /// worker is parked and none watches, so one should be woken to watch.
     pub(crate) fn needs_watcher(&self) -> bool {
-        self.watcher.load(SeqCst) == NO_WATCHER
-            && unparked(self.state.load(SeqCst)) < self.num_workers
+        self.watcher.load(SeqCst) == NO_WATCHER && awake(self.state.load(SeqCst)) < self.num_workers
     }
 
     #[cfg(test)]
     pub(crate) fn counts(&self) -> (usize, usize) {
         let state = self.state.load(SeqCst);
-        (unparked(state), searching(state))
+        (awake(state), searching(state))
     }
 }
 

@@ -20,11 +20,15 @@
 //! unparked to look again. Both sides publish, fence and then read, so either the parking
 //! worker sees the new timer or the registrant sees the parked worker.
 
-use super::wheel::TimerWheel;
+#![forbid(unsafe_code)]
+
+mod wheel;
+
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::Mutex;
 use std::task::Waker;
 use std::time::{Duration, Instant};
+use wheel::TimerWheel;
 
 /// Maps instants to nanoseconds since the executor started (the wheel's time).
 #[derive(Debug, Clone, Copy)]
@@ -269,7 +273,7 @@ impl Timers {
     }
 
     /// Called by worker `me` after it wakes.
-    pub(crate) fn unparked(&self, me: usize) {
+    pub(crate) fn awake(&self, me: usize) {
         self.drivers[me]
             .parked_until
             .store(RUNNING, Ordering::SeqCst);

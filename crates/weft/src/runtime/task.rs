@@ -6,10 +6,10 @@
 //! reason this file needs `unsafe`). The wrapper catches the task's panics, turning them into
 //! the task's output, and unregisters the task from its executor when it completes or is dropped.
 
-use super::join::Output;
-use crate::runtime::registry::Slot;
-use crate::runtime::shared::Shared;
+use super::registry::Slot;
+use super::shared::Shared;
 use async_task::{Builder, ScheduleInfo, WithInfo};
+use std::any::Any;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -17,6 +17,12 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
+
+/// A panic payload.
+pub(crate) type Panic = Box<dyn Any + Send + 'static>;
+
+/// What a task's future produces: its value, or the panic that ended it.
+pub(crate) type Output<T> = Result<T, Panic>;
 
 /// A task ready to be polled.
 pub(crate) type Runnable = async_task::Runnable<TaskMeta>;
@@ -206,6 +212,72 @@ mod tests {
         fn drop(&mut self) {
             self.0.store(true, Ordering::SeqCst);
         }
+    }
+
+    fn wait_for(flag: &AtomicBool) {
+        let start = Instant::now();
+        while !flag.load(Ordering::SeqCst) {
+            assert!(start.elapsed() < Duration::from_secs(5), "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// A runnable dropped without being run drops its future (once) and unregisters the task.
+    #[test]
+    fn dropping_an_unrun_task_drops_its_future_and_unregisters_it() {
+        let ex = Executor::new(1);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(dropped.clone());
+        let shared = ex.shared().clone();
+        let shard = shared.registry.pick_shard(None);
+        let (runnable, task) = shared.registry.register(shard, &shared.shutdown, |slot| {
+            let (runnable, task) = spawn(TaskMeta::new(shared.clone(), slot), async move {
+                let _flag = flag;
+            });
+            (slot.map(|_| runnable.waker()), (runnable, task))
+        });
+        assert!(runnable.metadata().is_registered());
+        drop(runnable);
+        assert!(dropped.load(Ordering::SeqCst));
+        assert!(
+            shared.registry.drain().is_empty(),
+            "the task left the registry"
+        );
+        drop(task);
+    }
+
+    /// A future whose destructor panics: the panic is swallowed where the task is dropped, and
+    /// the worker keeps running tasks.
+    #[test]
+    fn a_panicking_destructor_does_not_take_the_worker_down() {
+        struct PanicOnDrop;
+        impl Drop for PanicOnDrop {
+            fn drop(&mut self) {
+                panic!("destructor");
+            }
+        }
+        let ex = Executor::new(1);
+        let h = ex.spawn(async {
+            let _p = PanicOnDrop;
+            std::future::pending::<()>().await;
+        });
+        h.abort();
+        assert!(ex.block_on(h.catch()).unwrap_err().is_cancelled());
+        assert_eq!(ex.spawn(async { 3 }).join(), 3);
+    }
+
+    /// A task's output is produced once and its future dropped after it completes.
+    #[test]
+    fn a_completed_task_drops_its_future_and_keeps_its_output() {
+        let ex = Executor::new(1);
+        let dropped = Arc::new(AtomicBool::new(false));
+        let flag = DropFlag(dropped.clone());
+        let h = ex.spawn(async move {
+            let _flag = flag;
+            String::from("out")
+        });
+        wait_for(&dropped);
+        assert_eq!(h.join(), "out");
     }
 
     /// An abort that lands after `run` checked the flag and before the poll starts (the task

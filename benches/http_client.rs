@@ -1,0 +1,222 @@
+//! HTTP/1.1 client throughput: 10,000 keep-alive GETs from 64 concurrent tasks against one
+//! local server, weft's `Client` (an executor of 2 workers) beside reqwest (tokio,
+//! multi-thread, 2 workers).
+//!
+//! The server is hyper on a tokio current-thread runtime in a process of its own (this binary,
+//! started again with `--server`), answering every request with a 13-byte body. Each client
+//! runs `HTTP_ROUNDS` rounds (default 3) after one warm-up round; reported per client: requests
+//! per second of each round and of the best, connections the server accepted, and the ratio
+//! of the best rates.
+//!
+//! `cargo bench -p weft-benches --bench http_client` (environment: `HTTP_REQUESTS`, default
+//! 10000; `HTTP_TASKS`, default 64; `HTTP_ROUNDS`).
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BODY: &str = "Hello, World!";
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--server") {
+        serve();
+        return;
+    }
+    let requests: usize = env_or("HTTP_REQUESTS", "10000")
+        .parse()
+        .expect("HTTP_REQUESTS");
+    let tasks: usize = env_or("HTTP_TASKS", "64").parse().expect("HTTP_TASKS");
+    let rounds: usize = env_or("HTTP_ROUNDS", "3").parse().expect("HTTP_ROUNDS");
+    println!(
+        "http_client: {requests} GETs from {tasks} tasks, {rounds} rounds, {} cores",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut best = Vec::new();
+    for name in ["weft", "reqwest"] {
+        let mut server = Server::start();
+        let url = format!("http://{}/", server.addr);
+        let run: Box<dyn Fn() -> Duration> = match name {
+            "weft" => Box::new(weft_client(url, requests, tasks)),
+            _ => Box::new(reqwest_client(url, requests, tasks)),
+        };
+        run(); // warm-up: connections opened, pools filled
+        let rates: Vec<f64> = (0..rounds)
+            .map(|_| requests as f64 / run().as_secs_f64())
+            .collect();
+        let top = rates.iter().cloned().fold(0.0, f64::max);
+        let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+        println!(
+            "{name:<8} req/s {:<32} best {top:>8.0}  connections {}",
+            shown.join(" / "),
+            server.connections()
+        );
+        best.push(top);
+        server.stop();
+    }
+    println!("weft / reqwest: {:.2}", best[0] / best[1]);
+}
+
+/// A closure that runs one round on weft and returns how long it took.
+fn weft_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Duration {
+    let ex = weft::Executor::new(2);
+    let client = weft::http::Client::new();
+    move || {
+        let left = Arc::new(AtomicUsize::new(requests));
+        let start = Instant::now();
+        ex.block_on(async {
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let (client, url, left) = (client.clone(), url.clone(), left.clone());
+                    weft::spawn(async move {
+                        while take(&left) {
+                            let res = client.get(&url).send().await.expect("weft: send");
+                            let body = res.bytes().await.expect("weft: body");
+                            assert_eq!(body.len(), BODY.len());
+                        }
+                    })
+                })
+                .collect();
+            weft::join(handles).await;
+        });
+        start.elapsed()
+    }
+}
+
+/// The same round on reqwest.
+fn reqwest_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Duration {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let client = reqwest::Client::new();
+    move || {
+        let left = Arc::new(AtomicUsize::new(requests));
+        let start = Instant::now();
+        rt.block_on(async {
+            let handles: Vec<_> = (0..tasks)
+                .map(|_| {
+                    let (client, url, left) = (client.clone(), url.clone(), left.clone());
+                    tokio::spawn(async move {
+                        while take(&left) {
+                            let res = client.get(&url).send().await.expect("reqwest: send");
+                            let body = res.bytes().await.expect("reqwest: body");
+                            assert_eq!(body.len(), BODY.len());
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.await.expect("reqwest task");
+            }
+        });
+        start.elapsed()
+    }
+}
+
+/// Takes one request off the count; false once none are left.
+fn take(left: &AtomicUsize) -> bool {
+    left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// The server process: hyper, HTTP/1.1 keep-alive, on a tokio current-thread runtime. It
+/// prints its address, then the connection count for each line read from stdin, and exits at
+/// the end of stdin.
+fn serve() {
+    use http_body_util::Full;
+    use hyper::body::Bytes;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let connections = Arc::new(AtomicUsize::new(0));
+    let listener = rt
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .expect("bind");
+    println!("{}", listener.local_addr().expect("local_addr"));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            if line.is_err() {
+                break;
+            }
+            println!("{}", counted.load(Ordering::Relaxed));
+        }
+        std::process::exit(0);
+    });
+    rt.block_on(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = tcp.set_nodelay(true);
+            connections.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let service = service_fn(|_req| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
+                        Bytes::from_static(BODY.as_bytes()),
+                    )))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(tcp), service)
+                    .await;
+            });
+        }
+    });
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Server {
+    fn start() -> Self {
+        let exe = std::env::current_exe().expect("current_exe");
+        let mut child = Command::new(exe)
+            .arg("--server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let addr = lines
+            .next()
+            .expect("the server's address")
+            .expect("read")
+            .parse()
+            .expect("an address");
+        Self { child, addr, lines }
+    }
+
+    fn connections(&mut self) -> usize {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().expect("stdin");
+        writeln!(stdin).expect("ask the server");
+        self.lines
+            .next()
+            .expect("the count")
+            .expect("read")
+            .parse()
+            .expect("a number")
+    }
+
+    fn stop(mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}

@@ -1,0 +1,477 @@
+//! One connection: connecting (TCP, then TLS for `https`), sending a request on it, reading
+//! the response head, and the stream that reads the response body and hands the connection
+//! back to the pool at the body's end.
+
+#![forbid(unsafe_code)]
+
+use super::pool::{Key, Pool};
+use crate::http::h1::{self, BodyState, Framing, ReadBuf, ResponseHead};
+use crate::http::{Body, Error, Method, StatusCode, Uri};
+use crate::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use crate::net::TcpStream;
+use crate::sync::SemaphoreGuardArc;
+use crate::time::Sleep;
+use bytes::Bytes;
+use futures_core::Stream;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+/// A response head larger than this is refused.
+pub(crate) const MAX_HEAD: usize = 64 * 1024;
+/// A response head with more header fields than this is refused.
+pub(crate) const MAX_HEADERS: usize = 100;
+/// The most a body read asks for at once.
+const MAX_CHUNK: usize = 64 * 1024;
+/// Informational (1xx) responses skipped before the final one, at most.
+const MAX_INFORMATIONAL: usize = 16;
+/// A body in memory at most this long is copied behind the head, to go out in one write.
+const COALESCE: usize = 16 * 1024;
+
+/// The byte stream of a connection: plain TCP or TLS over it.
+pub(crate) enum Io {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<futures_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => Pin::new(&mut **s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => Pin::new(&mut **s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_flush(cx),
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => Pin::new(&mut **s).poll_flush(cx),
+        }
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Io::Plain(s) => Pin::new(s).poll_close(cx),
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => Pin::new(&mut **s).poll_close(cx),
+        }
+    }
+}
+
+/// An open connection and the bytes read from it that no response consumed yet.
+pub(crate) struct Conn {
+    pub(crate) io: Io,
+    pub(crate) buf: ReadBuf,
+}
+
+impl Conn {
+    /// False once the executor the connection is registered with has shut down, or once the
+    /// server has closed the idle connection or sent bytes no request asked for.
+    // Without TLS the match has one arm.
+    #[cfg_attr(not(feature = "tls"), allow(clippy::infallible_destructuring_match))]
+    pub(crate) fn is_usable(&self) -> bool {
+        let tcp = match &self.io {
+            Io::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => s.get_ref().0,
+        };
+        !tcp.is_orphaned() && tcp.is_quiet()
+    }
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match &self.io {
+            Io::Plain(_) => "tcp",
+            #[cfg(feature = "tls")]
+            Io::Tls(_) => "tls",
+        };
+        f.debug_struct("Conn").field("io", &kind).finish()
+    }
+}
+
+/// What connecting needs from the client.
+pub(crate) struct Connector {
+    pub(crate) connect_timeout: Option<Duration>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: futures_rustls::TlsConnector,
+}
+
+impl fmt::Debug for Connector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connector")
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
+    }
+}
+
+impl Connector {
+    /// Opens a connection to `key` (for `url`, named in errors): TCP with `TCP_NODELAY`, and
+    /// the TLS handshake for `https`, all within the connect timeout.
+    pub(crate) async fn connect(&self, key: &Key, url: &Uri) -> Result<Conn, Error> {
+        let fut = self.open(key);
+        let io = match self.connect_timeout {
+            Some(d) => match crate::time::timeout(fut, d).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::timeout().with_source(format!(
+                    "connecting took longer than the connect timeout of {d:?}"
+                ))),
+            },
+            None => fut.await,
+        }
+        .map_err(|e| e.with_url(url))?;
+        Ok(Conn {
+            io,
+            buf: ReadBuf::new(),
+        })
+    }
+
+    async fn open(&self, key: &Key) -> Result<Io, Error> {
+        let tcp = TcpStream::connect((key.host.as_str(), key.port))
+            .await
+            .map_err(Error::connect)?;
+        // Requests are written whole: Nagle would only delay them.
+        let _ = tcp.set_nodelay(true);
+        if !key.https {
+            return Ok(Io::Plain(tcp));
+        }
+        #[cfg(feature = "tls")]
+        {
+            super::tls::handshake(&self.tls, &key.host, tcp).await
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            drop(tcp);
+            Err(Error::builder("https:// needs weft's `tls` feature"))
+        }
+    }
+}
+
+/// A failed exchange, and whether it failed before any byte of the response arrived (the
+/// server may have closed an idle connection: the request can go again on a new one).
+pub(crate) struct Failed {
+    pub(crate) error: Error,
+    pub(crate) nothing_received: bool,
+}
+
+impl Failed {
+    fn early(error: Error) -> Self {
+        Self {
+            error,
+            nothing_received: true,
+        }
+    }
+
+    fn late(error: Error) -> Self {
+        Self {
+            error,
+            nothing_received: false,
+        }
+    }
+}
+
+/// Writes a request (`head` already encoded for `framing`) and its body, then reads the
+/// final response head (1xx responses are skipped).
+pub(crate) async fn exchange(
+    conn: &mut Conn,
+    mut head: Vec<u8>,
+    body: &mut Body,
+    framing: Framing,
+) -> Result<ResponseHead, Failed> {
+    write_request(conn, &mut head, body, framing).await?;
+    read_head(conn).await
+}
+
+async fn write_request(
+    conn: &mut Conn,
+    head: &mut Vec<u8>,
+    body: &mut Body,
+    framing: Framing,
+) -> Result<(), Failed> {
+    let io = &mut conn.io;
+    let write_err = |e: io::Error| Failed::early(Error::io(e));
+    if let Some(bytes) = body.as_bytes() {
+        if bytes.len() <= COALESCE {
+            head.extend_from_slice(bytes);
+            io.write_all(head).await.map_err(write_err)?;
+        } else {
+            io.write_all(head).await.map_err(write_err)?;
+            io.write_all(bytes).await.map_err(write_err)?;
+        }
+        return io.flush().await.map_err(write_err);
+    }
+    io.write_all(head).await.map_err(write_err)?;
+    let mut sent: u64 = 0;
+    let mut out = Vec::new();
+    while let Some(chunk) = body.chunk().await {
+        let chunk = chunk.map_err(Failed::late)?;
+        sent = sent.saturating_add(chunk.len() as u64);
+        match framing {
+            Framing::Length(n) if sent > n => {
+                return Err(Failed::late(Error::body(format!(
+                    "the request body is longer than its length of {n} bytes"
+                ))));
+            }
+            Framing::Chunked => {
+                out.clear();
+                h1::write_chunk(&mut out, &chunk);
+                io.write_all(&out).await.map_err(write_err)?;
+            }
+            _ => io.write_all(&chunk).await.map_err(write_err)?,
+        }
+    }
+    match framing {
+        Framing::Length(n) if sent != n => {
+            return Err(Failed::late(Error::body(format!(
+                "the request body ended after {sent} of its {n} bytes"
+            ))));
+        }
+        Framing::Chunked => {
+            out.clear();
+            h1::write_last_chunk(&mut out);
+            io.write_all(&out).await.map_err(write_err)?;
+        }
+        _ => {}
+    }
+    io.flush().await.map_err(write_err)
+}
+
+async fn read_head(conn: &mut Conn) -> Result<ResponseHead, Failed> {
+    let mut received = !conn.buf.is_empty();
+    let mut informational = 0;
+    loop {
+        match h1::parse_response(conn.buf.data(), MAX_HEAD, MAX_HEADERS) {
+            Ok(Some((head, len))) => {
+                conn.buf.consume(len);
+                if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS
+                {
+                    informational += 1;
+                    if informational > MAX_INFORMATIONAL {
+                        return Err(Failed::late(Error::protocol(
+                            "too many informational (1xx) responses",
+                        )));
+                    }
+                    continue;
+                }
+                return Ok(head);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Failed::late(Error::protocol(format!(
+                    "invalid response head: {}",
+                    e.reason()
+                ))))
+            }
+        }
+        let n = conn
+            .buf
+            .fill(&mut conn.io, MAX_HEAD)
+            .await
+            .map_err(|e| Failed {
+                error: Error::io(e),
+                nothing_received: !received,
+            })?;
+        if n == 0 {
+            return Err(if received {
+                Failed::late(Error::protocol(
+                    "the connection closed inside the response head",
+                ))
+            } else {
+                Failed::early(Error::io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the connection closed before the response",
+                )))
+            });
+        }
+        received = true;
+    }
+}
+
+/// Where a connection goes once its response is read.
+pub(crate) struct Return {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) key: Key,
+    /// The response lets the connection stay open.
+    pub(crate) keep_alive: bool,
+    /// The client's cap on requests in flight to this host, released at the body's end.
+    pub(crate) permit: Option<SemaphoreGuardArc>,
+}
+
+impl Return {
+    /// The response is read to its end: the connection goes back to the pool if it may.
+    fn done(self, conn: Conn) {
+        if self.keep_alive && conn.buf.is_empty() {
+            self.pool.put(self.key, conn);
+        }
+        drop(self.permit);
+    }
+}
+
+/// The body of a response read from `conn` with `framing`, handing the connection back at its
+/// end; dropped before its end, it closes the connection. `deadline` ends it with a timeout.
+pub(crate) fn response_body(
+    mut conn: Conn,
+    framing: Framing,
+    ret: Return,
+    url: Uri,
+    deadline: Option<Instant>,
+) -> Body {
+    let state = BodyState::new(framing);
+    if state.is_done() {
+        ret.done(conn);
+        return Body::empty();
+    }
+    let len = match framing {
+        Framing::Length(n) => Some(n),
+        _ => None,
+    };
+    if let BodyState::Length(n) = state {
+        // Nothing left to wait for once the bytes are already here.
+        if conn.buf.data().len() as u64 >= n {
+            let bytes = conn.buf.split_to(n as usize);
+            ret.done(conn);
+            return Body::from(bytes);
+        }
+    }
+    let reader = Reader {
+        conn: Some(conn),
+        state,
+        ret: Some(ret),
+        url: url.clone(),
+    };
+    let stream = futures_lite::stream::unfold(reader, Reader::step);
+    Body::streaming(
+        Box::pin(WithDeadline {
+            inner: Some(Box::pin(stream)),
+            deadline: deadline.map(|d| (d, None)),
+            url,
+        }),
+        len,
+    )
+}
+
+struct Reader {
+    /// `None` once the body ended or failed.
+    conn: Option<Conn>,
+    state: BodyState,
+    ret: Option<Return>,
+    url: Uri,
+}
+
+impl Reader {
+    async fn step(mut self) -> Option<(Result<Bytes, Error>, Self)> {
+        let conn = self.conn.as_mut()?;
+        match self
+            .state
+            .next(&mut conn.buf, &mut conn.io, MAX_CHUNK)
+            .await
+        {
+            Ok(Some(bytes)) => {
+                if self.state.is_done() {
+                    self.finish();
+                }
+                Some((Ok(bytes), self))
+            }
+            Ok(None) => {
+                self.finish();
+                None
+            }
+            Err(e) => {
+                // The connection is in an unknown state: closed, never reused.
+                self.conn = None;
+                self.ret = None;
+                let e = e.with_url(&self.url);
+                Some((Err(e), self))
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let (Some(conn), Some(ret)) = (self.conn.take(), self.ret.take()) {
+            ret.done(conn);
+        }
+    }
+}
+
+type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+/// A body stream that ends with a timeout error at the request's deadline (dropping the
+/// connection).
+struct WithDeadline {
+    inner: Option<ChunkStream>,
+    deadline: Option<(Instant, Option<Pin<Box<Sleep>>>)>,
+    url: Uri,
+}
+
+impl Stream for WithDeadline {
+    type Item = Result<Bytes, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let expired = |this: &mut Self| {
+            this.inner = None;
+            this.deadline = None;
+            Poll::Ready(Some(Err(Error::timeout()
+                .with_source("the response body was not read before the request's deadline")
+                .with_url(&this.url))))
+        };
+        if let Some((at, _)) = &this.deadline {
+            if Instant::now() >= *at {
+                return expired(this);
+            }
+        }
+        match inner.as_mut().poll_next(cx) {
+            Poll::Ready(None) => {
+                this.inner = None;
+                Poll::Ready(None)
+            }
+            Poll::Ready(item) => Poll::Ready(item),
+            Poll::Pending => {
+                if let Some((at, sleep)) = &mut this.deadline {
+                    let sleep =
+                        sleep.get_or_insert_with(|| Box::pin(crate::time::sleep_until(*at)));
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return expired(this);
+                    }
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Whether a request with this method may be sent again after a failure (RFC 9110 9.2.2).
+pub(crate) fn idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}

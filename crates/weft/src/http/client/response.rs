@@ -1,0 +1,167 @@
+//! The client's `Response`: the head, the URL it came from, and the body still to be read.
+
+#![forbid(unsafe_code)]
+
+use crate::http::{Body, Error, HeaderMap, StatusCode, Uri, Version};
+use bytes::Bytes;
+use std::fmt;
+
+/// A response received by a [`Client`](super::Client): its status, version and headers, the
+/// URL it came from (after redirects), and its body, read on demand.
+///
+/// The body streams from the connection: reading it to its end hands the connection back to
+/// the pool, and dropping the response before that closes the connection. A request's
+/// [`timeout`](super::RequestBuilder::timeout) covers reading the body too.
+///
+/// # Examples
+///
+/// ```no_run
+/// # weft::block_on(async {
+/// let response = weft::http::get("http://127.0.0.1:8080/").await?;
+/// println!("{} from {}", response.status(), response.url());
+/// let text = response.error_for_status()?.text().await?;
+/// # drop(text);
+/// # Ok::<(), weft::http::Error>(()) }).unwrap();
+/// ```
+pub struct Response {
+    status: StatusCode,
+    version: Version,
+    headers: HeaderMap,
+    url: Uri,
+    body: Body,
+}
+
+impl Response {
+    pub(crate) fn new(
+        status: StatusCode,
+        version: Version,
+        headers: HeaderMap,
+        url: Uri,
+        body: Body,
+    ) -> Self {
+        Self {
+            status,
+            version,
+            headers,
+            url,
+            body,
+        }
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The HTTP version the server answered with.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The header fields.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The header fields, to change.
+    pub fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.headers
+    }
+
+    /// The URL this response came from: the request's, or the last one redirected to.
+    pub fn url(&self) -> &Uri {
+        &self.url
+    }
+
+    /// The body's length, if the server announced it (`Content-Length`) or it is already read.
+    pub fn content_length(&self) -> Option<u64> {
+        self.body.len()
+    }
+
+    /// Reads the whole body.
+    ///
+    /// # Errors
+    ///
+    /// An [`is_body`](Error::is_body) error if the connection fails or closes before the body's
+    /// end, or the body is malformed; an [`is_timeout`](Error::is_timeout) one at the request's
+    /// deadline.
+    pub async fn bytes(self) -> Result<Bytes, Error> {
+        let url = self.url;
+        self.body.bytes().await.map_err(|e| e.with_url(&url))
+    }
+
+    /// Reads the whole body as UTF-8 text.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Response::bytes), and an [`is_body`](Error::is_body) error if it is not
+    /// UTF-8.
+    pub async fn text(self) -> Result<String, Error> {
+        let url = self.url;
+        self.body.text().await.map_err(|e| e.with_url(&url))
+    }
+
+    /// Reads the whole body and parses it as JSON.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Response::bytes), and an [`is_body`](Error::is_body) error if it is not
+    /// valid JSON for `T`.
+    pub async fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        let url = self.url;
+        self.body.json().await.map_err(|e| e.with_url(&url))
+    }
+
+    /// The next chunk of the body; `None` at its end.
+    ///
+    /// # Errors
+    ///
+    /// As [`bytes`](Response::bytes).
+    pub async fn chunk(&mut self) -> Option<Result<Bytes, Error>> {
+        let url = &self.url;
+        self.body
+            .chunk()
+            .await
+            .map(|r| r.map_err(|e| e.with_url(url)))
+    }
+
+    /// Turns a 4xx or 5xx response into an [`is_status`](Error::is_status) error that names the
+    /// URL (its body is dropped); any other response comes back as it is.
+    ///
+    /// # Errors
+    ///
+    /// The status error, for a client (4xx) or server (5xx) error status.
+    pub fn error_for_status(self) -> Result<Self, Error> {
+        if self.status.is_client_error() || self.status.is_server_error() {
+            return Err(Error::status_error(self.status).with_url(&self.url));
+        }
+        Ok(self)
+    }
+
+    /// The body, to read or to pass on.
+    pub fn into_body(self) -> Body {
+        self.body
+    }
+
+    /// The response as the `http` crate's [`Response`](http::Response): status, version,
+    /// headers and body (the URL goes into its extensions, as a [`Uri`]).
+    pub fn into_http(self) -> http::Response<Body> {
+        let mut res = http::Response::new(self.body);
+        *res.status_mut() = self.status;
+        *res.version_mut() = self.version;
+        *res.headers_mut() = self.headers;
+        res.extensions_mut().insert(self.url);
+        res
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("url", &self.url)
+            .field("status", &self.status)
+            .field("version", &self.version)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}

@@ -1,0 +1,301 @@
+//! A request's way through the client: the deadline, the redirects, the connection taken from
+//! the pool or opened, and the one retry on a new connection when a pooled one was stale.
+
+#![forbid(unsafe_code)]
+
+use super::conn::{self, Return};
+use super::pool::Key;
+use super::request::{self, Request};
+use super::{redirect, Client, ClientRef, Response};
+use crate::http::h1::{self, Framing};
+use crate::http::header::{
+    AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION,
+    PROXY_AUTHORIZATION, TRANSFER_ENCODING,
+};
+use crate::http::{Body, Error, HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
+use bytes::Bytes;
+use std::time::Instant;
+
+/// The most of a redirect response's body read so that its connection can be reused; a
+/// longer one is dropped with its connection.
+const DRAIN_REDIRECT_BODY: u64 = 64 * 1024;
+
+pub(crate) async fn execute(client: &Client, req: Request) -> Result<Response, Error> {
+    let inner = &*client.inner;
+    let limit = req.timeout.or(inner.timeout);
+    let deadline = limit.and_then(|d| Instant::now().checked_add(d));
+    let url = req.url.clone();
+    let fut = follow(inner, req, deadline);
+    match (deadline, limit) {
+        (Some(at), Some(limit)) => match crate::time::timeout_at(fut, at).await {
+            Ok(r) => r,
+            Err(_) => Err(Error::timeout()
+                .with_source(format!("no response within the timeout of {limit:?}"))
+                .with_url(&url)),
+        },
+        _ => fut.await,
+    }
+}
+
+/// Sends the request, and again to each redirect's target the policy lets it follow.
+async fn follow(
+    client: &ClientRef,
+    req: Request,
+    deadline: Option<Instant>,
+) -> Result<Response, Error> {
+    let Request {
+        mut method,
+        mut url,
+        mut headers,
+        mut body,
+        ..
+    } = req;
+    // A body in memory can be sent again (on a 307 or 308); a stream only once.
+    let mut replay: Option<Bytes> = body.as_bytes().cloned();
+    let mut visited: Vec<Uri> = Vec::new();
+    loop {
+        let this_body = match &replay {
+            Some(bytes) => Body::from(bytes.clone()),
+            None => std::mem::take(&mut body),
+        };
+        let response = send_once(client, &method, &url, &headers, this_body, deadline).await?;
+        let Some(max) = client.redirect.max() else {
+            return Ok(response);
+        };
+        let status = response.status();
+        let changes_to_get = match status {
+            StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND | StatusCode::SEE_OTHER => true,
+            StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => {
+                if replay.is_none() {
+                    // The body was a stream, already sent: it cannot go again.
+                    return Ok(response);
+                }
+                false
+            }
+            _ => return Ok(response),
+        };
+        let Some(location) = response.headers().get(LOCATION) else {
+            return Ok(response);
+        };
+        let location = location.to_str().map_err(|_| {
+            Error::redirect("the Location header is not a valid URL (not ASCII)").with_url(&url)
+        })?;
+        let next = redirect::resolve(&url, location)?;
+        let next = request::check(next.clone()).map_err(|_| {
+            Error::redirect(format!(
+                "the redirect goes to {next}, not an http or https URL"
+            ))
+            .with_url(&url)
+        })?;
+        if is_https(&url) && !is_https(&next) {
+            return Err(Error::redirect(format!(
+                "refusing to follow a redirect from https to http ({next})"
+            ))
+            .with_url(&url));
+        }
+        visited.push(url.clone());
+        if visited.contains(&next) {
+            return Err(
+                Error::redirect(format!("redirect loop: {next} was visited already"))
+                    .with_url(&url),
+            );
+        }
+        if visited.len() > max {
+            return Err(
+                Error::redirect(format!("more than {max} redirects, the last to {next}"))
+                    .with_url(&url),
+            );
+        }
+        if changes_to_get {
+            if method != Method::HEAD {
+                method = Method::GET;
+            }
+            replay = Some(Bytes::new());
+            for name in [
+                CONTENT_TYPE,
+                CONTENT_LENGTH,
+                CONTENT_ENCODING,
+                TRANSFER_ENCODING,
+            ] {
+                headers.remove(name);
+            }
+        }
+        if origin(&url) != origin(&next) {
+            for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, HOST] {
+                headers.remove(name);
+            }
+        }
+        // Read a short redirect body to its end so that its connection goes back to the pool.
+        let _ = response
+            .into_body()
+            .limit(DRAIN_REDIRECT_BODY)
+            .bytes()
+            .await;
+        url = next;
+    }
+}
+
+/// One request and its response head, on a pooled connection or a new one.
+async fn send_once(
+    client: &ClientRef,
+    method: &Method,
+    url: &Uri,
+    headers: &HeaderMap,
+    mut body: Body,
+    deadline: Option<Instant>,
+) -> Result<Response, Error> {
+    let key = key(url);
+    let permit = client.pool.permit(&key).await;
+    let (framing, mut head) = encode_head(client, method, url, headers, &body)?;
+    let replay = match conn::idempotent(method) {
+        true => body.as_bytes().cloned(),
+        false => None,
+    };
+    let mut pooled = client.pool.checkout(&key);
+    let mut reused = pooled.is_some();
+    let (conn, response) = loop {
+        let mut conn = match pooled.take() {
+            Some(conn) => conn,
+            None => client.connector.connect(&key, url).await?,
+        };
+        let this_head = match reused {
+            true => head.clone(),
+            false => std::mem::take(&mut head),
+        };
+        match conn::exchange(&mut conn, this_head, &mut body, framing).await {
+            Ok(response) => break (conn, response),
+            Err(failed) => {
+                // A pooled connection the server closed while it was idle: once more, on a
+                // new connection, if sending the request again is safe.
+                if let (true, true, Some(bytes)) = (reused, failed.nothing_received, &replay) {
+                    reused = false;
+                    body = Body::from(bytes.clone());
+                    continue;
+                }
+                return Err(failed.error.with_url(url));
+            }
+        }
+    };
+    let framing = h1::response_framing(method, &response).map_err(|e| {
+        Error::protocol(format!("invalid response framing: {}", e.reason())).with_url(url)
+    })?;
+    let keep_alive = h1::keep_alive(response.version, &response.headers)
+        && h1::keep_alive(Version::HTTP_11, headers)
+        && framing != Framing::Close
+        && response.status != StatusCode::SWITCHING_PROTOCOLS;
+    let ret = Return {
+        pool: client.pool.clone(),
+        key,
+        keep_alive,
+        permit,
+    };
+    let body = conn::response_body(conn, framing, ret, url.clone(), deadline);
+    Ok(Response::new(
+        response.status,
+        response.version,
+        response.headers,
+        url.clone(),
+        body,
+    ))
+}
+
+/// The request head: `Host` first, the client's default fields, the request's (which replace
+/// defaults of the same name), and the framing for `body`.
+fn encode_head(
+    client: &ClientRef,
+    method: &Method,
+    url: &Uri,
+    headers: &HeaderMap,
+    body: &Body,
+) -> Result<(Framing, Vec<u8>), Error> {
+    let mut all = HeaderMap::with_capacity(client.headers.len() + headers.len() + 1);
+    if !headers.contains_key(HOST) {
+        all.insert(HOST, host_value(url)?);
+    }
+    for (name, value) in &client.headers {
+        if !headers.contains_key(name) {
+            all.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in headers {
+        all.append(name.clone(), value.clone());
+    }
+    let framing = match body.len() {
+        Some(n) => Framing::Length(n),
+        None => Framing::Chunked,
+    };
+    let target = url.path_and_query().map_or("/", |pq| pq.as_str());
+    let mut out = Vec::with_capacity(256);
+    h1::write_request_head(&mut out, method, target, &all, framing);
+    Ok((framing, out))
+}
+
+/// The `Host` field: the URL's host, and its port unless it is the scheme's default.
+fn host_value(url: &Uri) -> Result<HeaderValue, Error> {
+    let host = url.host().unwrap_or_default();
+    let value = match url.port_u16() {
+        Some(port) if port != default_port(url) => format!("{host}:{port}"),
+        _ => host.to_owned(),
+    };
+    HeaderValue::from_str(&value)
+        .map_err(|e| Error::builder("the URL's host is not a valid Host").with_source(e))
+}
+
+fn is_https(url: &Uri) -> bool {
+    url.scheme_str()
+        .is_some_and(|s| s.eq_ignore_ascii_case("https"))
+}
+
+fn default_port(url: &Uri) -> u16 {
+    if is_https(url) {
+        443
+    } else {
+        80
+    }
+}
+
+/// The pool key of a URL checked by `request::check`.
+pub(crate) fn key(url: &Uri) -> Key {
+    let host = url.host().unwrap_or_default();
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    Key {
+        https: is_https(url),
+        host: host.to_ascii_lowercase(),
+        port: url.port_u16().unwrap_or_else(|| default_port(url)),
+    }
+}
+
+/// Where credentials may go: the same scheme, host and port.
+fn origin(url: &Uri) -> Key {
+    key(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pool_keys_and_host_fields_name_the_origin() {
+        let url: Uri = "http://[::1]:8080/x".parse().unwrap();
+        assert_eq!(
+            key(&url),
+            Key {
+                https: false,
+                host: "::1".into(),
+                port: 8080
+            }
+        );
+        assert_eq!(host_value(&url).unwrap(), "[::1]:8080");
+        let url: Uri = "https://Example.COM:443/".parse().unwrap();
+        assert_eq!(key(&url).host, "example.com");
+        assert_eq!(key(&url).port, 443);
+        assert!(key(&url).https);
+        assert_eq!(host_value(&url).unwrap(), "Example.COM");
+        let url: Uri = "http://h/".parse().unwrap();
+        assert_eq!(key(&url).port, 80);
+        assert_eq!(host_value(&url).unwrap(), "h");
+    }
+}
