@@ -3,8 +3,9 @@
 //!
 //! The channel sections (4.1-4.4, 5.5) are brief here; `cargo run --example channels`,
 //! `--example pipeline` and `--example producer_consumer` show them in full; I/O has
-//! `--example http_server` (the guide's Example 1) and `--example echo`. HTTP joins this tour
-//! when it lands.
+//! `--example echo`; HTTP has `--example http_server` (the guide's Example 1),
+//! `--example downloads` (Example 2), `--example fetch_json` (Example 5) and
+//! `--example json_api`. The tour's own HTTP stop starts a local server and asks it.
 
 use std::time::{Duration, Instant};
 use weft::{sleep, spawn, timeout, Channel, Executor, JoinError, JoinHandle, TimeoutError};
@@ -59,6 +60,34 @@ async fn io_multiplexing() -> std::io::Result<()> {
         println!("  connection {i} echoed {reply:?}");
     }
     server.await
+}
+
+// Examples 1 and 5 in small: a local HTTP server on `weft::http::serve`, asked by weft's
+// client (`weft::http::get`), JSON in and out, then a graceful shutdown.
+async fn http_round_trip() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use weft::http::{Body, Request, Response};
+    let listener = weft::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let stop = std::sync::Arc::new(weft::sync::Event::new());
+    let server = {
+        let stop = stop.clone();
+        spawn(async move {
+            weft::http::serve(listener, |req: Request<Body>| async move {
+                let greeting = serde_json::json!({ "hello": req.uri().path() });
+                Response::new(Body::from(greeting.to_string()))
+            })
+            .with_graceful_shutdown(async move { stop.wait().await })
+            .await
+        })
+    };
+    let response = weft::http::get(format!("http://{addr}/world")).await?;
+    println!("  GET /world -> {}", response.status());
+    let data: serde_json::Value = response.json().await?;
+    println!("  JSON: {data}");
+    stop.set();
+    server.await?;
+    println!("  server shut down gracefully");
+    Ok(())
 }
 
 #[weft::main]
@@ -328,6 +357,11 @@ async fn main() {
     })
     .await;
     println!("  both tasks finished before scope returned");
+
+    println!("Examples 1 and 5: an HTTP server and client, with JSON");
+    if let Err(e) = http_round_trip().await {
+        println!("  HTTP failed: {e}");
+    }
 
     println!("8.5 graceful shutdown: an Event and select!");
     let shutdown = std::sync::Arc::new(weft::sync::Event::new());

@@ -21,6 +21,7 @@ pub(crate) mod h1;
 pub mod server;
 
 pub use body::Body;
+pub use bytes::Bytes;
 pub use client::{get, Client, ClientBuilder, RequestBuilder};
 pub use error::Error;
 pub use server::{serve, IntoResponse, Serve};
