@@ -20,8 +20,8 @@ fn rate_is_accurate_over_one_second() {
         }
     });
     // 200 per second plus the 10 the bucket starts with: 210. Never more than that (+5 %); the
-    // lower bound allows for wake-ups that come late on a loaded machine (a limiter that loses
-    // the time of each wake-up would come in far below it).
+    // lower bound only catches a limiter far too slow, allowing for wake-ups that come late on
+    // a loaded machine.
     assert!((160..=220).contains(&n), "{n} acquisitions in 1 s at 200/s");
 }
 
