@@ -14,6 +14,16 @@
 //! its future collects it; if the future is dropped first, the value is offered again, first in
 //! line (to the next parked receiver, else the front of the buffer).
 //!
+//! A `Channel` or `Receiver` used as a `Stream` parks a *weak* waiter: the handle outlives the
+//! `next()` futures that poll it, and cannot tell when one is dropped (a timeout, a lost
+//! `select!` or race), so a value handed to it could sit there unseen. A sender never hands
+//! a value to a weak waiter: it wakes it (unlinking it) and goes on down the line; the value
+//! goes to a plain receiver parked behind it, else into the buffer, where the woken stream (or
+//! anyone else) takes it through the normal path. A parked weak waiter still counts as a
+//! receiver waiting, so on an unbuffered channel a send that wakes one completes and leaves its
+//! value in the buffer, beyond the capacity, as if handed off. Such values and re-offered ones
+//! are the only ones beyond the capacity, and they come first in line.
+//!
 //! Wakers are collected under the lock and woken after it is released.
 
 use super::lock::{ChanGuard, ChanLock};
@@ -101,12 +111,18 @@ pub(crate) enum RecvOutcome<T> {
     Pending,
     Value(T),
     Closed,
+    /// A weak waiter was woken and unlinked: a value arrived for it to look for. It holds
+    /// nothing; its owner receives through the normal path.
+    Woken,
 }
 
 #[derive(Debug)]
 pub(crate) struct RecvWaiter<T> {
     pub(crate) outcome: RecvOutcome<T>,
     pub(crate) notify: Notify,
+    /// A stream handle's waiter (see the module docs): woken when a value arrives, never
+    /// handed one. Always a plain waker, never a select's.
+    pub(crate) weak: bool,
 }
 
 /// The buffer's capacity.
@@ -292,6 +308,49 @@ pub(crate) struct Chan<T> {
     pub(crate) capacity: Capacity,
 }
 
+/// Claims, for a sender (`me` is its own select, if any), the first parked receiver it may
+/// hand a value to, and unlinks it, as `claim_first` does. Weak waiters met on the way are
+/// woken and unlinked instead (see the module docs); `woke` says whether there were any.
+#[inline]
+fn claim_receiver<'l, T>(
+    list: &'l mut List<RecvWaiter<T>>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+    wake: &mut Wakeups,
+    woke: &mut bool,
+) -> Option<&'l mut RecvWaiter<T>> {
+    if list.is_empty() {
+        return None;
+    }
+    claim_receiver_parked(list, version, me, wake, woke)
+}
+
+fn claim_receiver_parked<'l, T>(
+    list: &'l mut List<RecvWaiter<T>>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+    wake: &mut Wakeups,
+    woke: &mut bool,
+) -> Option<&'l mut RecvWaiter<T>> {
+    list.take_first(|w| {
+        if w.weak {
+            w.outcome = RecvOutcome::Woken;
+            wake.push(w.notify.take_wake());
+            *woke = true;
+            return Visit::Unlink;
+        }
+        match w.notify.claim(me) {
+            Claim::Won => Visit::Take,
+            Claim::Busy => {
+                *version = version.wrapping_add(1);
+                Visit::Skip
+            }
+            Claim::Lost => Visit::Unlink,
+            Claim::Own => Visit::Skip,
+        }
+    })
+}
+
 impl<T> Chan<T> {
     pub(crate) fn new(capacity: Capacity) -> Self {
         let prealloc = match capacity {
@@ -364,14 +423,20 @@ impl<T> Chan<T> {
         if st.closed {
             return Err(value);
         }
-        if let Some(waiter) = claim_first(&mut st.receivers, &mut st.version, me) {
+        let mut woke = false;
+        if let Some(waiter) =
+            claim_receiver(&mut st.receivers, &mut st.version, me, wake, &mut woke)
+        {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.take_wake());
             st.handed += 1;
             st.changed();
             return Ok(());
         }
-        if self.has_room(st) {
+        // A weak waiter is a receiver waiting: the value is handed off to the buffer for it.
+        // (It parked on an empty buffer and is woken by anything that enters, so only an
+        // unbuffered channel can lack room here.)
+        if woke || self.has_room(st) {
             st.buf.push_back(value);
             st.changed();
             return Ok(());
@@ -419,7 +484,11 @@ impl<T> Chan<T> {
     /// Puts back a value a dropped receiver had been handed: first in line.
     pub(crate) fn reoffer_locked(&self, st: &mut State<T>, value: T, wake: &mut Wakeups) {
         st.changed();
-        if let Some(waiter) = claim_first(&mut st.receivers, &mut st.version, None) {
+        // Weak waiters met on the way are woken to take it from the buffer.
+        let mut woke = false;
+        if let Some(waiter) =
+            claim_receiver(&mut st.receivers, &mut st.version, None, wake, &mut woke)
+        {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.take_wake());
             st.handed += 1;
@@ -485,6 +554,7 @@ mod tests {
         dead.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(token.clone(), 0),
+            weak: false,
         });
         // The select finishes some other way: this waiter can never be claimed again.
         assert_eq!(token.begin_poll(), None);
@@ -509,6 +579,7 @@ mod tests {
         mine.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(own.clone(), 1),
+            weak: false,
         });
         let mut st = chan.lock();
         assert_eq!(

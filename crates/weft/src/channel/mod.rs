@@ -41,6 +41,12 @@
 //!   are `!Unpin`: `.await` them, or pin them (`std::pin::pin!`, `Box::pin`) to poll them by
 //!   hand. Used as a [`Stream`], a `Channel` or `Receiver` handle keeps one boxed waiter, made
 //!   on its first poll and reused.
+//! - **Streams give up nothing.** A `next()` on a handle can be dropped after it parked (under
+//!   a timeout, as a losing `select!` arm or race) without the handle knowing, so a waiting
+//!   stream is woken when a value arrives but never handed one: the value waits in the channel,
+//!   first in line, for the stream's next poll or any other receive. A waiting stream still
+//!   counts as a parked receiver (a `try_send` on an unbuffered channel succeeds), but not in
+//!   the FIFO of receivers: a `recv` future parked behind it takes the value first.
 //! - Channel operations spend the task's cooperative budget.
 //!
 //! See [`select!`](crate::select!) for waiting on several operations at once.
@@ -118,7 +124,7 @@ fn poll_stream<T>(
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
     let waiter = waiter.get_or_insert_with(|| Box::pin(Waiter::new(inner.clone())));
-    ops::poll_recv(waiter.as_mut(), cx)
+    ops::poll_recv(waiter.as_mut(), cx, true)
 }
 
 /// A channel handle with both ends, as in the guide: clone it to share it between producers

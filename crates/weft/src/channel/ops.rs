@@ -2,7 +2,7 @@
 
 use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
 use super::error::SendError;
-use super::waiter::{ChanRef, Waiter};
+use super::waiter::{ChanRef, Locked, Waiter};
 use crate::runtime::scheduler::coop;
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -18,10 +18,14 @@ fn update_waker(notify: &mut Notify, waker: &Waker) {
     }
 }
 
-/// One receive step: collects the parked waiter's outcome, or receives now, or parks.
+/// One receive step: collects the parked waiter's outcome, or receives now, or parks. A
+/// `weak` receiver (a stream handle) parks a waiter that is woken when a value arrives but is
+/// never handed one (see `chan.rs`).
+#[inline]
 pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
     waiter: Pin<&mut Waiter<C, RecvWaiter<T>>>,
     cx: &mut Context<'_>,
+    weak: bool,
 ) -> Poll<Option<T>> {
     let coop = ready!(coop::poll_proceed(cx));
     let mut l = waiter.lock();
@@ -33,11 +37,17 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
         }
     }
     let mut wake = Wakeups::default();
+    // A waker dropped here waits until the lock is released.
+    let mut leftover = None;
     let out = match l.waiter() {
         Some(w) => match w.outcome {
             RecvOutcome::Pending => {
                 update_waker(&mut w.notify, cx.waker());
                 None
+            }
+            RecvOutcome::Woken => {
+                leftover = l.remove();
+                recv_or_park(&mut l, cx, weak, &mut wake)
             }
             _ => match l.remove().map(|w| w.outcome) {
                 Some(RecvOutcome::Value(v)) => {
@@ -47,27 +57,40 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
                 _ => Some(None),
             },
         },
-        None => match l.chan().try_recv_locked(l.st(), None, &mut wake) {
-            Some(v) => Some(Some(v)),
-            None if l.st().drained() => Some(None),
-            None => {
-                l.st().changed();
-                l.park(RecvWaiter {
-                    outcome: RecvOutcome::Pending,
-                    notify: Notify::Waker(cx.waker().clone()),
-                });
-                None
-            }
-        },
+        None => recv_or_park(&mut l, cx, weak, &mut wake),
     };
     drop(l);
     wake.wake();
+    drop(leftover);
     match out {
         Some(v) => {
             coop.made_progress();
             Poll::Ready(v)
         }
         None => Poll::Pending,
+    }
+}
+
+/// Receives now, or parks the (unparked) waiter: `None` when it parked.
+#[inline]
+fn recv_or_park<T>(
+    l: &mut Locked<'_, RecvWaiter<T>>,
+    cx: &mut Context<'_>,
+    weak: bool,
+    wake: &mut Wakeups,
+) -> Option<Option<T>> {
+    match l.chan().try_recv_locked(l.st(), None, wake) {
+        Some(v) => Some(Some(v)),
+        None if l.st().drained() => Some(None),
+        None => {
+            l.st().changed();
+            l.park(RecvWaiter {
+                outcome: RecvOutcome::Pending,
+                notify: Notify::Waker(cx.waker().clone()),
+                weak,
+            });
+            None
+        }
     }
 }
 
@@ -179,7 +202,7 @@ impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        poll_recv(self.project().waiter, cx)
+        poll_recv(self.project().waiter, cx, false)
     }
 }
 

@@ -184,6 +184,7 @@ impl<T> Arm for RecvArm<'_, T> {
         l.park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(token.clone(), arm),
+            weak: false,
         });
     }
 
@@ -191,14 +192,18 @@ impl<T> Arm for RecvArm<'_, T> {
         let this = self.project();
         let mut wake = Wakeups::default();
         let mut l = this.waiter.lock();
-        let RecvWaiter { outcome, notify } = l.remove().expect("a completed recv arm was parked");
+        let RecvWaiter {
+            outcome, notify, ..
+        } = l.remove().expect("a completed recv arm was parked");
         *this.out = Some(match outcome {
             RecvOutcome::Value(v) => {
                 l.chan().collected_locked(l.st(), &mut wake);
                 Some(v)
             }
             RecvOutcome::Closed => None,
-            RecvOutcome::Pending => unreachable!("the token was won, so the outcome is set"),
+            RecvOutcome::Pending | RecvOutcome::Woken => {
+                unreachable!("the token was won, so the outcome is set")
+            }
         });
         drop(l);
         wake.wake();
