@@ -536,3 +536,58 @@ fn a_waiting_stream_strands_no_receiver_behind_it() {
         }
     });
 }
+
+/// A value handed to a receive that is dropped comes back first in line, also to a full
+/// buffer; `len` still never exceeds the capacity (as in Go), and the buffer has no room until
+/// that value is out.
+#[test]
+fn len_stays_within_capacity_when_a_handed_value_comes_back() {
+    let ch = Channel::<u32>::with_capacity(1);
+    let mut r = Box::pin(ch.recv());
+    assert!(poll_once(r.as_mut()).is_pending());
+    ch.try_send(1).unwrap(); // handed to `r`
+    ch.try_send(2).unwrap(); // buffered: full
+    let mut s = Box::pin(ch.send(3));
+    assert!(poll_once(s.as_mut()).is_pending(), "full: the sender parks");
+    assert_eq!(ch.len(), 1);
+    drop(r); // 1 comes back to a full buffer
+    assert_eq!(ch.len(), 1, "at most the capacity");
+    assert!(!ch.is_empty());
+    assert_eq!(ch.try_send(4), Err(TrySendError::Full(4)), "still no room");
+    assert_eq!(ch.try_recv(), Ok(1), "the given-back value first");
+    assert_eq!(ch.len(), 1);
+    assert!(poll_once(s.as_mut()).is_pending(), "no room for 3 yet");
+    assert_eq!(ch.try_recv(), Ok(2));
+    assert_eq!(
+        poll_once(s.as_mut()),
+        Poll::Ready(Ok(())),
+        "3 moved into the buffer"
+    );
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch.try_recv(), Ok(3));
+    assert!(ch.is_empty());
+
+    // Unbuffered: len is always 0, even with a value given back or handed off for a stream.
+    let ch = Channel::<u32>::new();
+    let mut r = Box::pin(ch.recv());
+    assert!(poll_once(r.as_mut()).is_pending());
+    ch.try_send(1).unwrap();
+    drop(r);
+    assert_eq!(ch.len(), 0);
+    assert!(ch.is_empty());
+    assert_eq!(ch.try_recv(), Ok(1));
+    let mut rx = ch.receiver();
+    let mut next = rx.next();
+    assert!(poll_once(std::pin::Pin::new(&mut next)).is_pending());
+    ch.try_send(2).unwrap();
+    assert_eq!(ch.len(), 0);
+    assert_eq!(
+        ch.try_send(3),
+        Err(TrySendError::Full(3)),
+        "no receiver is waiting now"
+    );
+    assert_eq!(
+        poll_once(std::pin::Pin::new(&mut next)),
+        Poll::Ready(Some(2))
+    );
+}

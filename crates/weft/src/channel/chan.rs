@@ -22,7 +22,8 @@
 //! anyone else) takes it through the normal path. A parked weak waiter still counts as a
 //! receiver waiting, so on an unbuffered channel a send that wakes one completes and leaves its
 //! value in the buffer, beyond the capacity, as if handed off. Such values and re-offered ones
-//! are the only ones beyond the capacity, and they come first in line.
+//! are the only ones beyond the capacity; they come first in line, and `len` does not count
+//! them (see `State::buffered`).
 //!
 //! Wakers are collected under the lock and woken after it is released.
 
@@ -251,6 +252,19 @@ impl<T> State<T> {
     /// Closed, and no value can still come out: receivers get `None` from now on.
     pub(crate) fn drained(&self) -> bool {
         self.closed && self.buf.is_empty() && self.handed == 0
+    }
+
+    /// The values buffered within the capacity: what `len` reports. The buffer holds more than
+    /// the capacity only at its front, and only values handed off to receivers that did not
+    /// take them: one re-offered by a dropped receive (or select), and one sent to an
+    /// unbuffered channel while only a stream handle waited to receive. They are owed to the
+    /// receivers, as a parked sender's value is, and like it are not counted; they still come
+    /// out first, and while they are there the buffer has no room.
+    pub(crate) fn buffered(&self, capacity: Capacity) -> usize {
+        match capacity {
+            Capacity::Bounded(n) => self.buf.len().min(n),
+            Capacity::Unbounded => self.buf.len(),
+        }
     }
 }
 

@@ -212,9 +212,17 @@ macro_rules! shared_methods {
             self.inner.close()
         }
 
-        /// Number of buffered values.
+        /// Number of buffered values: at most [`capacity`](Self::capacity), and always 0 on
+        /// an unbuffered channel, as in Go.
+        ///
+        /// Not counted, as a parked sender's value is not: a value handed off to a receiver
+        /// that did not take it, which waits first in line for the next receive. That is a
+        /// value a dropped `recv` future (or select) had been handed and gave back while the
+        /// buffer was full, or one sent to an unbuffered channel while only a stream handle
+        /// was waiting (see [`Stream`]). The buffer has no room until such a value is out.
         pub fn len(&self) -> usize {
-            self.inner.chan.lock().buf.len()
+            let chan = &self.inner.chan;
+            chan.lock().buffered(chan.capacity)
         }
 
         /// True if no value is buffered.
