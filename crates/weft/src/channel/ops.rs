@@ -2,7 +2,7 @@
 
 use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
 use super::error::SendError;
-use super::waiter::{ChanRef, Locked, Waiter};
+use super::waiter::{ChanRef, Waiter};
 use crate::runtime::scheduler::coop;
 use pin_project_lite::pin_project;
 use std::fmt;
@@ -37,60 +37,54 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
         }
     }
     let mut wake = Wakeups::default();
-    // A waker dropped here waits until the lock is released.
-    let mut leftover = None;
-    let out = match l.waiter() {
-        Some(w) => match w.outcome {
+    let mut out = None;
+    // Receive now, or park: not parked, or a weak waiter that was woken.
+    let mut look = true;
+    if let Some(w) = l.waiter() {
+        match w.outcome {
             RecvOutcome::Pending => {
                 update_waker(&mut w.notify, cx.waker());
+                look = false;
+            }
+            // Out of the channel, to receive through the normal path. Its waker was taken by
+            // the sender that woke it (a no-op waker is left), so dropping it here runs
+            // nothing under the lock.
+            RecvOutcome::Woken => drop(l.remove()),
+            _ => {
+                look = false;
+                out = match l.remove().map(|w| w.outcome) {
+                    Some(RecvOutcome::Value(v)) => {
+                        l.chan().collected_locked(l.st(), &mut wake);
+                        Some(Some(v))
+                    }
+                    _ => Some(None),
+                };
+            }
+        }
+    }
+    if look {
+        out = match l.chan().try_recv_locked(l.st(), None, &mut wake) {
+            Some(v) => Some(Some(v)),
+            None if l.st().drained() => Some(None),
+            None => {
+                l.st().changed();
+                l.park(RecvWaiter {
+                    outcome: RecvOutcome::Pending,
+                    notify: Notify::Waker(cx.waker().clone()),
+                    weak,
+                });
                 None
             }
-            RecvOutcome::Woken => {
-                leftover = l.remove();
-                recv_or_park(&mut l, cx, weak, &mut wake)
-            }
-            _ => match l.remove().map(|w| w.outcome) {
-                Some(RecvOutcome::Value(v)) => {
-                    l.chan().collected_locked(l.st(), &mut wake);
-                    Some(Some(v))
-                }
-                _ => Some(None),
-            },
-        },
-        None => recv_or_park(&mut l, cx, weak, &mut wake),
-    };
+        };
+    }
     drop(l);
     wake.wake();
-    drop(leftover);
     match out {
         Some(v) => {
             coop.made_progress();
             Poll::Ready(v)
         }
         None => Poll::Pending,
-    }
-}
-
-/// Receives now, or parks the (unparked) waiter: `None` when it parked.
-#[inline]
-fn recv_or_park<T>(
-    l: &mut Locked<'_, RecvWaiter<T>>,
-    cx: &mut Context<'_>,
-    weak: bool,
-    wake: &mut Wakeups,
-) -> Option<Option<T>> {
-    match l.chan().try_recv_locked(l.st(), None, wake) {
-        Some(v) => Some(Some(v)),
-        None if l.st().drained() => Some(None),
-        None => {
-            l.st().changed();
-            l.park(RecvWaiter {
-                outcome: RecvOutcome::Pending,
-                notify: Notify::Waker(cx.waker().clone()),
-                weak,
-            });
-            None
-        }
     }
 }
 
