@@ -591,3 +591,25 @@ fn len_stays_within_capacity_when_a_handed_value_comes_back() {
         Poll::Ready(Some(2))
     );
 }
+
+/// A value sent while only a stream handle waits is handed off to it, as to a parked receive:
+/// it takes no slot of the buffer (as in Go, the receiver has it), though it waits in the
+/// channel for the stream's next poll, or any receive.
+#[test]
+fn a_value_handed_off_to_a_waiting_stream_takes_no_slot() {
+    let ch = Channel::<u32>::with_capacity(1);
+    let mut rx = ch.receiver();
+    let mut next = rx.next();
+    assert!(poll_once(std::pin::Pin::new(&mut next)).is_pending());
+    ch.try_send(1).unwrap(); // handed off for the stream
+    assert_eq!(ch.len(), 0);
+    ch.try_send(2).unwrap(); // the buffer's one slot
+    assert_eq!(ch.len(), 1);
+    assert_eq!(ch.try_send(3), Err(TrySendError::Full(3)));
+    assert_eq!(
+        poll_once(std::pin::Pin::new(&mut next)),
+        Poll::Ready(Some(1))
+    );
+    assert_eq!(ch.try_recv(), Ok(2));
+    assert!(ch.is_empty());
+}

@@ -20,10 +20,10 @@
 //! a value to a weak waiter: it wakes it (unlinking it) and goes on down the line; the value
 //! goes to a plain receiver parked behind it, else into the buffer, where the woken stream (or
 //! anyone else) takes it through the normal path. A parked weak waiter still counts as a
-//! receiver waiting, so on an unbuffered channel a send that wakes one completes and leaves its
-//! value in the buffer, beyond the capacity, as if handed off. Such values and re-offered ones
-//! are the only ones beyond the capacity; they come first in line, and `len` does not count
-//! them (see `State::buffered`).
+//! receiver waiting: a send that wakes one (with nobody else to serve) completes, as a hand-off
+//! would, leaving its value at the front of the buffer without taking a slot (`State::owed`),
+//! also on an unbuffered channel. So does a re-offered value. `len` counts only the values
+//! that take a slot, so it never exceeds the capacity.
 //!
 //! Wakers are collected under the lock and woken after it is released.
 
@@ -140,6 +140,14 @@ pub(crate) struct State<T> {
     /// Values handed to parked receivers and not yet collected. One of them may come back
     /// (its receiver dropped), so a closed channel is not drained while this is above zero.
     pub(crate) handed: usize,
+    /// How many of the values at the front of `buf` were handed off to receivers that did
+    /// not take them: re-offered by a dropped receive, or left for a woken stream handle (see
+    /// the module docs). Like values handed to parked receivers, they take no slot of the
+    /// capacity; they come out first.
+    owed: usize,
+    /// The buffer has room while it holds fewer values than this: the capacity plus `owed`
+    /// (`usize::MAX` when unbounded). Kept so that the send fast path compares one number.
+    limit: usize,
     /// Bumped by every change that can make an operation ready: a value buffered or taken, a
     /// waiter parked, the channel closed. A `select` with `default` reads it around its
     /// non-blocking pass to know that what it saw was one consistent state. A plain field
@@ -254,17 +262,37 @@ impl<T> State<T> {
         self.closed && self.buf.is_empty() && self.handed == 0
     }
 
-    /// The values buffered within the capacity: what `len` reports. The buffer holds more than
-    /// the capacity only at its front, and only values handed off to receivers that did not
-    /// take them: one re-offered by a dropped receive (or select), and one sent to an
-    /// unbuffered channel while only a stream handle waited to receive. They are owed to the
-    /// receivers, as a parked sender's value is, and like it are not counted; they still come
-    /// out first, and while they are there the buffer has no room.
-    pub(crate) fn buffered(&self, capacity: Capacity) -> usize {
-        match capacity {
-            Capacity::Bounded(n) => self.buf.len().min(n),
-            Capacity::Unbounded => self.buf.len(),
+    /// The values that take a slot of the capacity: what `len` reports (see `owed`).
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len() - self.owed
+    }
+
+    /// Takes the value first in line from the buffer.
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        let v = self.buf.pop_front()?;
+        // Owed values are at the front.
+        if self.owed > 0 {
+            self.owed -= 1;
+            if self.limit != usize::MAX {
+                self.limit -= 1;
+            }
         }
+        Some(v)
+    }
+
+    /// Counts the value just put at the front of the buffer as owed (see `owed`).
+    fn owe(&mut self) {
+        self.owed += 1;
+        if self.limit != usize::MAX {
+            self.limit += 1;
+        }
+    }
+
+    /// Room for one more value that takes a slot.
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.buf.len() < self.limit
     }
 }
 
@@ -376,6 +404,11 @@ impl<T> Chan<T> {
                 buf: VecDeque::with_capacity(prealloc),
                 closed: false,
                 handed: 0,
+                owed: 0,
+                limit: match capacity {
+                    Capacity::Bounded(n) => n,
+                    Capacity::Unbounded => usize::MAX,
+                },
                 version: 0,
                 senders: List::new(),
                 receivers: List::new(),
@@ -393,19 +426,11 @@ impl<T> Chan<T> {
         self.state.lock()
     }
 
-    #[inline]
-    fn has_room(&self, st: &State<T>) -> bool {
-        match self.capacity {
-            Capacity::Bounded(n) => st.buf.len() < n,
-            Capacity::Unbounded => true,
-        }
-    }
-
     /// The common send on a busy channel, inline: open, nobody parked to receive, room in
     /// the buffer. Gives the value back otherwise (then `try_send_locked` decides).
     #[inline]
     pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<(), T> {
-        if st.closed || !st.receivers.is_empty() || !self.has_room(st) {
+        if st.closed || !st.receivers.is_empty() || !st.has_room() {
             return Err(value);
         }
         st.buf.push_back(value);
@@ -420,7 +445,7 @@ impl<T> Chan<T> {
         if !st.senders.is_empty() {
             return None;
         }
-        let v = st.buf.pop_front()?;
+        let v = st.pop_front()?;
         st.changed();
         Some(v)
     }
@@ -447,10 +472,15 @@ impl<T> Chan<T> {
             st.changed();
             return Ok(());
         }
-        // A weak waiter is a receiver waiting: the value is handed off to the buffer for it.
-        // (It parked on an empty buffer and is woken by anything that enters, so only an
-        // unbuffered channel can lack room here.)
-        if woke || self.has_room(st) {
+        // A weak waiter is a receiver waiting: the value is handed off for it, into the buffer,
+        // taking no slot. (It parked on an empty buffer, and is woken by anything that enters.)
+        if woke && st.buf.is_empty() {
+            st.buf.push_back(value);
+            st.owe();
+            st.changed();
+            return Ok(());
+        }
+        if st.has_room() {
             st.buf.push_back(value);
             st.changed();
             return Ok(());
@@ -466,8 +496,8 @@ impl<T> Chan<T> {
         me: Option<&Arc<SelectToken>>,
         wake: &mut Wakeups,
     ) -> Option<T> {
-        if let Some(v) = st.buf.pop_front() {
-            if self.has_room(st) {
+        if let Some(v) = st.pop_front() {
+            if st.has_room() {
                 if let Some(refill) = self.take_parked_sender(st, me, wake) {
                     st.buf.push_back(refill);
                 }
@@ -509,6 +539,7 @@ impl<T> Chan<T> {
             return;
         }
         st.buf.push_front(value);
+        st.owe();
     }
 
     /// Closes the channel: parked senders get their values back, parked receivers get `None`

@@ -45,8 +45,9 @@
 //!   a timeout, as a losing `select!` arm or race) without the handle knowing, so a waiting
 //!   stream is woken when a value arrives but never handed one: the value waits in the channel,
 //!   first in line, for the stream's next poll or any other receive. A waiting stream still
-//!   counts as a parked receiver (a `try_send` on an unbuffered channel succeeds), but not in
-//!   the FIFO of receivers: a `recv` future parked behind it takes the value first.
+//!   counts as a parked receiver (a `try_send` on an unbuffered channel succeeds, and the
+//!   value takes no slot of the buffer), but not in the FIFO of receivers: a `recv` future
+//!   parked behind it takes the value first.
 //! - Channel operations spend the task's cooperative budget.
 //!
 //! See [`select!`](crate::select!) for waiting on several operations at once.
@@ -215,14 +216,13 @@ macro_rules! shared_methods {
         /// Number of buffered values: at most [`capacity`](Self::capacity), and always 0 on
         /// an unbuffered channel, as in Go.
         ///
-        /// Not counted, as a parked sender's value is not: a value handed off to a receiver
-        /// that did not take it, which waits first in line for the next receive. That is a
-        /// value a dropped `recv` future (or select) had been handed and gave back while the
-        /// buffer was full, or one sent to an unbuffered channel while only a stream handle
-        /// was waiting (see [`Stream`]). The buffer has no room until such a value is out.
+        /// A value handed off to a receiver that did not take it takes no slot and is not
+        /// counted, as a value handed to a parked receiver is not: one a dropped `recv` future
+        /// (or select) had been handed and gave back, or one sent while only a stream handle
+        /// was waiting (see [`Stream`]). Such a value waits first in line for the next
+        /// receive.
         pub fn len(&self) -> usize {
-            let chan = &self.inner.chan;
-            chan.lock().buffered(chan.capacity)
+            self.inner.chan.lock().buffered()
         }
 
         /// True if no value is buffered.
