@@ -159,18 +159,12 @@ pub(crate) struct State<T> {
     receivers: List<RecvWaiter<T>>,
 }
 
-/// A parked waiter, as the FIFO scans see it.
+/// A parked waiter, as the FIFO scans see it (senders; receivers have `claim_receiver`).
 trait Parked {
     fn notify(&self) -> &Notify;
 }
 
 impl<T> Parked for SendWaiter<T> {
-    fn notify(&self) -> &Notify {
-        &self.notify
-    }
-}
-
-impl<T> Parked for RecvWaiter<T> {
     fn notify(&self) -> &Notify {
         &self.notify
     }
