@@ -475,3 +475,36 @@ fn select_over_more_channels_than_fit_inline() {
         }
     });
 }
+
+/// A select whose polls keep being interrupted by peers yields to the scheduler after a
+/// bounded number of passes. Until it is polled again it waits like any parked select: a peer
+/// can complete one of its arms (Go: once a select sleeps, a non-blocking send to it succeeds).
+#[test]
+fn select_yielding_after_interrupted_polls_can_be_completed() {
+    let ch = Channel::<u32>::new();
+    let interruptions = std::cell::Cell::new(0u32);
+    // A future arm that, each time the select polls it, has a peer try to send to the select's
+    // own receive arm: the select is polling, so the peer must skip it and have it poll again.
+    let interrupter = std::future::poll_fn(|_| {
+        interruptions.set(interruptions.get() + 1);
+        assert!(ch.try_send(0).is_err(), "the select is busy polling");
+        Poll::<()>::Pending
+    });
+    let mut sel = Box::pin(async {
+        weft::select! {
+            v = ch.recv() => v,
+            _ = interrupter => None,
+        }
+    });
+    assert!(poll_once(sel.as_mut()).is_pending());
+    assert!(
+        interruptions.get() > 2,
+        "the select was interrupted and polled its arms again"
+    );
+    assert_eq!(
+        ch.try_send(5),
+        Ok(()),
+        "the yielded select waits to receive"
+    );
+    assert_eq!(poll_once(sel.as_mut()), Poll::Ready(Some(5)));
+}

@@ -14,6 +14,17 @@
 //! its future collects it; if the future is dropped first, the value is offered again, first in
 //! line (to the next parked receiver, else the front of the buffer).
 //!
+//! A `Channel` or `Receiver` used as a `Stream` parks a *weak* waiter: the handle outlives the
+//! `next()` futures that poll it, and cannot tell when one is dropped (a timeout, a lost
+//! `select!` or race), so a value handed to it could sit there unseen. A sender never hands
+//! a value to a weak waiter: it wakes it (unlinking it) and goes on down the line; the value
+//! goes to a plain receiver parked behind it, else into the buffer, where the woken stream (or
+//! anyone else) takes it through the normal path. A parked weak waiter still counts as a
+//! receiver waiting: a send that wakes one (with nobody else to serve) completes, as a hand-off
+//! would, leaving its value at the front of the buffer without taking a slot (`State::owed`),
+//! also on an unbuffered channel. So does a re-offered value. `len` counts only the values
+//! that take a slot, so it never exceeds the capacity.
+//!
 //! Wakers are collected under the lock and woken after it is released.
 
 use super::lock::{ChanGuard, ChanLock};
@@ -101,12 +112,18 @@ pub(crate) enum RecvOutcome<T> {
     Pending,
     Value(T),
     Closed,
+    /// A weak waiter was woken and unlinked: a value arrived for it to look for. It holds
+    /// nothing; its owner receives through the normal path.
+    Woken,
 }
 
 #[derive(Debug)]
 pub(crate) struct RecvWaiter<T> {
     pub(crate) outcome: RecvOutcome<T>,
     pub(crate) notify: Notify,
+    /// A stream handle's waiter (see the module docs): woken when a value arrives, never
+    /// handed one. Always a plain waker, never a select's.
+    pub(crate) weak: bool,
 }
 
 /// The buffer's capacity.
@@ -123,6 +140,14 @@ pub(crate) struct State<T> {
     /// Values handed to parked receivers and not yet collected. One of them may come back
     /// (its receiver dropped), so a closed channel is not drained while this is above zero.
     pub(crate) handed: usize,
+    /// How many of the values at the front of `buf` were handed off to receivers that did
+    /// not take them: re-offered by a dropped receive, or left for a woken stream handle (see
+    /// the module docs). Like values handed to parked receivers, they take no slot of the
+    /// capacity; they come out first.
+    owed: usize,
+    /// The buffer has room while it holds fewer values than this: the capacity plus `owed`
+    /// (`usize::MAX` when unbounded). Kept so that the send fast path compares one number.
+    limit: usize,
     /// Bumped by every change that can make an operation ready: a value buffered or taken, a
     /// waiter parked, the channel closed. A `select` with `default` reads it around its
     /// non-blocking pass to know that what it saw was one consistent state. A plain field
@@ -134,18 +159,12 @@ pub(crate) struct State<T> {
     receivers: List<RecvWaiter<T>>,
 }
 
-/// A parked waiter, as the FIFO scans see it.
+/// A parked waiter, as the FIFO scans see it (senders; receivers have `claim_receiver`).
 trait Parked {
     fn notify(&self) -> &Notify;
 }
 
 impl<T> Parked for SendWaiter<T> {
-    fn notify(&self) -> &Notify {
-        &self.notify
-    }
-}
-
-impl<T> Parked for RecvWaiter<T> {
     fn notify(&self) -> &Notify {
         &self.notify
     }
@@ -236,6 +255,39 @@ impl<T> State<T> {
     pub(crate) fn drained(&self) -> bool {
         self.closed && self.buf.is_empty() && self.handed == 0
     }
+
+    /// The values that take a slot of the capacity: what `len` reports (see `owed`).
+    pub(crate) fn buffered(&self) -> usize {
+        self.buf.len() - self.owed
+    }
+
+    /// Takes the value first in line from the buffer.
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        let v = self.buf.pop_front()?;
+        // Owed values are at the front.
+        if self.owed > 0 {
+            self.owed -= 1;
+            if self.limit != usize::MAX {
+                self.limit -= 1;
+            }
+        }
+        Some(v)
+    }
+
+    /// Counts the value just put at the front of the buffer as owed (see `owed`).
+    fn owe(&mut self) {
+        self.owed += 1;
+        if self.limit != usize::MAX {
+            self.limit += 1;
+        }
+    }
+
+    /// Room for one more value that takes a slot.
+    #[inline]
+    fn has_room(&self) -> bool {
+        self.buf.len() < self.limit
+    }
 }
 
 /// Parties to wake once the lock is released: no waker is woken under the channel lock, and
@@ -292,6 +344,49 @@ pub(crate) struct Chan<T> {
     pub(crate) capacity: Capacity,
 }
 
+/// Claims, for a sender (`me` is its own select, if any), the first parked receiver it may
+/// hand a value to, and unlinks it, as `claim_first` does. Weak waiters met on the way are
+/// woken and unlinked instead (see the module docs); `woke` says whether there were any.
+#[inline]
+fn claim_receiver<'l, T>(
+    list: &'l mut List<RecvWaiter<T>>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+    wake: &mut Wakeups,
+    woke: &mut bool,
+) -> Option<&'l mut RecvWaiter<T>> {
+    if list.is_empty() {
+        return None;
+    }
+    claim_receiver_parked(list, version, me, wake, woke)
+}
+
+fn claim_receiver_parked<'l, T>(
+    list: &'l mut List<RecvWaiter<T>>,
+    version: &mut u64,
+    me: Option<&Arc<SelectToken>>,
+    wake: &mut Wakeups,
+    woke: &mut bool,
+) -> Option<&'l mut RecvWaiter<T>> {
+    list.take_first(|w| {
+        if w.weak {
+            w.outcome = RecvOutcome::Woken;
+            wake.push(w.notify.take_wake());
+            *woke = true;
+            return Visit::Unlink;
+        }
+        match w.notify.claim(me) {
+            Claim::Won => Visit::Take,
+            Claim::Busy => {
+                *version = version.wrapping_add(1);
+                Visit::Skip
+            }
+            Claim::Lost => Visit::Unlink,
+            Claim::Own => Visit::Skip,
+        }
+    })
+}
+
 impl<T> Chan<T> {
     pub(crate) fn new(capacity: Capacity) -> Self {
         let prealloc = match capacity {
@@ -303,6 +398,11 @@ impl<T> Chan<T> {
                 buf: VecDeque::with_capacity(prealloc),
                 closed: false,
                 handed: 0,
+                owed: 0,
+                limit: match capacity {
+                    Capacity::Bounded(n) => n,
+                    Capacity::Unbounded => usize::MAX,
+                },
                 version: 0,
                 senders: List::new(),
                 receivers: List::new(),
@@ -320,19 +420,11 @@ impl<T> Chan<T> {
         self.state.lock()
     }
 
-    #[inline]
-    fn has_room(&self, st: &State<T>) -> bool {
-        match self.capacity {
-            Capacity::Bounded(n) => st.buf.len() < n,
-            Capacity::Unbounded => true,
-        }
-    }
-
     /// The common send on a busy channel, inline: open, nobody parked to receive, room in
     /// the buffer. Gives the value back otherwise (then `try_send_locked` decides).
     #[inline]
     pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<(), T> {
-        if st.closed || !st.receivers.is_empty() || !self.has_room(st) {
+        if st.closed || !st.receivers.is_empty() || !st.has_room() {
             return Err(value);
         }
         st.buf.push_back(value);
@@ -347,7 +439,7 @@ impl<T> Chan<T> {
         if !st.senders.is_empty() {
             return None;
         }
-        let v = st.buf.pop_front()?;
+        let v = st.pop_front()?;
         st.changed();
         Some(v)
     }
@@ -364,14 +456,25 @@ impl<T> Chan<T> {
         if st.closed {
             return Err(value);
         }
-        if let Some(waiter) = claim_first(&mut st.receivers, &mut st.version, me) {
+        let mut woke = false;
+        if let Some(waiter) =
+            claim_receiver(&mut st.receivers, &mut st.version, me, wake, &mut woke)
+        {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.take_wake());
             st.handed += 1;
             st.changed();
             return Ok(());
         }
-        if self.has_room(st) {
+        // A weak waiter is a receiver waiting: the value is handed off for it, into the buffer,
+        // taking no slot. (It parked on an empty buffer, and is woken by anything that enters.)
+        if woke && st.buf.is_empty() {
+            st.buf.push_back(value);
+            st.owe();
+            st.changed();
+            return Ok(());
+        }
+        if st.has_room() {
             st.buf.push_back(value);
             st.changed();
             return Ok(());
@@ -387,8 +490,8 @@ impl<T> Chan<T> {
         me: Option<&Arc<SelectToken>>,
         wake: &mut Wakeups,
     ) -> Option<T> {
-        if let Some(v) = st.buf.pop_front() {
-            if self.has_room(st) {
+        if let Some(v) = st.pop_front() {
+            if st.has_room() {
                 if let Some(refill) = self.take_parked_sender(st, me, wake) {
                     st.buf.push_back(refill);
                 }
@@ -419,13 +522,18 @@ impl<T> Chan<T> {
     /// Puts back a value a dropped receiver had been handed: first in line.
     pub(crate) fn reoffer_locked(&self, st: &mut State<T>, value: T, wake: &mut Wakeups) {
         st.changed();
-        if let Some(waiter) = claim_first(&mut st.receivers, &mut st.version, None) {
+        // Weak waiters met on the way are woken to take it from the buffer.
+        let mut woke = false;
+        if let Some(waiter) =
+            claim_receiver(&mut st.receivers, &mut st.version, None, wake, &mut woke)
+        {
             waiter.outcome = RecvOutcome::Value(value);
             wake.push(waiter.notify.take_wake());
             st.handed += 1;
             return;
         }
         st.buf.push_front(value);
+        st.owe();
     }
 
     /// Closes the channel: parked senders get their values back, parked receivers get `None`
@@ -485,6 +593,7 @@ mod tests {
         dead.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(token.clone(), 0),
+            weak: false,
         });
         // The select finishes some other way: this waiter can never be claimed again.
         assert_eq!(token.begin_poll(), None);
@@ -509,6 +618,7 @@ mod tests {
         mine.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(own.clone(), 1),
+            weak: false,
         });
         let mut st = chan.lock();
         assert_eq!(

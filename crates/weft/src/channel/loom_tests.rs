@@ -202,3 +202,31 @@ fn loom_waiter_leaves_the_middle_of_the_fifo_while_senders_scan() {
         );
     });
 }
+
+/// A stream handle whose `next()` parked and was dropped, raced by a sender while it is polled
+/// again: the value reaches either the stream or a later `try_recv`, exactly once.
+#[test]
+fn loom_stream_next_given_up_while_a_sender_races() {
+    loom::model(|| {
+        let ch = Channel::<u32>::new();
+        let mut rx = ch.receiver();
+        {
+            let mut next = futures_lite::StreamExt::next(&mut rx);
+            assert!(poll_once(Pin::new(&mut next)).is_pending(), "parked");
+        }
+        let tx = ch.clone();
+        let t = thread::spawn(move || tx.try_send(7).is_ok());
+        let mut next = futures_lite::StreamExt::next(&mut rx);
+        let by_stream = poll_once(Pin::new(&mut next));
+        drop(next);
+        let sent = t.join().unwrap();
+        assert!(sent, "a waiting stream counts as a receiver");
+        match by_stream {
+            Poll::Ready(v) => {
+                assert_eq!(v, Some(7));
+                assert_eq!(ch.try_recv(), Err(TryRecvError::Empty), "received once");
+            }
+            Poll::Pending => assert_eq!(ch.try_recv(), Ok(7), "left in the channel"),
+        }
+    });
+}

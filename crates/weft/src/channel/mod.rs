@@ -41,6 +41,13 @@
 //!   are `!Unpin`: `.await` them, or pin them (`std::pin::pin!`, `Box::pin`) to poll them by
 //!   hand. Used as a [`Stream`], a `Channel` or `Receiver` handle keeps one boxed waiter, made
 //!   on its first poll and reused.
+//! - **Streams give up nothing.** A `next()` on a handle can be dropped after it parked (under
+//!   a timeout, as a losing `select!` arm or race) without the handle knowing, so a waiting
+//!   stream is woken when a value arrives but never handed one: the value waits in the channel,
+//!   first in line, for the stream's next poll or any other receive. A waiting stream still
+//!   counts as a parked receiver (a `try_send` on an unbuffered channel succeeds, and the
+//!   value takes no slot of the buffer), but not in the FIFO of receivers: a `recv` future
+//!   parked behind it takes the value first.
 //! - Channel operations spend the task's cooperative budget.
 //!
 //! See [`select!`](crate::select!) for waiting on several operations at once.
@@ -118,7 +125,7 @@ fn poll_stream<T>(
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
     let waiter = waiter.get_or_insert_with(|| Box::pin(Waiter::new(inner.clone())));
-    ops::poll_recv(waiter.as_mut(), cx)
+    ops::poll_recv(waiter.as_mut(), cx, true)
 }
 
 /// A channel handle with both ends, as in the guide: clone it to share it between producers
@@ -206,9 +213,16 @@ macro_rules! shared_methods {
             self.inner.close()
         }
 
-        /// Number of buffered values.
+        /// Number of buffered values: at most [`capacity`](Self::capacity), and always 0 on
+        /// an unbuffered channel, as in Go.
+        ///
+        /// A value handed off to a receiver that did not take it takes no slot and is not
+        /// counted, as a value handed to a parked receiver is not: one a dropped `recv` future
+        /// (or select) had been handed and gave back, or one sent while only a stream handle
+        /// was waiting (see [`Stream`]). Such a value waits first in line for the next
+        /// receive.
         pub fn len(&self) -> usize {
-            self.inner.chan.lock().buf.len()
+            self.inner.chan.lock().buffered()
         }
 
         /// True if no value is buffered.

@@ -18,10 +18,14 @@ fn update_waker(notify: &mut Notify, waker: &Waker) {
     }
 }
 
-/// One receive step: collects the parked waiter's outcome, or receives now, or parks.
+/// One receive step: collects the parked waiter's outcome, or receives now, or parks. A
+/// `weak` receiver (a stream handle) parks a waiter that is woken when a value arrives but is
+/// never handed one (see `chan.rs`).
+#[inline]
 pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
     waiter: Pin<&mut Waiter<C, RecvWaiter<T>>>,
     cx: &mut Context<'_>,
+    weak: bool,
 ) -> Poll<Option<T>> {
     let coop = ready!(coop::poll_proceed(cx));
     let mut l = waiter.lock();
@@ -33,21 +37,33 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
         }
     }
     let mut wake = Wakeups::default();
-    let out = match l.waiter() {
-        Some(w) => match w.outcome {
+    let mut out = None;
+    // Receive now, or park: not parked, or a weak waiter that was woken.
+    let mut look = true;
+    if let Some(w) = l.waiter() {
+        match w.outcome {
             RecvOutcome::Pending => {
                 update_waker(&mut w.notify, cx.waker());
-                None
+                look = false;
             }
-            _ => match l.remove().map(|w| w.outcome) {
-                Some(RecvOutcome::Value(v)) => {
-                    l.chan().collected_locked(l.st(), &mut wake);
-                    Some(Some(v))
-                }
-                _ => Some(None),
-            },
-        },
-        None => match l.chan().try_recv_locked(l.st(), None, &mut wake) {
+            // Out of the channel, to receive through the normal path. Its waker was taken by
+            // the sender that woke it (a no-op waker is left), so dropping it here runs
+            // nothing under the lock.
+            RecvOutcome::Woken => drop(l.remove()),
+            _ => {
+                look = false;
+                out = match l.remove().map(|w| w.outcome) {
+                    Some(RecvOutcome::Value(v)) => {
+                        l.chan().collected_locked(l.st(), &mut wake);
+                        Some(Some(v))
+                    }
+                    _ => Some(None),
+                };
+            }
+        }
+    }
+    if look {
+        out = match l.chan().try_recv_locked(l.st(), None, &mut wake) {
             Some(v) => Some(Some(v)),
             None if l.st().drained() => Some(None),
             None => {
@@ -55,11 +71,12 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
                 l.park(RecvWaiter {
                     outcome: RecvOutcome::Pending,
                     notify: Notify::Waker(cx.waker().clone()),
+                    weak,
                 });
                 None
             }
-        },
-    };
+        };
+    }
     drop(l);
     wake.wake();
     match out {
@@ -179,7 +196,7 @@ impl<T> Future for RecvFuture<'_, T> {
     type Output = Option<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        poll_recv(self.project().waiter, cx)
+        poll_recv(self.project().waiter, cx, false)
     }
 }
 

@@ -10,7 +10,9 @@
 //! 3. With a `default` arm, nothing ready means `default` wins.
 //! 4. Otherwise park a waiter for every channel arm and go back to 2 once (a peer that looked
 //!    before these waiters existed and parked itself is found now); then try to move the token
-//!    to `WAITING`. If a peer came by while polling, go back to 2.
+//!    to `WAITING`. If a peer came by while polling, go back to 2; after `MAX_REPOLLS` such
+//!    passes, move to `WAITING` anyway, wake the select's own task and yield, so the next
+//!    poll looks again (peers can complete the select in between, as a parked one).
 //!
 //! Whoever wins, every waiter is removed before the select returns, and a value handed to a
 //! losing recv arm's waiter cannot exist: a peer hands a value only after winning the token.
@@ -184,6 +186,7 @@ impl<T> Arm for RecvArm<'_, T> {
         l.park(RecvWaiter {
             outcome: RecvOutcome::Pending,
             notify: Notify::Select(token.clone(), arm),
+            weak: false,
         });
     }
 
@@ -191,14 +194,18 @@ impl<T> Arm for RecvArm<'_, T> {
         let this = self.project();
         let mut wake = Wakeups::default();
         let mut l = this.waiter.lock();
-        let RecvWaiter { outcome, notify } = l.remove().expect("a completed recv arm was parked");
+        let RecvWaiter {
+            outcome, notify, ..
+        } = l.remove().expect("a completed recv arm was parked");
         *this.out = Some(match outcome {
             RecvOutcome::Value(v) => {
                 l.chan().collected_locked(l.st(), &mut wake);
                 Some(v)
             }
             RecvOutcome::Closed => None,
-            RecvOutcome::Pending => unreachable!("the token was won, so the outcome is set"),
+            RecvOutcome::Pending | RecvOutcome::Woken => {
+                unreachable!("the token was won, so the outcome is set")
+            }
         });
         drop(l);
         wake.wake();
@@ -523,7 +530,8 @@ pub struct Select {
 /// takes `default` anyway (each pass that sees no change settles it at once).
 const MAX_DEFAULT_RETRIES: u32 = 64;
 
-/// Times a select polls its arms again in one `poll` because peers came by, before it yields.
+/// Times a select polls its arms again in one `poll` because peers came by, before it parks
+/// anyway and yields (see step 4 of the module docs).
 const MAX_REPOLLS: u32 = 16;
 
 /// A disabled arm is `None`.
@@ -662,8 +670,11 @@ impl Select {
                     repolls += 1;
                     if repolls > MAX_REPOLLS {
                         // Two selects can keep interrupting each other's polls; yield to the
-                        // scheduler (still polling, so peers keep asking us to poll again)
-                        // instead of spinning here.
+                        // scheduler instead of spinning here. Parked meanwhile, as a waiting
+                        // select is: a peer may complete an arm (a non-blocking send to it
+                        // succeeds), and the poll this wake-up brings finds what the
+                        // interrupting peers made ready.
+                        token.park_and_repoll_later();
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }

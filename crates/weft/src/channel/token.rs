@@ -123,6 +123,15 @@ impl SelectToken {
         }
     }
 
+    /// Owner side: parks even if a peer came by while it was polling, for a select that gives
+    /// up re-polling in this poll and has woken itself to poll again. Peers may complete it from
+    /// now on, as any parked select; what the peer that came by made ready is found when it
+    /// polls again.
+    pub(crate) fn park_and_repoll_later(&self) {
+        // Only the owner leaves POLLING; a peer only adds NOTIFIED to it.
+        self.state.swap(WAITING, AcqRel);
+    }
+
     /// Owner side: the select is finishing (an arm won while polling) or being dropped.
     /// Returns the arm a peer completed first, if any: that arm took effect.
     pub(crate) fn finish(&self) -> Option<usize> {
@@ -207,6 +216,16 @@ mod tests {
             Claim::Busy,
             "reset: polling, as a new token"
         );
+    }
+
+    #[test]
+    fn a_select_that_parks_to_repoll_later_can_be_claimed() {
+        let t = SelectToken::new();
+        assert_eq!(t.claim(0), Claim::Busy, "owner is polling");
+        t.park_and_repoll_later();
+        assert_eq!(t.claim(2), Claim::Won, "parked, though a peer came by");
+        assert_eq!(t.begin_poll(), Some(2));
+        assert_eq!(t.finish(), Some(2));
     }
 
     #[test]
