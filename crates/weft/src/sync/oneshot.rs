@@ -1,4 +1,4 @@
-//! A channel for exactly one value: [`channel`] gives a [`Sender`] and a [`Receiver`] that is a
+//! A channel for exactly one value: [`channel()`] gives a [`Sender`] and a [`Receiver`] that is a
 //! future of the value.
 //!
 //! ```
