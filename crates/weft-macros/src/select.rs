@@ -136,7 +136,7 @@ pub(crate) fn expand(input: Input) -> TokenStream {
         };
         quote! {
             let mut #name = ::core::pin::pin!(if #cond {
-                ::core::option::Option::Some((&#s::Wrap::new(#expr)).__weft_arm())
+                ::core::option::Option::Some((&#s::ArmInput::new(#expr)).__weft_arm())
             } else {
                 ::core::option::Option::None
             });

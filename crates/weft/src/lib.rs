@@ -48,6 +48,7 @@ pub mod http;
 pub mod io;
 mod loom;
 pub mod net;
+mod rng;
 pub mod runtime;
 pub mod signal;
 pub mod sync;

@@ -580,7 +580,7 @@ impl<T> Chan<T> {
 #[cfg(all(test, not(weft_loom)))]
 mod tests {
     use super::*;
-    use crate::channel::token::Park;
+    use crate::channel::token::TryPark;
     use crate::channel::waiter::Waiter;
     use std::pin::pin;
 
@@ -588,7 +588,7 @@ mod tests {
     fn waiters_of_finished_selects_are_dropped_from_the_fifo() {
         let chan = Chan::<u32>::new(Capacity::Bounded(0));
         let token = Arc::new(SelectToken::new());
-        assert_eq!(token.park(), Park::Parked);
+        assert_eq!(token.park(), TryPark::Parked);
         let mut dead = pin!(Waiter::<_, RecvWaiter<u32>>::new(&chan));
         dead.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,
@@ -613,7 +613,7 @@ mod tests {
         assert!(matches!(w.outcome, RecvOutcome::Pending));
         // A waiter of the caller's own select stays for the others.
         let own = Arc::new(SelectToken::new());
-        assert_eq!(own.park(), Park::Parked);
+        assert_eq!(own.park(), TryPark::Parked);
         let mut mine = pin!(Waiter::<_, RecvWaiter<u32>>::new(&chan));
         mine.as_mut().lock().park(RecvWaiter {
             outcome: RecvOutcome::Pending,

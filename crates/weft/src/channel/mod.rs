@@ -52,12 +52,14 @@
 //!
 //! See [`select!`](crate::select!) for waiting on several operations at once.
 
+mod arms;
 mod chan;
 mod error;
 mod lock;
 #[cfg(all(test, weft_loom))]
 mod loom_tests;
 mod ops;
+mod order;
 #[doc(hidden)]
 pub mod select;
 #[doc(hidden)]
@@ -80,11 +82,13 @@ use waiter::Waiter;
 #[doc(hidden)]
 pub mod __select {
     pub use super::select::{
-        Arm, ArmSlot, FutureArm, IntoChannelArm, IntoFutureArm, RecvArm, Select, SendArm, Wrap,
+        Arm, ArmInput, ArmSlot, FutureArm, IntoChannelArm, IntoFutureArm, RecvArm, Select, SendArm,
     };
 }
 
-struct Inner<T> {
+/// A channel and the count of handles on each side: what every `Channel`, `Sender` and
+/// `Receiver` shares.
+struct Handles<T> {
     chan: Chan<T>,
     /// Handles that can send (`Channel` and `Sender`); the channel closes when none is left.
     senders: AtomicUsize,
@@ -92,7 +96,7 @@ struct Inner<T> {
     receivers: AtomicUsize,
 }
 
-impl<T> Inner<T> {
+impl<T> Handles<T> {
     fn new(capacity: Capacity, senders: usize, receivers: usize) -> Arc<Self> {
         Arc::new(Self {
             chan: Chan::new(capacity),
@@ -117,10 +121,10 @@ impl<T> Inner<T> {
 
 /// A handle's waiter when it is used as a `Stream`: on the heap, made once per handle on its
 /// first poll and reused for every wait after (a handle moves, its waiter must not).
-type StreamWaiter<T> = Option<Pin<Box<Waiter<Arc<Inner<T>>, RecvWaiter<T>>>>>;
+type StreamWaiter<T> = Option<Pin<Box<Waiter<Arc<Handles<T>>, RecvWaiter<T>>>>>;
 
 fn poll_stream<T>(
-    inner: &Arc<Inner<T>>,
+    inner: &Arc<Handles<T>>,
     waiter: &mut StreamWaiter<T>,
     cx: &mut Context<'_>,
 ) -> Poll<Option<T>> {
@@ -133,20 +137,20 @@ fn poll_stream<T>(
 ///
 /// A `Channel` is also a [`Stream`] of received values.
 pub struct Channel<T> {
-    inner: Arc<Inner<T>>,
+    inner: Arc<Handles<T>>,
     /// This handle's receiver when used as a `Stream`.
     stream: StreamWaiter<T>,
 }
 
 /// The sending half of a channel; see [`Channel::sender`] and [`bounded`].
 pub struct Sender<T> {
-    inner: Arc<Inner<T>>,
+    inner: Arc<Handles<T>>,
 }
 
 /// The receiving half of a channel; see [`Channel::receiver`] and [`bounded`]. Also a
 /// [`Stream`].
 pub struct Receiver<T> {
-    inner: Arc<Inner<T>>,
+    inner: Arc<Handles<T>>,
     stream: StreamWaiter<T>,
 }
 
@@ -174,7 +178,7 @@ pub fn unbounded<T>() -> (Sender<T>, Receiver<T>) {
 }
 
 fn split<T>(capacity: Capacity) -> (Sender<T>, Receiver<T>) {
-    let inner = Inner::new(capacity, 1, 1);
+    let inner = Handles::new(capacity, 1, 1);
     (
         Sender {
             inner: inner.clone(),
@@ -355,15 +359,15 @@ impl<T> Channel<T> {
     /// A buffered channel with room for `capacity` values; `with_capacity(0)` is
     /// [`Channel::new`].
     pub fn with_capacity(capacity: usize) -> Self {
-        Self::from_inner(Inner::new(Capacity::Bounded(capacity), 1, 1))
+        Self::from_inner(Handles::new(Capacity::Bounded(capacity), 1, 1))
     }
 
     /// A channel whose buffer grows without bound: sends never wait.
     pub fn unbounded() -> Self {
-        Self::from_inner(Inner::new(Capacity::Unbounded, 1, 1))
+        Self::from_inner(Handles::new(Capacity::Unbounded, 1, 1))
     }
 
-    fn from_inner(inner: Arc<Inner<T>>) -> Self {
+    fn from_inner(inner: Arc<Handles<T>>) -> Self {
         Self {
             inner,
             stream: None,

@@ -29,7 +29,7 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
 ) -> Poll<Option<T>> {
     let coop = ready!(coop::poll_proceed(cx));
     let mut l = waiter.lock();
-    if !l.is_parked() {
+    if !l.is_in_chan() {
         if let Some(v) = l.chan().try_recv_fast(l.st()) {
             drop(l);
             coop.made_progress();
@@ -96,7 +96,7 @@ pub(crate) fn poll_send<T>(
 ) -> Poll<Result<(), SendError<T>>> {
     let coop = ready!(coop::poll_proceed(cx));
     // Taken before locking: a misuse panics with the lock free.
-    let mut fresh = match waiter.is_parked() {
+    let mut fresh = match waiter.is_in_chan() {
         true => None,
         false => Some(value.take().expect("send polled after completion")),
     };
@@ -187,7 +187,7 @@ impl<'a, T> RecvFuture<'a, T> {
 impl<T> fmt::Debug for RecvFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RecvFuture")
-            .field("parked", &self.waiter.is_parked())
+            .field("parked", &self.waiter.is_in_chan())
             .finish()
     }
 }
@@ -229,7 +229,7 @@ impl<'a, T> SendFuture<'a, T> {
 impl<T> fmt::Debug for SendFuture<'_, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SendFuture")
-            .field("parked", &self.waiter.is_parked())
+            .field("parked", &self.waiter.is_in_chan())
             .finish()
     }
 }

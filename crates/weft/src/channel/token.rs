@@ -7,7 +7,7 @@
 //!
 //! While the select's own task is polling it (`POLLING`), peers must not complete its waiters:
 //! the select may be completing another arm itself. A peer that meets a polling select sets
-//! `NOTIFIED` instead and moves on; the select then cannot go back to `WAITING` and polls its
+//! `REPOLL` instead and moves on; the select then cannot go back to `WAITING` and polls its
 //! arms again, so no wake-up is lost. Once the select has finished or been dropped (`DONE`),
 //! nobody can claim it.
 
@@ -17,7 +17,7 @@ use std::task::Waker;
 
 const WAITING: usize = 0;
 const POLLING: usize = 1;
-const NOTIFIED: usize = 2;
+const REPOLL: usize = 2;
 const DONE: usize = 4;
 const SELECTED: usize = 8;
 
@@ -37,7 +37,7 @@ pub(crate) enum Claim {
 
 /// The state a select's owner finds when it tries to park.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Park {
+pub(crate) enum TryPark {
     /// Parked: peers may claim it now.
     Parked,
     /// A peer came by while it was polling: poll the arms again.
@@ -66,8 +66,8 @@ impl SelectToken {
         loop {
             let (next, outcome) = match s {
                 WAITING => (SELECTED + arm, Claim::Won),
-                POLLING => (POLLING | NOTIFIED, Claim::Busy),
-                _ if s == POLLING | NOTIFIED => return Claim::Busy,
+                POLLING => (POLLING | REPOLL, Claim::Busy),
+                _ if s == POLLING | REPOLL => return Claim::Busy,
                 _ => return Claim::Lost,
             };
             match self.state.compare_exchange(s, next, AcqRel, Acquire) {
@@ -108,17 +108,17 @@ impl SelectToken {
     }
 
     /// Owner side: after finding no arm ready and registering every arm, tries to park.
-    pub(crate) fn park(&self) -> Park {
+    pub(crate) fn park(&self) -> TryPark {
         match self
             .state
             .compare_exchange(POLLING, WAITING, AcqRel, Acquire)
         {
-            Ok(_) => Park::Parked,
+            Ok(_) => TryPark::Parked,
             Err(_) => {
-                // NOTIFIED: clear it and poll again.
+                // REPOLL: clear it and poll again.
                 self.state
                     .store(POLLING, crate::loom::sync::atomic::Ordering::Release);
-                Park::Repoll
+                TryPark::Repoll
             }
         }
     }
@@ -128,7 +128,7 @@ impl SelectToken {
     /// now on, as any parked select; what the peer that came by made ready is found when it
     /// polls again.
     pub(crate) fn park_and_repoll_later(&self) {
-        // Only the owner leaves POLLING; a peer only adds NOTIFIED to it.
+        // Only the owner leaves POLLING; a peer only adds REPOLL to it.
         self.state.swap(WAITING, AcqRel);
     }
 
@@ -184,8 +184,12 @@ mod tests {
     fn claim_only_while_waiting() {
         let t = SelectToken::new();
         assert_eq!(t.claim(0), Claim::Busy, "owner is polling");
-        assert_eq!(t.park(), Park::Repoll, "the peer's visit forces a re-poll");
-        assert_eq!(t.park(), Park::Parked);
+        assert_eq!(
+            t.park(),
+            TryPark::Repoll,
+            "the peer's visit forces a re-poll"
+        );
+        assert_eq!(t.park(), TryPark::Parked);
         assert_eq!(t.claim(3), Claim::Won);
         assert_eq!(t.claim(1), Claim::Lost, "exactly one arm");
         assert_eq!(t.begin_poll(), Some(3));
@@ -205,7 +209,7 @@ mod tests {
             "still held elsewhere: not kept"
         );
         held.set_waker(std::task::Waker::noop());
-        assert_eq!(held.park(), Park::Parked);
+        assert_eq!(held.park(), TryPark::Parked);
         assert_eq!(held.finish(), None);
         give_back(held);
         let again = take_token();
@@ -231,7 +235,7 @@ mod tests {
     #[test]
     fn finish_blocks_later_claims() {
         let t = SelectToken::new();
-        assert_eq!(t.park(), Park::Parked);
+        assert_eq!(t.park(), TryPark::Parked);
         assert_eq!(t.begin_poll(), None);
         assert_eq!(t.finish(), None);
         assert_eq!(t.claim(0), Claim::Lost);
@@ -252,7 +256,7 @@ mod loom_tests {
     fn loom_token_two_peers_and_owner() {
         loom::model(|| {
             let t = Arc::new(SelectToken::new());
-            assert_eq!(t.park(), Park::Parked);
+            assert_eq!(t.park(), TryPark::Parked);
             let wins = Arc::new(AtomicUsize::new(0));
             let won_arm = Arc::new(AtomicUsize::new(usize::MAX));
             let peers: Vec<_> = (0..2)

@@ -48,11 +48,11 @@ type Link<W> = Option<NonNull<Node<W>>>;
 /// not pay for them. Under loom its cell records each time the contents are reached, so the
 /// models also check that those moments are ordered by the channel lock.
 struct Node<W> {
-    cell: UnsafeCell<MaybeUninit<Links<W>>>,
+    cell: UnsafeCell<MaybeUninit<Contents<W>>>,
 }
 
 /// A node's contents: links, and the waiter's data while it is in the channel.
-struct Links<W> {
+struct Contents<W> {
     prev: Link<W>,
     next: Link<W>,
     /// In the FIFO (a peer may still serve it).
@@ -87,7 +87,7 @@ impl<W> fmt::Debug for List<W> {
 /// the lock of the channel it belongs to (rule 1), and no other reference to its contents is
 /// live while the returned one is.
 #[inline]
-unsafe fn contents<'n, W>(node: NonNull<Node<W>>) -> &'n mut Links<W> {
+unsafe fn contents<'n, W>(node: NonNull<Node<W>>) -> &'n mut Contents<W> {
     // SAFETY: the caller's contract; the node's cell is what makes writing through a pointer
     // derived from a shared reference to the node sound.
     unsafe { node.as_ref() }
@@ -164,7 +164,7 @@ impl<W> List<W> {
         }
     }
 
-    /// Links `node` at the back.
+    /// Contents `node` at the back.
     ///
     /// # Safety
     ///
@@ -255,7 +255,7 @@ unsafe impl<T> ChanRef for &Chan<T> {
 }
 
 // SAFETY: the handle owns a share of one channel and never changes it.
-unsafe impl<T> ChanRef for std::sync::Arc<super::Inner<T>> {
+unsafe impl<T> ChanRef for std::sync::Arc<super::Handles<T>> {
     type Item = T;
     #[inline]
     fn chan(&self) -> &Chan<T> {
@@ -300,7 +300,7 @@ impl<C: ChanRef, W: Side<Item = C::Item>> Waiter<C, W> {
 
     /// The node is in the channel: parked, or served and not yet collected.
     #[inline]
-    pub(crate) fn is_parked(&self) -> bool {
+    pub(crate) fn is_in_chan(&self) -> bool {
         self.in_chan
     }
 
@@ -393,7 +393,7 @@ impl<'a, W: Side> Locked<'a, W> {
 
     /// The node is in the channel.
     #[inline]
-    pub(crate) fn is_parked(&self) -> bool {
+    pub(crate) fn is_in_chan(&self) -> bool {
         *self.in_chan
     }
 
@@ -422,7 +422,7 @@ impl<'a, W: Side> Locked<'a, W> {
         // locked by `st`.
         unsafe {
             self.node.as_ref().cell.with_mut(|p| {
-                (*p).write(Links {
+                (*p).write(Contents {
                     prev: None,
                     next: None,
                     linked: false,
@@ -519,10 +519,10 @@ mod tests {
             served.outcome = SendOutcome::Delivered;
         }
         assert_eq!(fifo(&chan), vec![2], "a is unlinked");
-        assert!(a.is_parked(), "but still holds its outcome for its owner");
+        assert!(a.is_in_chan(), "but still holds its outcome for its owner");
         let got = a.as_mut().lock().remove().expect("in the channel");
         assert_eq!(got.outcome, SendOutcome::Delivered);
-        assert!(!a.is_parked());
+        assert!(!a.is_in_chan());
         assert!(a.as_mut().lock().remove().is_none(), "removed once");
         // A waiter can park again once out, and goes to the back.
         a.as_mut().lock().park(SendWaiter {
@@ -555,7 +555,7 @@ mod tests {
         assert_eq!(drained, vec![0, 3, 4]);
         assert!(chan.lock().nobody_parked());
         // Every node is still in the channel (unlinked), and leaves when dropped.
-        assert!(nodes.iter().all(|n| n.is_parked()));
+        assert!(nodes.iter().all(|n| n.is_in_chan()));
         drop(nodes);
     }
 }

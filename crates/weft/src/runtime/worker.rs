@@ -62,7 +62,6 @@ pub(crate) struct WorkerCtx {
     /// Set while this worker's thread runs a blocking job inline (see `run_blocking`).
     blocking: Cell<bool>,
     tick: Cell<u32>,
-    rng: Cell<u32>,
     /// Wakers of fired timers, reused between rounds.
     fired: RefCell<Vec<Waker>>,
 }
@@ -123,16 +122,6 @@ impl WorkerCtx {
         }
         let _restore = Restore(&self.blocking, self.blocking.replace(true));
         job();
-    }
-
-    fn next_rand(&self) -> u32 {
-        // xorshift32: cheap and good enough to pick a victim.
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        self.rng.set(x);
-        x
     }
 
     /// Fires the due timers of every wheel (another worker's may be overdue while it is busy in
@@ -200,7 +189,7 @@ impl WorkerCtx {
             self.searching.set(true);
         }
         let n = self.shared.stealers.len();
-        let start = self.next_rand() as usize % n;
+        let start = crate::rng::index_below(n);
         for i in 0..n {
             let victim = (start + i) % n;
             if victim == self.index {
@@ -364,7 +353,6 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         lifo_seen: RefCell::new(vec![None; shared.num_workers()]),
         blocking: Cell::new(false),
         tick: Cell::new(0),
-        rng: Cell::new(0x9E37_79B9 ^ (index as u32).wrapping_mul(0x85EB_CA6B) | 1),
         fired: RefCell::new(Vec::new()),
     });
     // Counted as exited however the thread ends, so `shutdown` never waits for a dead worker
