@@ -445,6 +445,30 @@ fn bad_input_is_answered_and_the_server_goes_on() {
             413,
         ),
         (
+            "bytes after a chunk size",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3 4\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a bare LF ending a chunk-size line with an extension",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2;\nxx\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a bare LF after chunk data",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a trailer section of 100 KB",
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n{}\r\n",
+                format!("X-T: {}\r\n", "t".repeat(1000)).repeat(100)
+            )
+            .into_bytes(),
+            400,
+        ),
+        (
             "a chunked body over the limit",
             format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{chunked_big}0\r\n\r\n")
                 .into_bytes(),
