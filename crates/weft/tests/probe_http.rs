@@ -94,10 +94,7 @@ fn read_to_close(conn: &mut impl Read) -> String {
             Ok(0) => break,
             Ok(n) => out.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!(
-                "reading: {e} (got {:?})",
-                String::from_utf8_lossy(&out)
-            ),
+            Err(e) => panic!("reading: {e} (got {:?})", String::from_utf8_lossy(&out)),
         }
     }
     String::from_utf8_lossy(&out).into_owned()
@@ -245,9 +242,8 @@ fn probe_a_bare_lf_in_chunk_framing_is_refused() {
         "3\r\nabc\n0\r\n\r\n",
         "3\r\nabc\r\n0\n\n",
     ] {
-        let raw = format!(
-            "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
-        );
+        let raw =
+            format!("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n{body}");
         let mut conn = connect(server.addr);
         conn.write_all(raw.as_bytes()).unwrap();
         // Enough time to answer; then the end of input.
@@ -280,8 +276,10 @@ fn probe_pipelined_requests_after_a_chunked_body_with_trailers() {
 fn probe_an_endless_trailer_section_is_cut_off() {
     let server = Server::start(|s| s.max_body_size(1024).max_header_size(8192));
     let mut conn = connect(server.addr);
-    conn.write_all(b"POST /len HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n")
-        .unwrap();
+    conn.write_all(
+        b"POST /len HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n",
+    )
+    .unwrap();
     let line = format!("X-T: {}\r\n", "t".repeat(1000));
     // 16 MiB of trailers at most; the server should have given up long before.
     let mut cut = false;
@@ -325,7 +323,9 @@ fn probe_head_204_and_304_keep_the_connection_in_step() {
     let head = read_reply(&mut r, true);
     assert_eq!(head.status, 200);
     assert!(
-        head.head.to_ascii_lowercase().contains("content-length: 28"),
+        head.head
+            .to_ascii_lowercase()
+            .contains("content-length: 28"),
         "{}",
         head.head
     );
@@ -365,7 +365,8 @@ fn probe_a_head_response_keeps_the_content_length_the_handler_set() {
         },
     );
     let (mut r, mut w) = kept_alive(server.addr);
-    w.write_all(b"HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    w.write_all(b"HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let reply = read_reply(&mut r, true);
     assert!(
         reply
@@ -397,9 +398,13 @@ fn probe_http_1_0_keep_alive_serves_several_requests() {
 /// the final one forever.
 #[test]
 fn probe_a_handler_that_returns_1xx_does_not_hang_the_client() {
-    let server = Server::with(|s| s, |_req| Box::pin(async { StatusCode::CONTINUE.into_response_body() }));
+    let server = Server::with(
+        |s| s,
+        |_req| Box::pin(async { StatusCode::CONTINUE.into_response_body() }),
+    );
     let mut conn = connect(server.addr);
-    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let _ = conn.set_read_timeout(Some(Duration::from_secs(3)));
     let mut got = Vec::new();
     let mut buf = [0u8; 1024];
@@ -433,7 +438,12 @@ impl IntoBody for StatusCode {
 fn probe_a_head_sent_slowly_within_the_header_timeout_is_served() {
     let server = Server::start(|s| s.header_read_timeout(Duration::from_secs(8)));
     let mut conn = connect(server.addr);
-    for piece in ["GET / HT", "TP/1.1\r\nHo", "st: t\r\nConnection: close", "\r\n\r\n"] {
+    for piece in [
+        "GET / HT",
+        "TP/1.1\r\nHo",
+        "st: t\r\nConnection: close",
+        "\r\n\r\n",
+    ] {
         conn.write_all(piece.as_bytes()).unwrap();
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -640,7 +650,10 @@ async fn probe_client_late_extra_bytes_do_not_poison_the_pool() {
     let client = Client::new();
     let url = format!("http://{}/", server.addr);
     bounded(async {
-        assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "good");
+        assert_eq!(
+            client.get(&url).send().await.unwrap().text().await.unwrap(),
+            "good"
+        );
         weft::sleep(Duration::from_millis(300)).await;
         for _ in 0..3 {
             let next = client.get(&url).send().await.unwrap().text().await.unwrap();
@@ -686,14 +699,18 @@ async fn probe_client_connection_close_then_a_new_connection() {
         let mut r = BufReader::new(tcp.try_clone().unwrap());
         let mut w = tcp;
         if read_request(&mut r) {
-            let _ = w.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok");
+            let _ =
+                w.write_all(b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok");
         }
     });
     let client = Client::new();
     let url = format!("http://{}/", server.addr);
     bounded(async {
         for _ in 0..3 {
-            assert_eq!(client.get(&url).send().await.unwrap().text().await.unwrap(), "ok");
+            assert_eq!(
+                client.get(&url).send().await.unwrap().text().await.unwrap(),
+                "ok"
+            );
         }
     })
     .await;
@@ -736,7 +753,10 @@ async fn probe_client_redirects_keep_relative_paths_and_queries() {
     )
     .await
     .unwrap();
-    assert_eq!(res.url().path_and_query().unwrap().as_str(), "/a/c/next?q=3");
+    assert_eq!(
+        res.url().path_and_query().unwrap().as_str(),
+        "/a/c/next?q=3"
+    );
     assert_eq!(bounded(res.text()).await.unwrap(), "/a/c/next?q=3");
     assert_eq!(
         *seen.lock().unwrap(),
@@ -750,7 +770,9 @@ async fn probe_client_a_location_that_is_not_utf8_is_a_redirect_error() {
         let mut r = BufReader::new(tcp.try_clone().unwrap());
         let mut w = tcp;
         if read_request(&mut r) {
-            let _ = w.write_all(b"HTTP/1.1 302 Found\r\nlocation: /\xff\xfe\r\ncontent-length: 0\r\n\r\n");
+            let _ = w.write_all(
+                b"HTTP/1.1 302 Found\r\nlocation: /\xff\xfe\r\ncontent-length: 0\r\n\r\n",
+            );
         }
     });
     let err = bounded(Client::new().get(format!("http://{}/", server.addr)).send())
@@ -808,7 +830,8 @@ async fn probe_client_a_chunked_body_cut_by_a_close_is_an_error() {
         let mut r = BufReader::new(tcp.try_clone().unwrap());
         let mut w = tcp;
         if read_request(&mut r) {
-            let _ = w.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n");
+            let _ =
+                w.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n");
         }
     });
     let res = bounded(Client::new().get(format!("http://{}/", server.addr)).send())
@@ -877,7 +900,9 @@ async fn probe_client_a_dropped_response_then_another_request() {
             assert_eq!(bounded(res.bytes()).await.unwrap().len(), 200_000);
         }
     }
-    let res = bounded(client.post(&url).body("last").send()).await.unwrap();
+    let res = bounded(client.post(&url).body("last").send())
+        .await
+        .unwrap();
     assert_eq!(bounded(res.text()).await.unwrap(), "last");
 }
 
@@ -890,7 +915,9 @@ async fn probe_client_body_limit_stops_a_large_response() {
     let res = bounded(Client::new().get(format!("http://{}/", server.addr)).send())
         .await
         .unwrap();
-    let err = bounded(res.into_body().limit(1000).bytes()).await.unwrap_err();
+    let err = bounded(res.into_body().limit(1000).bytes())
+        .await
+        .unwrap_err();
     assert!(err.is_body(), "{err}");
     let _ = Method::GET;
     let _ = Instant::now();
