@@ -715,6 +715,26 @@ fn graceful_shutdown_finishes_requests_and_closes_idle_connections() {
 }
 
 #[test]
+fn a_crlf_after_a_request_leaves_the_connection_idle_for_graceful_shutdown() {
+    let _lock = shared_lock();
+    // The header timeout is far beyond the test's deadline: only the idle close can end it.
+    let mut server = Server::start(|s| s.header_read_timeout(Duration::from_secs(3600)));
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi\r\n")
+        .unwrap();
+    let reply = read_reply(&mut reader);
+    assert_eq!((reply.status, &reply.body[..]), (200, &b"hi"[..]));
+    // The connection is idle: shutdown closes it, and serve returns.
+    server.shutdown().unwrap();
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
+#[test]
 fn shutdown_timeout_stops_connections_that_do_not_finish() {
     let _lock = shared_lock();
     let mut server = Server::start(|s| s.shutdown_timeout(Duration::from_millis(200)));

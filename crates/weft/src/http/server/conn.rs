@@ -109,6 +109,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     async fn read_head(&mut self, opened: Instant) -> Next {
         let cfg = self.cfg;
         let first = !self.answered;
+        // Empty lines before a request (RFC 9112 section 2.2: a client may send a CRLF after a
+        // body) are dropped here, so that a connection holding nothing else counts as idle.
+        loop {
+            let data = self.buf.data();
+            if data.starts_with(b"\r\n") {
+                self.buf.consume(2);
+            } else if data.starts_with(b"\n") {
+                self.buf.consume(1);
+            } else {
+                break;
+            }
+        }
         if self.buf.is_empty() {
             // Nothing of the next request yet: the connection is idle. A new one gets
             // `header_read_timeout` for its whole head, a kept-alive one `idle_timeout` for
