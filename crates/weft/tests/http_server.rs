@@ -74,6 +74,15 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; BIG])),
         (_, "/method") => Response::new(Body::from(req.method().to_string())),
+        (_, "/announced") => {
+            // What a file server answers HEAD with: the file's length, no body.
+            let mut res = Response::new(Body::empty());
+            res.headers_mut().insert(
+                weft::http::header::CONTENT_LENGTH,
+                weft::http::HeaderValue::from_static("1234"),
+            );
+            res
+        }
         _ => Response::new(Body::from("hello")),
     };
     Ok(res)
@@ -712,6 +721,36 @@ fn graceful_shutdown_finishes_requests_and_closes_idle_connections() {
         .unwrap();
     let refused = TcpStream::connect(addr).unwrap_err();
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_head_response_keeps_the_content_length_its_handler_set() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(b"HEAD /announced HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // A HEAD response has no body, whatever its content-length says.
+    let mut head = String::new();
+    for _ in 0..50 {
+        if reader.read_line(&mut head).unwrap() == 0 || head.ends_with("\r\n\r\n") {
+            break;
+        }
+    }
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.starts_with("http/1.1 200"), "{head}");
+    assert!(lower.contains("content-length: 1234\r\n"), "{head}");
+    // The connection is in step: a GET of the same path has the body it has (none).
+    writer
+        .write_all(b"GET /announced HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let get = read_reply(&mut reader);
+    assert_eq!((get.status, get.body.len()), (200, 0), "{}", get.head);
+    let next = read_reply(&mut reader);
+    assert_eq!(&next.body[..], b"hello");
 }
 
 #[test]

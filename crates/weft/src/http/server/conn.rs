@@ -328,8 +328,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         let no_body = status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
+        // A HEAD response may announce the length a GET would get (RFC 9110 section 9.3.2)
+        // with no body: the `content-length` the handler set is kept then.
+        let head_length = match body.len() {
+            Some(0) | None if method == Method::HEAD => headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok()),
+            _ => None,
+        };
         let framing = if no_body {
             Framing::Length(0)
+        } else if let Some(n) = head_length {
+            Framing::Length(n)
         } else if let Some(n) = body.len() {
             Framing::Length(n)
         } else if version == Version::HTTP_11 {

@@ -56,7 +56,9 @@
 //!   body is read.
 //! - A response body whose length is known goes out with `content-length`, a streaming one
 //!   ([`Body::from_stream`], [`Body::from_chunks`]) with chunked coding (to an HTTP/1.0 client:
-//!   until the connection closes). A response to `HEAD` has no body. The server adds `date`,
+//!   until the connection closes). A response to `HEAD` has no body; its `content-length`
+//!   is its body's length, or, when the body is empty, the one the handler set (the length a
+//!   `GET` would get, as a file server announces it). The server adds `date`,
 //!   and `connection: close` to the last response of a connection it closes.
 //! - Input that breaks the protocol is answered (`400`, `431` for heads over
 //!   [`max_header_size`](Serve::max_header_size) or [`max_headers`](Serve::max_headers), `413`,
