@@ -74,6 +74,12 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; BIG])),
         (_, "/method") => Response::new(Body::from(req.method().to_string())),
+        (_, "/informational") => {
+            // Not a final status: the server must not send it as the answer.
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = weft::http::StatusCode::CONTINUE;
+            res
+        }
         (_, "/announced") => {
             // What a file server answers HEAD with: the file's length, no body.
             let mut res = Response::new(Body::empty());
@@ -721,6 +727,24 @@ fn graceful_shutdown_finishes_requests_and_closes_idle_connections() {
         .unwrap();
     let refused = TcpStream::connect(addr).unwrap_err();
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn a_handler_response_with_a_1xx_status_is_sent_as_a_500() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(
+            b"GET /informational HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .unwrap();
+    let first = read_reply(&mut reader);
+    assert_eq!(first.status, 500, "{}", first.head);
+    let next = read_reply(&mut reader);
+    assert_eq!((next.status, &next.body[..]), (200, &b"hello"[..]));
 }
 
 #[test]

@@ -258,6 +258,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         if let Some(HandlerError(msg)) = res.extensions_mut().remove::<HandlerError>() {
             eprintln!("weft::http: the handler failed on {method} {path}: {msg}");
         }
+        if res.status().is_informational() {
+            // A 1xx is not an answer: the client would wait for the final response forever.
+            eprintln!(
+                "weft::http: the handler answered {method} {path} with {}, not a final status; a 500 was sent",
+                res.status()
+            );
+            res = status_response(StatusCode::INTERNAL_SERVER_ERROR);
+        }
         let close = panicked || !keep_alive || self.shared.shutdown.is_set();
         let kept = self.respond(res, &method, version, close).await;
         self.answered = true;

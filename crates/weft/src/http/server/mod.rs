@@ -68,7 +68,9 @@
 //!   HTTP/1.1 request without exactly one `Host` are refused, which shuts out request
 //!   smuggling through a proxy that reads them otherwise.
 //! - A handler that panics gives its request a `500` (the panic is written to stderr), and that
-//!   connection is closed; the server and its other connections go on.
+//!   connection is closed; the server and its other connections go on. A handler's response
+//!   with an informational (`1xx`) status, which is no final answer, is sent as a `500` too
+//!   (and reported on stderr).
 //! - Slow clients are cut off: a head has [`header_read_timeout`](Serve::header_read_timeout)
 //!   (`408` if the connection had no answer yet), an idle kept-alive connection
 //!   [`idle_timeout`](Serve::idle_timeout), and each body read and response write
