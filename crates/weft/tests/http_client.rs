@@ -372,6 +372,54 @@ async fn a_server_that_closes_after_the_headers_is_a_body_error() {
     assert!(err.to_string().contains(&server.url("/cut")), "{err}");
 }
 
+/// A server that answers 413 as soon as it has a head and closes without reading the body:
+/// the client, still writing the body, gets the 413, not the reset that ends its write.
+#[weft::test]
+async fn an_answer_sent_before_the_body_was_taken_is_the_response() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for _ in 0..4 {
+            let Ok((tcp, _)) = listener.accept() else {
+                return;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            tcp.set_read_timeout(Some(HANG)).unwrap();
+            let mut r = BufReader::new(tcp.try_clone().unwrap());
+            let mut w = tcp;
+            let mut line = String::new();
+            for _ in 0..100 {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let _ = w.write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo big\n",
+            );
+            // Closed with the body unread: the client's writes fail with a reset.
+            drop((r, w));
+        }
+    });
+    let client = Client::new();
+    for _ in 0..2 {
+        let res = bounded(
+            client
+                .post(format!("http://{addr}/upload"))
+                .body(vec![b'u'; 32 << 20])
+                .send(),
+        )
+        .await
+        .expect("the server's early answer is the response");
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(bounded(res.text()).await.unwrap(), "too big\n");
+    }
+    // Each went on its own connection: one whose request was cut short is never reused.
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
 #[weft::test]
 async fn a_server_that_closes_without_answering_is_an_error() {
     let server = serve(|_, _| Then::Close);

@@ -153,7 +153,7 @@ async fn send_once(
     };
     let mut pooled = client.pool.checkout(&key);
     let mut reused = pooled.is_some();
-    let (conn, response) = loop {
+    let (conn, response, sent_whole) = loop {
         let mut conn = match pooled.take() {
             Some(conn) => conn,
             None => client.connector.connect(&key, url).await?,
@@ -163,7 +163,7 @@ async fn send_once(
             false => std::mem::take(&mut head),
         };
         match conn::exchange(&mut conn, this_head, &mut body, framing).await {
-            Ok(response) => break (conn, response),
+            Ok((response, sent_whole)) => break (conn, response, sent_whole),
             Err(failed) => {
                 // A pooled connection the server closed while it was idle: once more, on a
                 // new connection, if sending the request again is safe.
@@ -179,7 +179,8 @@ async fn send_once(
     let framing = h1::response_framing(method, &response).map_err(|e| {
         Error::protocol(format!("invalid response framing: {}", e.reason())).with_url(url)
     })?;
-    let keep_alive = h1::keep_alive(response.version, &response.headers)
+    let keep_alive = sent_whole
+        && h1::keep_alive(response.version, &response.headers)
         && h1::keep_alive(Version::HTTP_11, headers)
         && framing != Framing::Close
         && response.status != StatusCode::SWITCHING_PROTOCOLS;
