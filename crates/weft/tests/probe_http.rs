@@ -922,3 +922,115 @@ async fn probe_client_body_limit_stops_a_large_response() {
     let _ = Method::GET;
     let _ = Instant::now();
 }
+
+#[test]
+fn probe_expect_100_continue_over_the_limit_gets_413_without_100() {
+    let server = Server::start(|s| s.max_body_size(10));
+    let mut conn = connect(server.addr);
+    conn.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let reply = read_to_close(&mut conn);
+    assert_eq!(statuses(&reply), vec![413], "{reply}");
+}
+
+#[test]
+fn probe_a_client_that_half_closes_after_its_request_gets_the_answer() {
+    let server = Server::start(|s| s);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+        .unwrap();
+    conn.shutdown(Shutdown::Write).unwrap();
+    let reply = read_to_close(&mut conn);
+    assert_eq!(statuses(&reply), vec![200], "{reply}");
+    assert!(reply.ends_with("\r\n\r\nabc"), "{reply}");
+}
+
+#[weft::test]
+async fn probe_client_head_and_304_responses_with_framing_headers_then_reuse() {
+    let server = raw_server(|tcp, _| {
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut w = tcp;
+        for i in 0..10 {
+            if !read_request(&mut r) {
+                return;
+            }
+            let reply: &[u8] = match i {
+                0 => b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n",
+                1 => b"HTTP/1.1 200 OK\r\ncontent-length: 1234\r\n\r\n",
+                2 => b"HTTP/1.1 304 Not Modified\r\ncontent-length: 99\r\n\r\n",
+                3 => b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n",
+                _ => b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\ndone",
+            };
+            let _ = w.write_all(reply);
+        }
+    });
+    let client = Client::new();
+    let url = format!("http://{}/", server.addr);
+    bounded(async {
+        for _ in 0..2 {
+            let res = client.head(&url).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            assert!(res.bytes().await.unwrap().is_empty());
+        }
+        for status in [304, 204] {
+            let res = client.get(&url).send().await.unwrap();
+            assert_eq!(res.status(), status);
+            assert!(res.bytes().await.unwrap().is_empty());
+        }
+        let res = client.get(&url).send().await.unwrap();
+        assert_eq!(res.text().await.unwrap(), "done");
+    })
+    .await;
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+}
+
+#[weft::test]
+async fn probe_client_max_connections_per_host_survives_redirects_and_drops() {
+    let server = raw_server(|tcp, _| {
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut w = tcp;
+        for _ in 0..20 {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            for _ in 0..100 {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h == "\r\n" {
+                    break;
+                }
+            }
+            let reply: &[u8] = if line.starts_with("GET /start") {
+                b"HTTP/1.1 302 Found\r\nlocation: /end\r\ncontent-length: 5\r\n\r\nmoved"
+            } else {
+                b"HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n"
+            };
+            let _ = w.write_all(reply);
+            if !line.starts_with("GET /start") {
+                let _ = w.write_all(&vec![b'e'; 100_000]);
+            }
+        }
+    });
+    let client = Client::builder()
+        .max_connections_per_host(1)
+        .build()
+        .unwrap();
+    bounded(async {
+        for i in 0..4 {
+            let res = client
+                .get(format!("http://{}/start", server.addr))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            if i % 2 == 0 {
+                drop(res);
+            } else {
+                assert_eq!(res.bytes().await.unwrap().len(), 100_000);
+            }
+        }
+    })
+    .await;
+}
