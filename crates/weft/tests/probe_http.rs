@@ -1034,3 +1034,124 @@ async fn probe_client_max_connections_per_host_survives_redirects_and_drops() {
     })
     .await;
 }
+
+#[test]
+fn probe_origin_form_targets_that_look_odd_are_served() {
+    let server = Server::with(
+        |s| s,
+        |req| {
+            Box::pin(async move {
+                Response::new(Body::from(
+                    req.uri()
+                        .path_and_query()
+                        .map_or(String::new(), |p| p.to_string()),
+                ))
+            })
+        },
+    );
+    for target in [
+        "//a/b",
+        "/a//b?x=1",
+        "/%2F..%2F",
+        "/a?b=c?d",
+        "/~user/!$&'()*+,;=:@",
+    ] {
+        let raw = format!("GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let reply = exchange(server.addr, raw.as_bytes());
+        assert_eq!(statuses(&reply), vec![200], "{target}: {reply}");
+        assert!(
+            reply.ends_with(&format!("\r\n\r\n{target}")),
+            "{target}: {reply}"
+        );
+    }
+}
+
+/// 1,500 mutated responses (bytes flipped, inserted, removed, cut): the client returns a
+/// response or an error for each, never panics or hangs, and still works afterwards.
+#[weft::test]
+async fn probe_client_mutated_responses_never_panic() {
+    let seeds: &[&[u8]] = &[
+        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5;e=1\r\nhello\r\n0\r\nx: y\r\n\r\n",
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 302 Found\r\nlocation: /x?y#z\r\ncontent-length: 0\r\n\r\n",
+        b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\n\r\nto the end",
+    ];
+    let wires: Vec<Vec<u8>> = {
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..1500)
+            .map(|i| {
+                let mut w = seeds[i % seeds.len()].to_vec();
+                for _ in 0..(1 + next() % 4) {
+                    let at = (next() as usize) % w.len().max(1);
+                    match next() % 5 {
+                        0 => w[at] = next() as u8,
+                        1 => w.insert(at, next() as u8),
+                        2 if w.len() > 1 => {
+                            w.remove(at);
+                        }
+                        3 => w.truncate(at),
+                        _ => {
+                            let b =
+                                [b'\r', b'\n', b':', b' ', b'0', b'f', b';'][next() as usize % 7];
+                            w.insert(at, b);
+                        }
+                    }
+                }
+                w
+            })
+            .collect()
+    };
+    let wires = Arc::new(wires);
+    let served = wires.clone();
+    let count = Arc::new(AtomicUsize::new(0));
+    let n = count.clone();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for _ in 0..10_000 {
+            let Ok((tcp, _)) = listener.accept() else {
+                return;
+            };
+            tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+            let mut r = BufReader::new(tcp.try_clone().unwrap());
+            let mut w = tcp;
+            // One request per connection, answered with the next wire, then closed.
+            if read_request(&mut r) {
+                let i = n.fetch_add(1, Ordering::SeqCst);
+                if let Some(wire) = served.get(i) {
+                    let _ = w.write_all(wire);
+                } else {
+                    let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                }
+            }
+            let _ = w.shutdown(Shutdown::Both);
+        }
+    });
+    let client = Client::builder()
+        .timeout(Duration::from_secs(5))
+        .redirect(weft::http::client::Policy::none())
+        .build()
+        .unwrap();
+    let url = format!("http://{addr}/");
+    bounded(async {
+        for _ in 0..wires.len() {
+            if let Ok(res) = client.get(&url).send().await {
+                let _ = res.bytes().await;
+            }
+            if count.load(Ordering::SeqCst) >= wires.len() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(count.load(Ordering::SeqCst) >= wires.len());
+    // And the client still works.
+    let res = bounded(client.get(&url).send()).await.unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "ok");
+}
