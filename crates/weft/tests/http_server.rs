@@ -729,6 +729,73 @@ fn graceful_shutdown_finishes_requests_and_closes_idle_connections() {
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
+/// A handler that passes on a body as it arrives (a proxy: the weft client's response body,
+/// whose length is known) sends each piece as it comes. The upstream sends its second half
+/// only once the downstream client has seen the first, so a held-back first half would stall
+/// the exchange until the upstream gives up.
+#[test]
+fn a_proxied_body_of_known_length_is_sent_as_it_arrives() {
+    let _lock = shared_lock();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<()>();
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up_addr = upstream.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let Ok((tcp, _)) = upstream.accept() else {
+            return;
+        };
+        tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut line = String::new();
+        for _ in 0..100 {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        let mut w = tcp;
+        let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello");
+        let _ = seen_rx.recv_timeout(DEADLINE);
+        let _ = w.write_all(b"world");
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(Event::new());
+    let signal = stop.clone();
+    let client = weft::http::Client::new();
+    let server = weft::spawn(std::future::IntoFuture::into_future(
+        weft::http::serve(listener, move |_req: Request<Body>| {
+            let client = client.clone();
+            async move {
+                let res = client.get(format!("http://{up_addr}/")).send().await?;
+                Ok::<_, weft::http::Error>(Response::new(res.into_body()))
+            }
+        })
+        .with_graceful_shutdown(async move { signal.wait().await }),
+    ));
+    let mut conn = connect(addr);
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    for _ in 0..1000 {
+        if got.ends_with(b"\r\n\r\nhello") {
+            break;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = seen_tx.send(());
+    let first = String::from_utf8_lossy(&got).into_owned();
+    assert!(first.ends_with("\r\n\r\nhello"), "held back: {first:?}");
+    assert_eq!(read_to_close(&mut conn), "world");
+    stop.set();
+    weft::block_on(weft::timeout(server, DEADLINE))
+        .expect("serve did not return")
+        .unwrap();
+}
+
 #[test]
 fn a_handler_response_with_a_1xx_status_is_sent_as_a_500() {
     let _lock = shared_lock();

@@ -397,8 +397,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         out: &mut Vec<u8>,
     ) -> bool {
         // A body in memory goes out with its head in one write when small; a streaming body's
-        // head goes out first, so the client sees it before the first chunk is ready.
-        let in_memory = body.len().is_some();
+        // head goes out first, so the client sees it before the first chunk is ready, and each
+        // chunk as it comes (whether or not its length is known, as a proxied body's is).
+        let in_memory = body.as_bytes().is_some();
         if !in_memory && self.write(out).await.is_err() {
             return false;
         }
