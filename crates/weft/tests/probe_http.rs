@@ -1155,3 +1155,58 @@ async fn probe_client_mutated_responses_never_panic() {
     let res = bounded(client.get(&url).send()).await.unwrap();
     assert_eq!(bounded(res.text()).await.unwrap(), "ok");
 }
+
+/// A handler that passes on a body as it arrives (a proxy: the weft client's response body,
+/// whose length is known) must send what it has, not hold it back until 16 KiB gather. The
+/// upstream sends its second half only once the downstream client has seen the first.
+#[test]
+fn probe_a_proxied_body_of_known_length_is_sent_as_it_arrives() {
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<()>();
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up_addr = upstream.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let Ok((tcp, _)) = upstream.accept() else {
+            return;
+        };
+        tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut w = tcp;
+        if read_request(&mut r) {
+            let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello");
+            let _ = seen_rx.recv_timeout(DEADLINE);
+            let _ = w.write_all(b"world");
+        }
+    });
+    let client = Client::new();
+    let server = Server::with(
+        |s| s,
+        move |_req| {
+            let client = client.clone();
+            Box::pin(async move {
+                let res = client
+                    .get(format!("http://{up_addr}/"))
+                    .send()
+                    .await
+                    .unwrap();
+                Response::new(res.into_body())
+            })
+        },
+    );
+    let mut conn = connect(server.addr);
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let start = Instant::now();
+    while !got.ends_with(b"\r\n\r\nhello") && start.elapsed() < DEADLINE {
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let first = String::from_utf8_lossy(&got).into_owned();
+    let _ = seen_tx.send(());
+    assert!(first.ends_with("\r\n\r\nhello"), "held back: {first:?}");
+    let rest = read_to_close(&mut conn);
+    assert_eq!(rest, "world");
+}
