@@ -1051,6 +1051,34 @@ fn run_child(name: &str, prefix: &str) -> (bool, String) {
     (status.success(), reader.join().unwrap())
 }
 
+/// With the body limit lifted, a request that announces an enormous body and sends a few bytes
+/// makes the server reserve memory for what arrives, not for what is announced (a failed
+/// allocation would abort the process: the test runs in a child).
+#[test]
+fn an_enormous_content_length_reserves_no_memory_up_front() {
+    const NAME: &str = "an_enormous_content_length_reserves_no_memory_up_front";
+    if std::env::var(CHILD).as_deref() != Ok(NAME) {
+        let _lock = shared_lock();
+        let (ok, stderr) = run_child(NAME, "");
+        assert!(ok, "the child run failed: {stderr}");
+        return;
+    }
+    let server = Server::start(|s| s.max_body_size(u64::MAX));
+    let mut conn = connect(server.addr);
+    conn.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9000000000000000000\r\n\r\na",
+    )
+    .unwrap();
+    // Separate writes, read one at a time: the body is gathered from several pieces.
+    for piece in [b"b", b"c"] {
+        std::thread::sleep(Duration::from_millis(100));
+        conn.write_all(piece).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    drop(conn);
+    assert_serving(server.addr);
+}
+
 #[test]
 fn handler_errors_and_panics_are_reported_on_stderr() {
     const NAME: &str = "handler_errors_and_panics_are_reported_on_stderr";

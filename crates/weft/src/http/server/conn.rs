@@ -30,6 +30,9 @@ const COALESCE: usize = 16 * 1024;
 /// The most one body read asks for.
 const BODY_READ: usize = 64 * 1024;
 
+/// The most memory reserved for a request body before its bytes arrive.
+const RESERVE_MAX: u64 = 1 << 20;
+
 /// How long, at most, a connection that is being closed after an error keeps reading (and
 /// dropping) what the client still sends, so that its unread bytes do not turn the close
 /// into a reset that destroys the answer before the client reads it.
@@ -308,8 +311,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 None if all.is_empty() => first = Some(chunk),
                 None => all.extend_from_slice(&chunk),
                 Some(prev) => {
+                    // Room for the announced length, but no more than RESERVE_MAX up front: the
+                    // length is the client's word, and memory is only spent on bytes it sends.
                     let hint = match framing {
-                        Framing::Length(n) => n as usize,
+                        Framing::Length(n) => n.min(RESERVE_MAX) as usize,
                         _ => prev.len() + chunk.len(),
                     };
                     all.reserve(hint);
