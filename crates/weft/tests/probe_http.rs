@@ -1210,3 +1210,51 @@ fn probe_a_proxied_body_of_known_length_is_sent_as_it_arrives() {
     let rest = read_to_close(&mut conn);
     assert_eq!(rest, "world");
 }
+
+#[weft::test]
+async fn probe_client_status_lines_without_a_reason_or_with_odd_codes() {
+    let server = raw_server(|tcp, _| {
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut w = tcp;
+        for i in 0..10 {
+            if !read_request(&mut r) {
+                return;
+            }
+            let reply: &[u8] = match i {
+                0 => b"HTTP/1.1 200\r\ncontent-length: 1\r\n\r\na",
+                1 => b"HTTP/1.1 299 Whatever It Says\r\ncontent-length: 1\r\n\r\nb",
+                _ => b"HTTP/1.1 599 \r\ncontent-length: 1\r\n\r\nc",
+            };
+            let _ = w.write_all(reply);
+        }
+    });
+    let client = Client::new();
+    let url = format!("http://{}/", server.addr);
+    bounded(async {
+        for (status, body) in [(200, "a"), (299, "b"), (599, "c")] {
+            let res = client.get(&url).send().await.unwrap();
+            assert_eq!(res.status().as_u16(), status);
+            assert_eq!(res.text().await.unwrap(), body);
+        }
+    })
+    .await;
+}
+
+/// A target longer than the `http` crate's URI limit (64 KiB) on a server whose head limit was
+/// raised: a clear refusal (414, or at least 400), never a panic.
+#[test]
+fn probe_a_target_longer_than_a_uri_may_be_is_refused_clearly() {
+    let server = Server::start(|s| s.max_header_size(1 << 20));
+    let raw = format!(
+        "GET /{} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let reply = exchange(server.addr, raw.as_bytes());
+    let got = statuses(&reply);
+    assert!(got == vec![414] || got == vec![400], "{reply}");
+    let reply = exchange(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(statuses(&reply), vec![200], "{reply}");
+}
