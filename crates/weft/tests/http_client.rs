@@ -543,6 +543,37 @@ async fn follows_relative_and_absolute_redirects() {
     assert_eq!(server.opened(), 1);
 }
 
+/// A redirect whose body runs to the close on a server that holds the connection open: that
+/// connection cannot be reused, so the client goes on at once rather than read the body.
+#[weft::test]
+async fn a_close_delimited_redirect_body_is_not_waited_for() {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let server = serve(move |req, w| {
+        if req.target == "/start" {
+            let _ = w.write_all(b"HTTP/1.1 302 Found\r\nlocation: /next\r\n\r\nmoved");
+            let _ = w.flush();
+            // The connection stays open until the test is done (or a minute has passed).
+            let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            return Then::Close;
+        }
+        ok(w, "arrived")
+    });
+    // Far less than the minute the server holds the first connection.
+    let res = weft::timeout(
+        weft::http::get(server.url("/start")),
+        Duration::from_secs(10),
+    )
+    .await;
+    let _ = release.send(());
+    let res = res
+        .expect("the client waited for the redirect's body")
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(bounded(res.text()).await.unwrap(), "arrived");
+    assert_eq!(server.opened(), 2);
+}
+
 #[weft::test]
 async fn see_other_turns_post_into_get_and_307_keeps_the_body() {
     let server = serve(|req, w| {

@@ -125,14 +125,31 @@ async fn follow(
                 headers.remove(name);
             }
         }
-        // Read a short redirect body to its end so that its connection goes back to the pool.
-        let _ = response
-            .into_body()
-            .limit(DRAIN_REDIRECT_BODY)
-            .bytes()
-            .await;
+        // Read a short redirect body to its end so that its connection goes back to the pool;
+        // one that runs to the connection's close leaves no connection to reuse: it is dropped.
+        if delimited(&response) {
+            let _ = response
+                .into_body()
+                .limit(DRAIN_REDIRECT_BODY)
+                .bytes()
+                .await;
+        }
         url = next;
     }
+}
+
+/// True if the response's body has an end of its own (a length, or chunked coding), rather
+/// than running to the connection's close.
+fn delimited(response: &Response) -> bool {
+    let chunked = response
+        .headers()
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+    response.content_length().is_some() || chunked
 }
 
 /// One request and its response head, on a pooled connection or a new one.
