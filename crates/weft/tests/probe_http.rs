@@ -1258,3 +1258,41 @@ fn probe_a_target_longer_than_a_uri_may_be_is_refused_clearly() {
     );
     assert_eq!(statuses(&reply), vec![200], "{reply}");
 }
+
+/// A redirect whose body runs to the connection's close (no length, not chunked) on a server
+/// that keeps the connection open: its connection cannot be reused, so there is no point in
+/// reading that body, and reading it waits for as long as the server holds the connection.
+#[weft::test]
+async fn probe_client_a_close_delimited_redirect_body_is_not_waited_for() {
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let done_rx = Arc::new(std::sync::Mutex::new(done_rx));
+    let server = raw_server(move |tcp, nth| {
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut w = tcp;
+        if !read_request(&mut r) {
+            return;
+        }
+        if nth == 0 {
+            let _ = w.write_all(b"HTTP/1.1 302 Found\r\nlocation: /next\r\n\r\nmoved");
+            // Holds the connection open until the test ends.
+            let _ = done_rx
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+        } else {
+            let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        }
+    });
+    let client = Client::new();
+    let res = weft::timeout(
+        client.get(format!("http://{}/start", server.addr)).send(),
+        Duration::from_secs(10),
+    )
+    .await;
+    let _ = done_tx.send(());
+    let res = res
+        .expect("the redirect's close-delimited body was waited for")
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(bounded(res.text()).await.unwrap(), "ok");
+}
