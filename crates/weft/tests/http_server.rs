@@ -385,6 +385,54 @@ fn curl_over_tls() {
     );
 }
 
+/// Over TLS the first head's deadline still counts from the accept: a client that takes most
+/// of `header_read_timeout` for its handshake does not get the whole limit again for its head.
+#[test]
+fn the_header_timeout_over_tls_counts_from_the_accept() {
+    use weft::http::rustls::{self, pki_types};
+    let _lock = shared_lock();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
+    let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
+        cert.key_pair.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let server = Server::start(|s| {
+        s.tls(Arc::new(config))
+            .header_read_timeout(Duration::from_secs(3))
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(pki_types::CertificateDer::from(cert.cert.der().to_vec()))
+        .unwrap();
+    let client_config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = pki_types::ServerName::try_from("localhost").unwrap();
+    let client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(client, connect(server.addr));
+    // Two of the three seconds go before the handshake, and one and a half after it before
+    // the head: the head comes after the deadline (waits only ever run longer).
+    std::thread::sleep(Duration::from_secs(2));
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let mut reply = Vec::new();
+    let _ = tls.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 408 "),
+        "served past the header timeout: {reply}"
+    );
+    drop(server);
+}
+
 #[test]
 fn bad_input_is_answered_and_the_server_goes_on() {
     let _lock = shared_lock();

@@ -63,9 +63,16 @@ struct Conn<'a, S> {
     answered: bool,
 }
 
-/// Serves HTTP/1.x on `io` until the client closes, the protocol is broken, or shutdown.
-pub(super) async fn serve_connection<S, H, F, R>(io: S, handler: &H, cfg: &Config, shared: &Shared)
-where
+/// Serves HTTP/1.x on `io` (accepted at `opened`: the first head's deadline counts from
+/// then, a TLS handshake included) until the client closes, the protocol is broken, or
+/// shutdown.
+pub(super) async fn serve_connection<S, H, F, R>(
+    io: S,
+    opened: Instant,
+    handler: &H,
+    cfg: &Config,
+    shared: &Shared,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Fn(Request<Body>) -> F,
     F: Future<Output = R>,
@@ -80,7 +87,6 @@ where
         shutdown: Box::pin(shared.shutdown.wait()),
         answered: false,
     };
-    let opened = Instant::now();
     loop {
         let head = match conn.read_head(opened).await {
             Next::Head(head) => head,

@@ -507,6 +507,7 @@ async fn connection<H, F, R>(
     R: IntoResponse + 'static,
 {
     let shared = guard.shared.clone();
+    let opened = std::time::Instant::now();
     let work = async {
         let _ = stream.set_nodelay(true);
         match tls {
@@ -516,10 +517,10 @@ async fn connection<H, F, R>(
                 if let Ok(Ok(stream)) =
                     crate::time::timeout(handshake, config.header_read_timeout).await
                 {
-                    conn::serve_connection(stream, &*handler, &config, &shared).await;
+                    conn::serve_connection(stream, opened, &*handler, &config, &shared).await;
                 }
             }
-            _ => conn::serve_connection(stream, &*handler, &config, &shared).await,
+            _ => conn::serve_connection(stream, opened, &*handler, &config, &shared).await,
         }
     };
     // A panic past the handler (in a response body's stream, say) ends this task, which
