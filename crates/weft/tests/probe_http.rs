@@ -4,6 +4,8 @@
 //!
 //! Every socket is on 127.0.0.1 with read and write timeouts, every loop is bounded, and every
 //! wait has a "did not hang" deadline of seconds; nothing is asserted about how long things take.
+//! A probe of behaviour that is still open is `#[ignore]`d with the reason; run it with
+//! `--ignored`.
 
 #![cfg(feature = "http")]
 
@@ -14,7 +16,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft::http::{header, Body, Client, HeaderValue, Method, Request, Response, Serve, StatusCode};
+use weft::http::{header, Body, Client, HeaderValue, Request, Response, Serve, StatusCode};
 use weft::sync::Event;
 
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -919,8 +921,6 @@ async fn probe_client_body_limit_stops_a_large_response() {
         .await
         .unwrap_err();
     assert!(err.is_body(), "{err}");
-    let _ = Method::GET;
-    let _ = Instant::now();
 }
 
 #[test]
