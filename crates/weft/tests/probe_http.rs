@@ -1349,3 +1349,36 @@ async fn probe_client_a_full_duplex_echo_of_a_large_body_does_not_deadlock() {
     .expect("the client and the echo server deadlocked");
     assert_eq!(res.unwrap().len(), 32 << 20);
 }
+
+#[test]
+fn probe_nothing_is_answered_after_a_request_with_connection_close() {
+    let server = Server::start(|s| s);
+    let reply = exchange(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /second HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
+    assert_eq!(statuses(&reply), vec![200], "{reply}");
+    assert!(reply.ends_with("\r\n\r\nhello"), "{reply}");
+}
+
+/// A body shorter than its Content-Length: the bytes after it are body, not a second request
+/// (no desync), and when the client gives up the server is not left waiting.
+#[test]
+fn probe_a_body_shorter_than_its_length_takes_the_next_bytes_as_body() {
+    let server = Server::start(|s| s.idle_timeout(Duration::from_secs(2)));
+    let mut conn = connect(server.addr);
+    conn.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 40\r\n\r\nabc\
+          GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n",
+    )
+    .unwrap();
+    conn.shutdown(Shutdown::Write).unwrap();
+    let reply = read_to_close(&mut conn);
+    // The cut body is refused; nothing was answered as a request of its own.
+    assert!(statuses(&reply).iter().all(|s| *s == 400), "{reply}");
+    let reply = exchange(
+        server.addr,
+        b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(statuses(&reply), vec![200], "{reply}");
+}
