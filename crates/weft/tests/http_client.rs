@@ -372,6 +372,54 @@ async fn a_server_that_closes_after_the_headers_is_a_body_error() {
     assert!(err.to_string().contains(&server.url("/cut")), "{err}");
 }
 
+/// A server that answers 413 as soon as it has a head and closes without reading the body:
+/// the client, still writing the body, gets the 413, not the reset that ends its write.
+#[weft::test]
+async fn an_answer_sent_before_the_body_was_taken_is_the_response() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    std::thread::spawn(move || {
+        for _ in 0..4 {
+            let Ok((tcp, _)) = listener.accept() else {
+                return;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            tcp.set_read_timeout(Some(HANG)).unwrap();
+            let mut r = BufReader::new(tcp.try_clone().unwrap());
+            let mut w = tcp;
+            let mut line = String::new();
+            for _ in 0..100 {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let _ = w.write_all(
+                b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\nconnection: close\r\n\r\ntoo big\n",
+            );
+            // Closed with the body unread: the client's writes fail with a reset.
+            drop((r, w));
+        }
+    });
+    let client = Client::new();
+    for _ in 0..2 {
+        let res = bounded(
+            client
+                .post(format!("http://{addr}/upload"))
+                .body(vec![b'u'; 32 << 20])
+                .send(),
+        )
+        .await
+        .expect("the server's early answer is the response");
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(bounded(res.text()).await.unwrap(), "too big\n");
+    }
+    // Each went on its own connection: one whose request was cut short is never reused.
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
+
 #[weft::test]
 async fn a_server_that_closes_without_answering_is_an_error() {
     let server = serve(|_, _| Then::Close);
@@ -493,6 +541,37 @@ async fn follows_relative_and_absolute_redirects() {
     assert_eq!(targets, ["/dir/start", "/dir/next?k=v", "/final"]);
     // The redirect bodies were read, so one connection carried all three.
     assert_eq!(server.opened(), 1);
+}
+
+/// A redirect whose body runs to the close on a server that holds the connection open: that
+/// connection cannot be reused, so the client goes on at once rather than read the body.
+#[weft::test]
+async fn a_close_delimited_redirect_body_is_not_waited_for() {
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let server = serve(move |req, w| {
+        if req.target == "/start" {
+            let _ = w.write_all(b"HTTP/1.1 302 Found\r\nlocation: /next\r\n\r\nmoved");
+            let _ = w.flush();
+            // The connection stays open until the test is done (or a minute has passed).
+            let _ = held.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            return Then::Close;
+        }
+        ok(w, "arrived")
+    });
+    // Far less than the minute the server holds the first connection.
+    let res = weft::timeout(
+        weft::http::get(server.url("/start")),
+        Duration::from_secs(10),
+    )
+    .await;
+    let _ = release.send(());
+    let res = res
+        .expect("the client waited for the redirect's body")
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(bounded(res.text()).await.unwrap(), "arrived");
+    assert_eq!(server.opened(), 2);
 }
 
 #[weft::test]

@@ -74,6 +74,21 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; BIG])),
         (_, "/method") => Response::new(Body::from(req.method().to_string())),
+        (_, "/informational") => {
+            // Not a final status: the server must not send it as the answer.
+            let mut res = Response::new(Body::empty());
+            *res.status_mut() = weft::http::StatusCode::CONTINUE;
+            res
+        }
+        (_, "/announced") => {
+            // What a file server answers HEAD with: the file's length, no body.
+            let mut res = Response::new(Body::empty());
+            res.headers_mut().insert(
+                weft::http::header::CONTENT_LENGTH,
+                weft::http::HeaderValue::from_static("1234"),
+            );
+            res
+        }
         _ => Response::new(Body::from("hello")),
     };
     Ok(res)
@@ -370,6 +385,54 @@ fn curl_over_tls() {
     );
 }
 
+/// Over TLS the first head's deadline still counts from the accept: a client that takes most
+/// of `header_read_timeout` for its handshake does not get the whole limit again for its head.
+#[test]
+fn the_header_timeout_over_tls_counts_from_the_accept() {
+    use weft::http::rustls::{self, pki_types};
+    let _lock = shared_lock();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
+    let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
+        cert.key_pair.serialize_der(),
+    ));
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+    let server = Server::start(|s| {
+        s.tls(Arc::new(config))
+            .header_read_timeout(Duration::from_secs(3))
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(pki_types::CertificateDer::from(cert.cert.der().to_vec()))
+        .unwrap();
+    let client_config = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = pki_types::ServerName::try_from("localhost").unwrap();
+    let client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
+    let mut tls = rustls::StreamOwned::new(client, connect(server.addr));
+    // Two of the three seconds go before the handshake, and one and a half after it before
+    // the head: the head comes after the deadline (waits only ever run longer).
+    std::thread::sleep(Duration::from_secs(2));
+    while tls.conn.is_handshaking() {
+        tls.conn.complete_io(&mut tls.sock).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = tls.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let mut reply = Vec::new();
+    let _ = tls.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 408 "),
+        "served past the header timeout: {reply}"
+    );
+    drop(server);
+}
+
 #[test]
 fn bad_input_is_answered_and_the_server_goes_on() {
     let _lock = shared_lock();
@@ -443,6 +506,30 @@ fn bad_input_is_answered_and_the_server_goes_on() {
             ]
             .concat(),
             413,
+        ),
+        (
+            "bytes after a chunk size",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3 4\r\nabc\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a bare LF ending a chunk-size line with an extension",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2;\nxx\r\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a bare LF after chunk data",
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n".to_vec(),
+            400,
+        ),
+        (
+            "a trailer section of 100 KB",
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n{}\r\n",
+                format!("X-T: {}\r\n", "t".repeat(1000)).repeat(100)
+            )
+            .into_bytes(),
+            400,
         ),
         (
             "a chunked body over the limit",
@@ -690,6 +777,141 @@ fn graceful_shutdown_finishes_requests_and_closes_idle_connections() {
     assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
 }
 
+/// A handler that passes on a body as it arrives (a proxy: the weft client's response body,
+/// whose length is known) sends each piece as it comes. The upstream sends its second half
+/// only once the downstream client has seen the first, so a held-back first half would stall
+/// the exchange until the upstream gives up.
+#[test]
+fn a_proxied_body_of_known_length_is_sent_as_it_arrives() {
+    let _lock = shared_lock();
+    let (seen_tx, seen_rx) = std::sync::mpsc::channel::<()>();
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let up_addr = upstream.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let Ok((tcp, _)) = upstream.accept() else {
+            return;
+        };
+        tcp.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut line = String::new();
+        for _ in 0..100 {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                break;
+            }
+        }
+        let mut w = tcp;
+        let _ = w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello");
+        let _ = seen_rx.recv_timeout(DEADLINE);
+        let _ = w.write_all(b"world");
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = Arc::new(Event::new());
+    let signal = stop.clone();
+    let client = weft::http::Client::new();
+    let server = weft::spawn(std::future::IntoFuture::into_future(
+        weft::http::serve(listener, move |_req: Request<Body>| {
+            let client = client.clone();
+            async move {
+                let res = client.get(format!("http://{up_addr}/")).send().await?;
+                Ok::<_, weft::http::Error>(Response::new(res.into_body()))
+            }
+        })
+        .with_graceful_shutdown(async move { signal.wait().await }),
+    ));
+    let mut conn = connect(addr);
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    for _ in 0..1000 {
+        if got.ends_with(b"\r\n\r\nhello") {
+            break;
+        }
+        match conn.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let _ = seen_tx.send(());
+    let first = String::from_utf8_lossy(&got).into_owned();
+    assert!(first.ends_with("\r\n\r\nhello"), "held back: {first:?}");
+    assert_eq!(read_to_close(&mut conn), "world");
+    stop.set();
+    weft::block_on(weft::timeout(server, DEADLINE))
+        .expect("serve did not return")
+        .unwrap();
+}
+
+#[test]
+fn a_handler_response_with_a_1xx_status_is_sent_as_a_500() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(
+            b"GET /informational HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        )
+        .unwrap();
+    let first = read_reply(&mut reader);
+    assert_eq!(first.status, 500, "{}", first.head);
+    let next = read_reply(&mut reader);
+    assert_eq!((next.status, &next.body[..]), (200, &b"hello"[..]));
+}
+
+#[test]
+fn a_head_response_keeps_the_content_length_its_handler_set() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(b"HEAD /announced HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    // A HEAD response has no body, whatever its content-length says.
+    let mut head = String::new();
+    for _ in 0..50 {
+        if reader.read_line(&mut head).unwrap() == 0 || head.ends_with("\r\n\r\n") {
+            break;
+        }
+    }
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.starts_with("http/1.1 200"), "{head}");
+    assert!(lower.contains("content-length: 1234\r\n"), "{head}");
+    // The connection is in step: a GET of the same path has the body it has (none).
+    writer
+        .write_all(b"GET /announced HTTP/1.1\r\nHost: t\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let get = read_reply(&mut reader);
+    assert_eq!((get.status, get.body.len()), (200, 0), "{}", get.head);
+    let next = read_reply(&mut reader);
+    assert_eq!(&next.body[..], b"hello");
+}
+
+#[test]
+fn a_crlf_after_a_request_leaves_the_connection_idle_for_graceful_shutdown() {
+    let _lock = shared_lock();
+    // The header timeout is far beyond the test's deadline: only the idle close can end it.
+    let mut server = Server::start(|s| s.header_read_timeout(Duration::from_secs(3600)));
+    let conn = connect(server.addr);
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut writer = conn;
+    writer
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi\r\n")
+        .unwrap();
+    let reply = read_reply(&mut reader);
+    assert_eq!((reply.status, &reply.body[..]), (200, &b"hi"[..]));
+    // The connection is idle: shutdown closes it, and serve returns.
+    server.shutdown().unwrap();
+    let mut rest = Vec::new();
+    reader.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty(), "{rest:?}");
+}
+
 #[test]
 fn shutdown_timeout_stops_connections_that_do_not_finish() {
     let _lock = shared_lock();
@@ -875,6 +1097,34 @@ fn run_child(name: &str, prefix: &str) -> (bool, String) {
         std::thread::sleep(Duration::from_millis(20));
     };
     (status.success(), reader.join().unwrap())
+}
+
+/// With the body limit lifted, a request that announces an enormous body and sends a few bytes
+/// makes the server reserve memory for what arrives, not for what is announced (a failed
+/// allocation would abort the process: the test runs in a child).
+#[test]
+fn an_enormous_content_length_reserves_no_memory_up_front() {
+    const NAME: &str = "an_enormous_content_length_reserves_no_memory_up_front";
+    if std::env::var(CHILD).as_deref() != Ok(NAME) {
+        let _lock = shared_lock();
+        let (ok, stderr) = run_child(NAME, "");
+        assert!(ok, "the child run failed: {stderr}");
+        return;
+    }
+    let server = Server::start(|s| s.max_body_size(u64::MAX));
+    let mut conn = connect(server.addr);
+    conn.write_all(
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 9000000000000000000\r\n\r\na",
+    )
+    .unwrap();
+    // Separate writes, read one at a time: the body is gathered from several pieces.
+    for piece in [b"b", b"c"] {
+        std::thread::sleep(Duration::from_millis(100));
+        conn.write_all(piece).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    drop(conn);
+    assert_serving(server.addr);
 }
 
 #[test]

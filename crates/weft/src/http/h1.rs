@@ -5,7 +5,8 @@
 //! Framing is where request smuggling lives, so it is strict: a message with both
 //! `Transfer-Encoding` and `Content-Length`, a `Content-Length` that is not one decimal number
 //! (or a list of the same one), or a request whose transfer codings do not end in `chunked` is
-//! refused, never guessed at.
+//! refused, never guessed at. So is the chunked decoder: chunk lines end in CRLF, a chunk size
+//! is followed only by whitespace and `;` extensions, and the trailer section is bounded.
 
 #![forbid(unsafe_code)]
 
@@ -20,6 +21,10 @@ const MIN_READ: usize = 4096;
 
 /// A chunk-size line (size and extensions) longer than this is refused.
 const MAX_CHUNK_LINE: usize = 4096;
+
+/// A chunked body's trailer section (its fields, read and dropped) larger than this is
+/// refused: the peer could otherwise make the reader read trailers for as long as it sends.
+const MAX_TRAILER_SECTION: usize = 64 * 1024;
 
 /// Bytes read from a stream and not consumed yet.
 ///
@@ -465,8 +470,8 @@ pub(crate) enum ChunkedState {
     Data(u64),
     /// After a chunk's data, at its CRLF.
     DataEnd,
-    /// After the last chunk, in the trailer section.
-    Trailers,
+    /// After the last chunk, in the trailer section, with this many of its bytes read.
+    Trailers(usize),
 }
 
 enum Step {
@@ -478,16 +483,19 @@ enum Step {
     Done,
 }
 
-/// The end of the line at the start of `data`: the index of its `\n` and the length of the
-/// line without its CRLF.
-fn line_end(data: &[u8]) -> Option<(usize, usize)> {
-    let nl = data.iter().position(|&b| b == b'\n')?;
-    let len = if nl > 0 && data[nl - 1] == b'\r' {
-        nl - 1
-    } else {
-        nl
+/// The end of the CRLF-terminated line at the start of `data`: the index of its `\n` and the
+/// length of the line without its CRLF. `Ok(None)` if the line is not complete yet; a bare LF
+/// (or a CR not followed by LF) is an error: in chunked framing, a peer that reads bare LFs
+/// otherwise would see chunks start elsewhere.
+fn crlf_line(data: &[u8]) -> Result<Option<(usize, usize)>, Error> {
+    let Some(end) = data.iter().position(|&b| b == b'\n' || b == b'\r') else {
+        return Ok(None);
     };
-    Some((nl, len))
+    match (data[end], data.get(end + 1)) {
+        (b'\r', Some(b'\n')) => Ok(Some((end + 1, end))),
+        (b'\r', None) => Ok(None),
+        _ => Err(Error::body("a chunked body's line does not end in CRLF")),
+    }
 }
 
 impl ChunkedState {
@@ -495,7 +503,7 @@ impl ChunkedState {
         let data = buf.data();
         match *self {
             ChunkedState::Size => {
-                let Some((nl, len)) = line_end(data) else {
+                let Some((nl, len)) = crlf_line(data)? else {
                     if data.len() > MAX_CHUNK_LINE {
                         return Err(Error::body("chunk-size line too long"));
                     }
@@ -516,12 +524,24 @@ impl ChunkedState {
                 {
                     return Err(Error::body("malformed chunk size"));
                 }
+                // After the size: optional whitespace, then nothing or `;` extensions
+                // (RFC 9112 section 7.1.1), never other bytes a peer might read as the size.
+                let rest = &line[size_end..];
+                let ext = rest
+                    .iter()
+                    .position(|&b| b != b' ' && b != b'\t')
+                    .map_or(&[][..], |i| &rest[i..]);
+                if !(ext.is_empty() || ext[0] == b';')
+                    || ext.iter().any(|&b| b.is_ascii_control() && b != b'\t')
+                {
+                    return Err(Error::body("malformed chunk size"));
+                }
                 let size = digits.iter().fold(0u64, |n, &d| {
                     n * 16 + u64::from((d as char).to_digit(16).unwrap_or(0))
                 });
                 buf.consume(nl + 1);
                 *self = if size == 0 {
-                    ChunkedState::Trailers
+                    ChunkedState::Trailers(0)
                 } else {
                     ChunkedState::Data(size)
                 };
@@ -542,8 +562,6 @@ impl ChunkedState {
             ChunkedState::DataEnd => {
                 if data.starts_with(b"\r\n") {
                     buf.consume(2);
-                } else if data.starts_with(b"\n") {
-                    buf.consume(1);
                 } else if data.is_empty() || data == b"\r" {
                     return Ok(Step::NeedMore);
                 } else {
@@ -552,15 +570,19 @@ impl ChunkedState {
                 *self = ChunkedState::Size;
                 Ok(Step::Again)
             }
-            ChunkedState::Trailers => {
+            ChunkedState::Trailers(read) => {
                 // Trailer fields are read and dropped, up to the empty line.
-                let Some((nl, len)) = line_end(data) else {
-                    if data.len() > MAX_CHUNK_LINE {
-                        return Err(Error::body("trailer line too long"));
+                let Some((nl, len)) = crlf_line(data)? else {
+                    if data.len() > MAX_CHUNK_LINE || read + data.len() > MAX_TRAILER_SECTION {
+                        return Err(Error::body("trailer section too large"));
                     }
                     return Ok(Step::NeedMore);
                 };
+                if read + nl + 1 > MAX_TRAILER_SECTION {
+                    return Err(Error::body("trailer section too large"));
+                }
                 buf.consume(nl + 1);
+                *self = ChunkedState::Trailers(read + nl + 1);
                 if len == 0 {
                     Ok(Step::Done)
                 } else {
@@ -761,12 +783,36 @@ mod tests {
             b"3\r\nab",
             b"ffffffffffffffffff\r\n",
             b"\r\n",
+            // Bytes after the size other than whitespace and `;` extensions.
+            b"3 junk\r\nabc\r\n0\r\n\r\n",
+            b"3 4\r\nabc\r\n0\r\n\r\n",
+            b"3;a\rb\r\nabc\r\n0\r\n\r\n",
+            // Bare LFs, where a peer that reads only CRLF would frame chunks elsewhere.
+            b"2;\nxx\r\n0\r\n\r\n",
+            b"3\nabc\r\n0\r\n\r\n",
+            b"3\r\nabc\n0\r\n\r\n",
+            b"3\r\nabc\r\n0\n\n",
+            b"3\r\nabc\r\n0\r\nX: 1\n\r\n",
         ] {
             assert!(
                 decode(bad, Framing::Chunked).unwrap_err().is_body(),
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn chunk_sizes_take_whitespace_before_extensions_and_trailers_are_bounded() {
+        assert_eq!(
+            decode(b"3 ;a=b\r\nabc\r\n2\t\r\nde\r\n0\r\n\r\n", Framing::Chunked).unwrap(),
+            b"abcde"
+        );
+        let mut wire = b"1\r\na\r\n0\r\n".to_vec();
+        for _ in 0..100 {
+            wire.extend_from_slice(format!("X-T: {}\r\n", "t".repeat(1000)).as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+        assert!(decode(&wire, Framing::Chunked).unwrap_err().is_body());
     }
 
     #[test]

@@ -177,6 +177,8 @@ impl Connector {
 pub(crate) struct Failed {
     pub(crate) error: Error,
     pub(crate) nothing_received: bool,
+    /// A write failed because the server closed the connection.
+    peer_closed: bool,
 }
 
 impl Failed {
@@ -184,6 +186,7 @@ impl Failed {
         Self {
             error,
             nothing_received: true,
+            peer_closed: false,
         }
     }
 
@@ -191,20 +194,44 @@ impl Failed {
         Self {
             error,
             nothing_received: false,
+            peer_closed: false,
+        }
+    }
+
+    fn write(e: io::Error) -> Self {
+        let peer_closed = matches!(
+            e.kind(),
+            io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+        );
+        Self {
+            peer_closed,
+            ..Self::early(Error::io(e))
         }
     }
 }
 
 /// Writes a request (`head` already encoded for `framing`) and its body, then reads the
-/// final response head (1xx responses are skipped).
+/// final response head (1xx responses are skipped). The flag is false if the server answered
+/// before it took the whole request and closed (a 413 while the body was still going out,
+/// say): that answer is the response, and the connection cannot be used again.
 pub(crate) async fn exchange(
     conn: &mut Conn,
     mut head: Vec<u8>,
     body: &mut Body,
     framing: Framing,
-) -> Result<ResponseHead, Failed> {
-    write_request(conn, &mut head, body, framing).await?;
-    read_head(conn).await
+) -> Result<(ResponseHead, bool), Failed> {
+    if let Err(failed) = write_request(conn, &mut head, body, framing).await {
+        if failed.peer_closed {
+            // What the server sent before it closed is still there to read.
+            if let Ok(head) = read_head(conn).await {
+                return Ok((head, false));
+            }
+        }
+        return Err(failed);
+    }
+    read_head(conn).await.map(|head| (head, true))
 }
 
 async fn write_request(
@@ -214,7 +241,7 @@ async fn write_request(
     framing: Framing,
 ) -> Result<(), Failed> {
     let io = &mut conn.io;
-    let write_err = |e: io::Error| Failed::early(Error::io(e));
+    let write_err = Failed::write;
     if let Some(bytes) = body.as_bytes() {
         if bytes.len() <= COALESCE {
             head.extend_from_slice(bytes);
@@ -295,6 +322,7 @@ async fn read_head(conn: &mut Conn) -> Result<ResponseHead, Failed> {
             .map_err(|e| Failed {
                 error: Error::io(e),
                 nothing_received: !received,
+                peer_closed: false,
             })?;
         if n == 0 {
             return Err(if received {

@@ -35,6 +35,12 @@
 //! pooled connection before any byte of the response arrived (the server closed it just as
 //! the request went out) is sent once more on a new connection, if its method is idempotent
 //! and its body is in memory.
+//!
+//! A server may answer before it has read the whole request, and close: a `413` to an upload
+//! it refuses, say. The write of the body then fails, but the answer is what [`send`]
+//! returns (as with hyper or Go's `net/http`), not the write's error.
+//!
+//! [`send`]: RequestBuilder::send
 
 #![forbid(unsafe_code)]
 

@@ -125,14 +125,31 @@ async fn follow(
                 headers.remove(name);
             }
         }
-        // Read a short redirect body to its end so that its connection goes back to the pool.
-        let _ = response
-            .into_body()
-            .limit(DRAIN_REDIRECT_BODY)
-            .bytes()
-            .await;
+        // Read a short redirect body to its end so that its connection goes back to the pool;
+        // one that runs to the connection's close leaves no connection to reuse: it is dropped.
+        if delimited(&response) {
+            let _ = response
+                .into_body()
+                .limit(DRAIN_REDIRECT_BODY)
+                .bytes()
+                .await;
+        }
         url = next;
     }
+}
+
+/// True if the response's body has an end of its own (a length, or chunked coding), rather
+/// than running to the connection's close.
+fn delimited(response: &Response) -> bool {
+    let chunked = response
+        .headers()
+        .get_all(TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .is_some_and(|c| c.trim().eq_ignore_ascii_case("chunked"));
+    response.content_length().is_some() || chunked
 }
 
 /// One request and its response head, on a pooled connection or a new one.
@@ -153,7 +170,7 @@ async fn send_once(
     };
     let mut pooled = client.pool.checkout(&key);
     let mut reused = pooled.is_some();
-    let (conn, response) = loop {
+    let (conn, response, sent_whole) = loop {
         let mut conn = match pooled.take() {
             Some(conn) => conn,
             None => client.connector.connect(&key, url).await?,
@@ -163,7 +180,7 @@ async fn send_once(
             false => std::mem::take(&mut head),
         };
         match conn::exchange(&mut conn, this_head, &mut body, framing).await {
-            Ok(response) => break (conn, response),
+            Ok((response, sent_whole)) => break (conn, response, sent_whole),
             Err(failed) => {
                 // A pooled connection the server closed while it was idle: once more, on a
                 // new connection, if sending the request again is safe.
@@ -179,7 +196,8 @@ async fn send_once(
     let framing = h1::response_framing(method, &response).map_err(|e| {
         Error::protocol(format!("invalid response framing: {}", e.reason())).with_url(url)
     })?;
-    let keep_alive = h1::keep_alive(response.version, &response.headers)
+    let keep_alive = sent_whole
+        && h1::keep_alive(response.version, &response.headers)
         && h1::keep_alive(Version::HTTP_11, headers)
         && framing != Framing::Close
         && response.status != StatusCode::SWITCHING_PROTOCOLS;

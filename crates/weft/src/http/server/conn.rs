@@ -30,6 +30,9 @@ const COALESCE: usize = 16 * 1024;
 /// The most one body read asks for.
 const BODY_READ: usize = 64 * 1024;
 
+/// The most memory reserved for a request body before its bytes arrive.
+const RESERVE_MAX: u64 = 1 << 20;
+
 /// How long, at most, a connection that is being closed after an error keeps reading (and
 /// dropping) what the client still sends, so that its unread bytes do not turn the close
 /// into a reset that destroys the answer before the client reads it.
@@ -60,9 +63,16 @@ struct Conn<'a, S> {
     answered: bool,
 }
 
-/// Serves HTTP/1.x on `io` until the client closes, the protocol is broken, or shutdown.
-pub(super) async fn serve_connection<S, H, F, R>(io: S, handler: &H, cfg: &Config, shared: &Shared)
-where
+/// Serves HTTP/1.x on `io` (accepted at `opened`: the first head's deadline counts from
+/// then, a TLS handshake included) until the client closes, the protocol is broken, or
+/// shutdown.
+pub(super) async fn serve_connection<S, H, F, R>(
+    io: S,
+    opened: Instant,
+    handler: &H,
+    cfg: &Config,
+    shared: &Shared,
+) where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Fn(Request<Body>) -> F,
     F: Future<Output = R>,
@@ -77,7 +87,6 @@ where
         shutdown: Box::pin(shared.shutdown.wait()),
         answered: false,
     };
-    let opened = Instant::now();
     loop {
         let head = match conn.read_head(opened).await {
             Next::Head(head) => head,
@@ -109,6 +118,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     async fn read_head(&mut self, opened: Instant) -> Next {
         let cfg = self.cfg;
         let first = !self.answered;
+        // Empty lines before a request (RFC 9112 section 2.2: a client may send a CRLF after a
+        // body) are dropped here, so that a connection holding nothing else counts as idle.
+        loop {
+            let data = self.buf.data();
+            if data.starts_with(b"\r\n") {
+                self.buf.consume(2);
+            } else if data.starts_with(b"\n") {
+                self.buf.consume(1);
+            } else {
+                break;
+            }
+        }
         if self.buf.is_empty() {
             // Nothing of the next request yet: the connection is idle. A new one gets
             // `header_read_timeout` for its whole head, a kept-alive one `idle_timeout` for
@@ -246,6 +267,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         if let Some(HandlerError(msg)) = res.extensions_mut().remove::<HandlerError>() {
             eprintln!("weft::http: the handler failed on {method} {path}: {msg}");
         }
+        if res.status().is_informational() {
+            // A 1xx is not an answer: the client would wait for the final response forever.
+            eprintln!(
+                "weft::http: the handler answered {method} {path} with {}, not a final status; a 500 was sent",
+                res.status()
+            );
+            res = status_response(StatusCode::INTERNAL_SERVER_ERROR);
+        }
         let close = panicked || !keep_alive || self.shared.shutdown.is_set();
         let kept = self.respond(res, &method, version, close).await;
         self.answered = true;
@@ -288,8 +317,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 None if all.is_empty() => first = Some(chunk),
                 None => all.extend_from_slice(&chunk),
                 Some(prev) => {
+                    // Room for the announced length, but no more than RESERVE_MAX up front: the
+                    // length is the client's word, and memory is only spent on bytes it sends.
                     let hint = match framing {
-                        Framing::Length(n) => n as usize,
+                        Framing::Length(n) => n.min(RESERVE_MAX) as usize,
                         _ => prev.len() + chunk.len(),
                     };
                     all.reserve(hint);
@@ -316,8 +347,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         let no_body = status.is_informational()
             || status == StatusCode::NO_CONTENT
             || status == StatusCode::NOT_MODIFIED;
+        // A HEAD response may announce the length a GET would get (RFC 9110 section 9.3.2)
+        // with no body: the `content-length` the handler set is kept then.
+        let head_length = match body.len() {
+            Some(0) | None if method == Method::HEAD => headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok()),
+            _ => None,
+        };
         let framing = if no_body {
             Framing::Length(0)
+        } else if let Some(n) = head_length {
+            Framing::Length(n)
         } else if let Some(n) = body.len() {
             Framing::Length(n)
         } else if version == Version::HTTP_11 {
@@ -366,8 +408,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         out: &mut Vec<u8>,
     ) -> bool {
         // A body in memory goes out with its head in one write when small; a streaming body's
-        // head goes out first, so the client sees it before the first chunk is ready.
-        let in_memory = body.len().is_some();
+        // head goes out first, so the client sees it before the first chunk is ready, and each
+        // chunk as it comes (whether or not its length is known, as a proxied body's is).
+        let in_memory = body.as_bytes().is_some();
         if !in_memory && self.write(out).await.is_err() {
             return false;
         }

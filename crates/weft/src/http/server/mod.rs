@@ -56,7 +56,9 @@
 //!   body is read.
 //! - A response body whose length is known goes out with `content-length`, a streaming one
 //!   ([`Body::from_stream`], [`Body::from_chunks`]) with chunked coding (to an HTTP/1.0 client:
-//!   until the connection closes). A response to `HEAD` has no body. The server adds `date`,
+//!   until the connection closes). A response to `HEAD` has no body; its `content-length`
+//!   is its body's length, or, when the body is empty, the one the handler set (the length a
+//!   `GET` would get, as a file server announces it). The server adds `date`,
 //!   and `connection: close` to the last response of a connection it closes.
 //! - Input that breaks the protocol is answered (`400`, `431` for heads over
 //!   [`max_header_size`](Serve::max_header_size) or [`max_headers`](Serve::max_headers), `413`,
@@ -66,7 +68,9 @@
 //!   HTTP/1.1 request without exactly one `Host` are refused, which shuts out request
 //!   smuggling through a proxy that reads them otherwise.
 //! - A handler that panics gives its request a `500` (the panic is written to stderr), and that
-//!   connection is closed; the server and its other connections go on.
+//!   connection is closed; the server and its other connections go on. A handler's response
+//!   with an informational (`1xx`) status, which is no final answer, is sent as a `500` too
+//!   (and reported on stderr).
 //! - Slow clients are cut off: a head has [`header_read_timeout`](Serve::header_read_timeout)
 //!   (`408` if the connection had no answer yet), an idle kept-alive connection
 //!   [`idle_timeout`](Serve::idle_timeout), and each body read and response write
@@ -503,6 +507,7 @@ async fn connection<H, F, R>(
     R: IntoResponse + 'static,
 {
     let shared = guard.shared.clone();
+    let opened = std::time::Instant::now();
     let work = async {
         let _ = stream.set_nodelay(true);
         match tls {
@@ -512,10 +517,10 @@ async fn connection<H, F, R>(
                 if let Ok(Ok(stream)) =
                     crate::time::timeout(handshake, config.header_read_timeout).await
                 {
-                    conn::serve_connection(stream, &*handler, &config, &shared).await;
+                    conn::serve_connection(stream, opened, &*handler, &config, &shared).await;
                 }
             }
-            _ => conn::serve_connection(stream, &*handler, &config, &shared).await,
+            _ => conn::serve_connection(stream, opened, &*handler, &config, &shared).await,
         }
     };
     // A panic past the handler (in a response body's stream, say) ends this task, which
