@@ -521,3 +521,33 @@ async fn into_std_after_a_dropped_owned_read_keeps_every_byte() {
     })
     .await;
 }
+
+/// A short read clears the socket's readiness (the buffer was drained), so the next read waits
+/// for the next edge: bytes that come later still wake it, and bytes that came in between the
+/// read and the clear are not missed.
+#[weft::test(workers = 2)]
+async fn reads_after_a_short_read_still_see_later_bytes() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        for round in 0..50u8 {
+            c.write_all(&[round; 3]).unwrap();
+            if round % 2 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    let (mut conn, _) = listener.accept().await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < 150 {
+        let n = bounded(20, conn.read(&mut buf)).await.unwrap();
+        assert!(n > 0, "the peer sends 150 bytes before closing");
+        got.extend_from_slice(&buf[..n]);
+    }
+    writer.join().unwrap();
+    let want: Vec<u8> = (0..50u8).flat_map(|r| [r; 3]).collect();
+    assert_eq!(got, want);
+}

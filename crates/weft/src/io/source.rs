@@ -141,6 +141,37 @@ impl<T: AsRawFd> IoSource<T> {
         }
     }
 
+    /// `poll_io` for a read or write of `len` bytes on a stream socket, where a short transfer
+    /// means the socket's buffer was drained (a read) or filled (a write): the readiness seen
+    /// is cleared then, so the next call waits for the next edge instead of making a syscall
+    /// that would say `WouldBlock` (tokio does the same). Not for datagrams: a short datagram
+    /// says nothing about the queue behind it.
+    pub(crate) fn poll_stream_io(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        len: usize,
+        mut op: impl FnMut(&T) -> io::Result<usize>,
+    ) -> Poll<io::Result<usize>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        loop {
+            let ev = ready!(self.reg.poll_ready(cx, dir))?;
+            match op(self.get_ref()) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reg.io.clear(ev),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                res => {
+                    if let Ok(n) = res {
+                        if n > 0 && n < len {
+                            self.reg.io.clear(ev);
+                        }
+                    }
+                    coop.made_progress();
+                    return Poll::Ready(res);
+                }
+            }
+        }
+    }
+
     /// `poll_io` as a future.
     pub(crate) async fn io<R>(
         &self,

@@ -470,11 +470,14 @@ impl TcpStream {
                 return Poll::Ready(Ok(n));
             }
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     fn poll_write_priv(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+        self.io
+            .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
     }
 
     fn poll_write_vectored_priv(
@@ -482,8 +485,9 @@ impl TcpStream {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|b| b.len()).sum();
         self.io
-            .poll_io(cx, Direction::Write, |mut s| s.write_vectored(bufs))
+            .poll_stream_io(cx, Direction::Write, len, |mut s| s.write_vectored(bufs))
     }
 
     fn poll_close_priv(&self) -> Poll<io::Result<()>> {

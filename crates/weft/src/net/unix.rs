@@ -181,7 +181,9 @@ impl UnixStream {
                 return Poll::Ready(Ok(n));
             }
         }
-        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
+        let len = buf.len();
+        self.io
+            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }
 
     /// Shuts down the read side, the write side or both.
@@ -246,7 +248,8 @@ macro_rules! unix_io {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                self.io.poll_io(cx, Direction::Write, |mut s| s.write(buf))
+                self.io
+                    .poll_stream_io(cx, Direction::Write, buf.len(), |mut s| s.write(buf))
             }
 
             fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
