@@ -10,7 +10,8 @@
 //!
 //! `cargo bench -p weft-benches --bench http_hello` (environment: `HTTP_SECS` per point,
 //! default 5; `HTTP_SERVERS`, a comma-separated subset of `weft-uring,weft-epoll,hyper`;
-//! `HTTP_CONNS`, e.g. `16,256`; `HTTP_WRK_THREADS`, default 2).
+//! `HTTP_CONNS`, e.g. `16,256`; `HTTP_WRK_THREADS`, default 2; `HTTP_WORKERS`, the server's
+//! worker threads, default 2).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -176,8 +177,9 @@ fn millis(s: &str) -> f64 {
     }
 }
 
-/// The server side, on 2 workers.
+/// The server side, on `HTTP_WORKERS` worker threads (default 2).
 fn serve(kind: &str) {
+    let workers: usize = env_or("HTTP_WORKERS", "2").parse().expect("HTTP_WORKERS");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     println!("port {}", listener.local_addr().unwrap().port());
     match kind {
@@ -187,7 +189,11 @@ fn serve(kind: &str) {
             } else {
                 weft::runtime::IoBackend::Epoll
             };
-            let ex = weft::Executor::builder().workers(2).io(io).build().unwrap();
+            let ex = weft::Executor::builder()
+                .workers(workers)
+                .io(io)
+                .build()
+                .unwrap();
             ex.block_on(async move {
                 use weft::http::{Body, Request, Response};
                 let listener = weft::net::TcpListener::from_std(listener).unwrap();
@@ -200,7 +206,7 @@ fn serve(kind: &str) {
         }
         "hyper" => {
             let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
+                .worker_threads(workers)
                 .enable_all()
                 .build()
                 .unwrap();

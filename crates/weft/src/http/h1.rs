@@ -15,9 +15,13 @@ use crate::io::{AsyncRead, AsyncReadExt};
 use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use http::{HeaderMap, Method, StatusCode, Version};
+use std::mem::MaybeUninit;
 
 /// How much a read asks for at least: a buffer with less room left grows or is compacted.
 const MIN_READ: usize = 4096;
+
+/// Header slots a request parse keeps on the stack (a higher `max_headers` allocates them).
+const STACK_HEADERS: usize = 128;
 
 /// A chunk-size line (size and extensions) longer than this is refused.
 const MAX_CHUNK_LINE: usize = 4096;
@@ -203,9 +207,17 @@ pub(crate) fn parse_request(
         skip += 1;
     }
     let buf = &buf[skip..];
-    let mut raw = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut req = httparse::Request::new(&mut raw);
-    let status = req.parse(buf)?;
+    // The header slots live on the stack, uninitialised, unless the limit is unusually high.
+    let mut on_stack = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; STACK_HEADERS];
+    let mut on_heap = Vec::new();
+    let raw = if max_headers <= STACK_HEADERS {
+        &mut on_stack[..max_headers]
+    } else {
+        on_heap.resize_with(max_headers, MaybeUninit::uninit);
+        &mut on_heap[..]
+    };
+    let mut req = httparse::Request::new(&mut []);
+    let status = req.parse_with_uninit_headers(buf, raw)?;
     let httparse::Status::Complete(len) = status else {
         if buf.len() >= max_head {
             return Err(HeadError::TooLarge);

@@ -138,18 +138,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 // (The shutdown future has completed, or is about to: never poll it again.)
                 return Next::Close;
             }
-            let wait = if first {
-                cfg.header_read_timeout.saturating_sub(opened.elapsed())
-            } else {
-                cfg.idle_timeout
+            // Bytes already there (a pipelined or quick client) need no timer and no watch for
+            // shutdown: one read without waiting first.
+            let at_once =
+                futures_lite::future::poll_once(self.buf.fill(&mut self.io, cfg.max_header_size))
+                    .await;
+            let outcome = match at_once {
+                Some(read) => Some(Ok(read)),
+                None => {
+                    let wait = if first {
+                        cfg.header_read_timeout.saturating_sub(opened.elapsed())
+                    } else {
+                        cfg.idle_timeout
+                    };
+                    let read = crate::time::timeout(
+                        self.buf.fill(&mut self.io, cfg.max_header_size),
+                        wait,
+                    );
+                    let shutdown = &mut self.shutdown;
+                    let stop = async {
+                        shutdown.as_mut().await;
+                        None
+                    };
+                    async { Some(read.await) }.or(stop).await
+                }
             };
-            let read = crate::time::timeout(self.buf.fill(&mut self.io, cfg.max_header_size), wait);
-            let shutdown = &mut self.shutdown;
-            let stop = async {
-                shutdown.as_mut().await;
-                None
-            };
-            match async { Some(read.await) }.or(stop).await {
+            match outcome {
                 None => return Next::Close,
                 Some(Err(_)) if first => {
                     return Next::Reject(
@@ -463,7 +477,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
 
     /// Writes all of `bytes` within `idle_timeout`.
     async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        match crate::time::timeout(self.io.write_all(bytes), self.cfg.idle_timeout).await {
+        // Most writes finish at once: the timer is armed only for one that has to wait.
+        let mut write = self.io.write_all(bytes);
+        if let Some(done) = futures_lite::future::poll_once(&mut write).await {
+            return done;
+        }
+        match crate::time::timeout(write, self.cfg.idle_timeout).await {
             Ok(r) => r,
             Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
         }
