@@ -1,6 +1,8 @@
 //! The arms of a select as its driver sees them: receive and send arms on channels, arms that
 //! are arbitrary futures, and the conversions the `select!` macro expands to.
 
+#![forbid(unsafe_code)]
+
 use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
 use super::error::SendError;
 use super::ops::{RecvFuture, SendFuture};

@@ -1,5 +1,7 @@
 //! Channel errors. Each one that stops a value from going through hands the value back.
 
+#![forbid(unsafe_code)]
+
 use std::fmt;
 
 /// The channel was closed; the value that could not be sent is returned.

@@ -3,6 +3,8 @@
 //! sets) of a few threads; a lost wake-up shows up as a deadlock, a lost or duplicated value as
 //! a failed assertion.
 
+#![forbid(unsafe_code)]
+
 use super::{Channel, TryRecvError};
 use loom::future::block_on;
 use loom::thread;

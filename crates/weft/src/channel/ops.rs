@@ -1,5 +1,7 @@
 //! The `send` and `recv` futures, and the polling steps they share with streams and `select`.
 
+#![forbid(unsafe_code)]
+
 use super::chan::{Chan, Notify, RecvOutcome, RecvWaiter, SendOutcome, SendWaiter, Wakeups};
 use super::error::SendError;
 use super::waiter::{ChanRef, Waiter};

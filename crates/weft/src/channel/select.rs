@@ -22,6 +22,8 @@
 //! parked first finishes its token (no claim can succeed after), then its arms remove their
 //! waiters, re-offering a value a peer handed to a recv arm.
 
+#![forbid(unsafe_code)]
+
 pub use super::arms::{Arm, ArmInput, FutureArm, IntoChannelArm, IntoFutureArm, RecvArm, SendArm};
 use super::order::{Order, INLINE_ARMS};
 use super::token::{self, SelectToken, TryPark};

@@ -11,6 +11,8 @@
 //! arms again, so no wake-up is lost. Once the select has finished or been dropped (`DONE`),
 //! nobody can claim it.
 
+#![forbid(unsafe_code)]
+
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::AcqRel, Ordering::Acquire};
 use crate::loom::sync::{Arc, Mutex};
 use std::task::Waker;
