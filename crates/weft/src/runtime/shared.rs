@@ -129,8 +129,7 @@ impl Shared {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let worker = context::with_worker(|w| w.filter(|w| w.belongs_to(self)).map(|w| w.index));
-        let shard = self.registry.pick_shard(worker);
+        let shard = self.registry.pick_shard();
         let (runnable, task) = self.registry.register(shard, &self.shutdown, |slot| {
             let (runnable, task) =
                 crate::runtime::task::spawn(TaskMeta::new(self.clone(), slot), future);

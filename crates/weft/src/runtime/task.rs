@@ -229,7 +229,7 @@ mod tests {
         let dropped = Arc::new(AtomicBool::new(false));
         let flag = DropFlag(dropped.clone());
         let shared = ex.shared().clone();
-        let shard = shared.registry.pick_shard(None);
+        let shard = shared.registry.pick_shard();
         let (runnable, task) = shared.registry.register(shard, &shared.shutdown, |slot| {
             let (runnable, task) = spawn(TaskMeta::new(shared.clone(), slot), async move {
                 let _flag = flag;
