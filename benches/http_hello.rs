@@ -13,10 +13,9 @@
 //! `HTTP_CONNS`, e.g. `16,256`; `HTTP_WRK_THREADS`, default 2; `HTTP_WORKERS`, the server's
 //! worker threads, default 2).
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
+use weft_benches::procs::{cpu_time, env_or, ServerProcess};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -50,7 +49,7 @@ fn main() {
     );
     for &n in &conns {
         for s in &servers {
-            let mut server = Server::start(s);
+            let mut server = ServerProcess::this_binary(s);
             // A short warm-up, then the measured run.
             let _ = wrk(server.addr, threads, n, 1);
             let cpu_start = cpu_time(server.pid());
@@ -68,59 +67,6 @@ fn main() {
             server.stop();
         }
     }
-}
-
-fn env_or(key: &str, default: &str) -> String {
-    std::env::var(key).unwrap_or_else(|_| default.to_owned())
-}
-
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl Server {
-    fn start(kind: &str) -> Server {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--server", kind])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port: u16 = line
-            .trim()
-            .strip_prefix("port ")
-            .unwrap_or_else(|| panic!("{kind}: no port in {line:?}"))
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The process's user + system CPU time.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_micros(ticks * 1_000_000 / hz)
 }
 
 struct WrkResult {

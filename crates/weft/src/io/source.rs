@@ -125,20 +125,9 @@ impl<T: AsRawFd> IoSource<T> {
         &self,
         cx: &mut Context<'_>,
         dir: Direction,
-        mut op: impl FnMut(&T) -> io::Result<R>,
+        op: impl FnMut(&T) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let coop = ready!(coop::poll_proceed(cx));
-        loop {
-            let ev = ready!(self.reg.poll_ready(cx, dir))?;
-            match op(self.get_ref()) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reg.io.clear(ev),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                res => {
-                    coop.made_progress();
-                    return Poll::Ready(res);
-                }
-            }
-        }
+        self.poll_io_until(cx, dir, op, |_| false)
     }
 
     /// `poll_io` for a read or write of `len` bytes on a stream socket, where a short transfer
@@ -151,8 +140,19 @@ impl<T: AsRawFd> IoSource<T> {
         cx: &mut Context<'_>,
         dir: Direction,
         len: usize,
-        mut op: impl FnMut(&T) -> io::Result<usize>,
+        op: impl FnMut(&T) -> io::Result<usize>,
     ) -> Poll<io::Result<usize>> {
+        self.poll_io_until(cx, dir, op, |&n| n > 0 && n < len)
+    }
+
+    /// `poll_io`, clearing the readiness seen when `exhausted` says the result used it up.
+    fn poll_io_until<R>(
+        &self,
+        cx: &mut Context<'_>,
+        dir: Direction,
+        mut op: impl FnMut(&T) -> io::Result<R>,
+        exhausted: impl Fn(&R) -> bool,
+    ) -> Poll<io::Result<R>> {
         let coop = ready!(coop::poll_proceed(cx));
         loop {
             let ev = ready!(self.reg.poll_ready(cx, dir))?;
@@ -160,10 +160,8 @@ impl<T: AsRawFd> IoSource<T> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reg.io.clear(ev),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => {
-                    if let Ok(n) = res {
-                        if n > 0 && n < len {
-                            self.reg.io.clear(ev);
-                        }
+                    if res.as_ref().is_ok_and(&exhausted) {
+                        self.reg.io.clear(ev);
                     }
                     coop.made_progress();
                     return Poll::Ready(res);
