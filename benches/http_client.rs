@@ -8,8 +8,12 @@
 //! per second of each round and of the best, connections the server accepted, and the ratio
 //! of the best rates.
 //!
+//! With `HTTP_BODY=json` the server answers with a 1 KiB JSON document instead, and each client
+//! parses every body into a `serde_json::Value` (the guide's Example 5, `fetch_json`, end to
+//! end).
+//!
 //! `cargo bench -p weft-benches --bench http_client` (environment: `HTTP_REQUESTS`, default
-//! 10000; `HTTP_TASKS`, default 64; `HTTP_ROUNDS`).
+//! 10000; `HTTP_TASKS`, default 64; `HTTP_ROUNDS`; `HTTP_BODY`, `hello` or `json`).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -19,6 +23,29 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BODY: &str = "Hello, World!";
+
+/// True when the bodies are JSON documents to parse (`HTTP_BODY=json`).
+fn json_mode() -> bool {
+    env_or("HTTP_BODY", "hello") == "json"
+}
+
+/// The body the server sends: `BODY`, or a JSON document of about 1 KiB.
+fn body() -> String {
+    if !json_mode() {
+        return BODY.to_owned();
+    }
+    let users: Vec<String> = (0..16)
+        .map(|i| {
+            format!(r#"{{"id":{i},"name":"user {i}","email":"user{i}@example.com","active":true}}"#)
+        })
+        .collect();
+    format!(r#"{{"page":1,"users":[{}]}}"#, users.join(","))
+}
+
+/// Checks one response body as the mode says: its length, or that it parsed as the document.
+fn check_json(value: &serde_json::Value) {
+    assert_eq!(value["users"].as_array().map(Vec::len), Some(16));
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -32,7 +59,9 @@ fn main() {
     let tasks: usize = env_or("HTTP_TASKS", "64").parse().expect("HTTP_TASKS");
     let rounds: usize = env_or("HTTP_ROUNDS", "3").parse().expect("HTTP_ROUNDS");
     println!(
-        "http_client: {requests} GETs from {tasks} tasks, {rounds} rounds, {} cores",
+        "http_client: {requests} GETs from {tasks} tasks, {rounds} rounds, {}-byte {} bodies, {} cores",
+        body().len(),
+        if json_mode() { "JSON (parsed)" } else { "text" },
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     let mut best = Vec::new();
@@ -64,6 +93,7 @@ fn main() {
 fn weft_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Duration {
     let ex = weft::Executor::new(2);
     let client = weft::http::Client::new();
+    let json = json_mode();
     move || {
         let left = Arc::new(AtomicUsize::new(requests));
         let start = Instant::now();
@@ -74,8 +104,14 @@ fn weft_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Durat
                     weft::spawn(async move {
                         while take(&left) {
                             let res = client.get(&url).send().await.expect("weft: send");
-                            let body = res.bytes().await.expect("weft: body");
-                            assert_eq!(body.len(), BODY.len());
+                            if json {
+                                let value: serde_json::Value =
+                                    res.json().await.expect("weft: JSON body");
+                                check_json(&value);
+                            } else {
+                                let body = res.bytes().await.expect("weft: body");
+                                assert_eq!(body.len(), BODY.len());
+                            }
                         }
                     })
                 })
@@ -94,6 +130,7 @@ fn reqwest_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Du
         .build()
         .expect("tokio runtime");
     let client = reqwest::Client::new();
+    let json = json_mode();
     move || {
         let left = Arc::new(AtomicUsize::new(requests));
         let start = Instant::now();
@@ -104,8 +141,14 @@ fn reqwest_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Du
                     tokio::spawn(async move {
                         while take(&left) {
                             let res = client.get(&url).send().await.expect("reqwest: send");
-                            let body = res.bytes().await.expect("reqwest: body");
-                            assert_eq!(body.len(), BODY.len());
+                            if json {
+                                let value: serde_json::Value =
+                                    res.json().await.expect("reqwest: JSON body");
+                                check_json(&value);
+                            } else {
+                                let body = res.bytes().await.expect("reqwest: body");
+                                assert_eq!(body.len(), BODY.len());
+                            }
                         }
                     })
                 })
@@ -143,6 +186,7 @@ fn serve() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .expect("bind");
     println!("{}", listener.local_addr().expect("local_addr"));
+    let body = Bytes::from(body());
     let counted = connections.clone();
     std::thread::spawn(move || {
         for line in std::io::stdin().lines() {
@@ -160,11 +204,13 @@ fn serve() {
             };
             let _ = tcp.set_nodelay(true);
             connections.fetch_add(1, Ordering::Relaxed);
+            let body = body.clone();
             tokio::spawn(async move {
-                let service = service_fn(|_req| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(
-                        Bytes::from_static(BODY.as_bytes()),
-                    )))
+                let service = service_fn(move |_req| {
+                    let body = body.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(body)))
+                    }
                 });
                 let _ = http1::Builder::new()
                     .serve_connection(TokioIo::new(tcp), service)
