@@ -84,9 +84,12 @@ impl WorkerCtx {
         let should_notify = if woken_while_running || self.blocking.get() {
             // A task that woke itself (`yield_now`) goes to the back, behind everyone else; one
             // woken by a blocking job this thread runs goes where idle workers can take it, for
-            // this thread will not get to it before the job ends (and the job may wait for it).
+            // this thread will not get to it before the job ends (and the job may wait for it),
+            // so an idle worker is woken for it. A self-woken task brings no new work: this
+            // worker runs it after the others, and should it get stuck in one poll meanwhile,
+            // the watcher takes the task from its queue; one is woken if there is none.
             self.local.push_back(runnable, &*self.shared);
-            true
+            self.blocking.get() || self.shared.idle.needs_watcher()
         } else {
             match self.lifo().slot.put(runnable) {
                 Some(prev) => {
