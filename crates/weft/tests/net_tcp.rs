@@ -570,3 +570,40 @@ async fn reads_after_a_short_read_still_see_later_bytes() {
     let want: Vec<u8> = (0..50u8).flat_map(|r| [r; 3]).collect();
     assert_eq!(got, want);
 }
+
+/// The peer sends bytes, one urgent (out-of-band) byte and more bytes, and keeps the
+/// connection open. A read stops short at the urgent mark although the bytes after it are in
+/// the socket: the next read must return them, not wait for an edge that never comes (a
+/// short read may not clear the readiness then).
+#[weft::test(workers = 2)]
+async fn a_read_short_at_the_urgent_mark_does_not_hide_the_rest() {
+    use std::os::fd::AsRawFd;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_nodelay(true).unwrap();
+        c.write_all(b"abc").unwrap();
+        // SAFETY: a valid, connected socket and a one-byte buffer that outlives the call.
+        let n = unsafe { libc::send(c.as_raw_fd(), b"X".as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(n, 1);
+        c.write_all(b"def").unwrap();
+        // Open (no end-of-stream edge) until the reader is done.
+        let _ = rx.recv_timeout(Duration::from_secs(20));
+    });
+    let (mut conn, _) = bounded(10, listener.accept()).await.unwrap();
+    // Every byte arrives before the first read.
+    weft::sleep(Duration::from_millis(100)).await;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    while got.len() < 6 {
+        let n = bounded(5, conn.read(&mut buf)).await.unwrap();
+        assert!(n > 0, "the peer keeps the connection open");
+        got.extend_from_slice(&buf[..n]);
+    }
+    drop(tx);
+    peer.join().unwrap();
+    assert_eq!(got, b"abcdef");
+}

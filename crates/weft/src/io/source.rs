@@ -133,8 +133,10 @@ impl<T: AsRawFd> IoSource<T> {
     /// `poll_io` for a read or write of `len` bytes on a stream socket, where a short transfer
     /// means the socket's buffer was drained (a read) or filled (a write): the readiness seen
     /// is cleared then, so the next call waits for the next edge instead of making a syscall
-    /// that would say `WouldBlock` (tokio does the same). Not for datagrams: a short datagram
-    /// says nothing about the queue behind it.
+    /// that would say `WouldBlock` (tokio does the same). Not after urgent data was reported
+    /// (a read stops short at the urgent mark with bytes behind it), and not for datagrams or
+    /// Unix streams, where a short read says nothing about the queue behind it (a datagram;
+    /// a Unix read stops at a message carrying descriptors or other credentials).
     pub(crate) fn poll_stream_io(
         &self,
         cx: &mut Context<'_>,
@@ -160,7 +162,7 @@ impl<T: AsRawFd> IoSource<T> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reg.io.clear(ev),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 res => {
-                    if res.as_ref().is_ok_and(&exhausted) {
+                    if res.as_ref().is_ok_and(&exhausted) && !ev.has_priority() {
                         self.reg.io.clear(ev);
                     }
                     coop.made_progress();

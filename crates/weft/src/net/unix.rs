@@ -181,9 +181,9 @@ impl UnixStream {
                 return Poll::Ready(Ok(n));
             }
         }
-        let len = buf.len();
-        self.io
-            .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
+        // Not `poll_stream_io`: a Unix stream read also stops short at a message that carries
+        // descriptors or other credentials, with bytes behind it.
+        self.io.poll_io(cx, Direction::Read, |mut s| s.read(buf))
     }
 
     /// Shuts down the read side, the write side or both.

@@ -5,7 +5,9 @@
 //! keeps the timers' sub-millisecond precision; on a kernel without it (before 5.11) it falls back
 //! to `epoll_wait`, rounding the timeout up to whole milliseconds (never early).
 
-use super::readiness::{ScheduledIo, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::readiness::{
+    ScheduledIo, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED,
+};
 use super::sources::{ParkState, Sources, INTERNAL};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -63,7 +65,11 @@ impl EpollDriver {
     pub(crate) fn register(&self, fd: RawFd, io: Arc<ScheduledIo>) -> io::Result<u64> {
         let token = self.sources.insert(io, fd);
         let mut ev = libc::epoll_event {
-            events: (libc::EPOLLIN | libc::EPOLLOUT | libc::EPOLLRDHUP | libc::EPOLLET) as u32,
+            events: (libc::EPOLLIN
+                | libc::EPOLLPRI
+                | libc::EPOLLOUT
+                | libc::EPOLLRDHUP
+                | libc::EPOLLET) as u32,
             u64: token,
         };
         if let Err(e) = syscall!(epoll_ctl(
@@ -240,6 +246,9 @@ fn bits(events: u32) -> usize {
     let mut bits = 0;
     if e & (libc::EPOLLIN | libc::EPOLLPRI) != 0 {
         bits |= READABLE;
+    }
+    if e & libc::EPOLLPRI != 0 {
+        bits |= PRIORITY;
     }
     if e & libc::EPOLLOUT != 0 {
         bits |= WRITABLE;

@@ -21,6 +21,10 @@ pub(crate) const WRITABLE: usize = 2;
 pub(crate) const READ_CLOSED: usize = 4;
 pub(crate) const WRITE_CLOSED: usize = 8;
 pub(crate) const ERROR: usize = 16;
+/// Urgent (out-of-band) data was pending when the source was last reported: a read may stop
+/// short at its mark with more bytes behind it. Never cleared: a socket that saw it loses
+/// the short-read shortcut (see `IoSource::poll_stream_io`).
+pub(crate) const PRIORITY: usize = 32;
 const READINESS: usize = 0xff;
 const TICK_SHIFT: u32 = 8;
 
@@ -47,6 +51,13 @@ impl Direction {
 pub(crate) struct ReadyEvent {
     tick: usize,
     ready: usize,
+}
+
+impl ReadyEvent {
+    /// Urgent data was pending: a short read says nothing about what is left.
+    pub(crate) fn has_priority(&self) -> bool {
+        self.ready & PRIORITY != 0
+    }
 }
 
 /// The tasks waiting on each direction. Usually at most one each (a stream's reader and its
@@ -131,9 +142,16 @@ impl ScheduledIo {
     fn ready(&self, dir: Direction) -> Option<ReadyEvent> {
         let s = self.state.load(Ordering::Acquire);
         let ready = s & dir.mask();
+        // `PRIORITY` rides along with a read's readiness but never makes a source ready by
+        // itself (it is never cleared).
+        let priority = if dir == Direction::Read {
+            s & PRIORITY
+        } else {
+            0
+        };
         (ready != 0).then_some(ReadyEvent {
             tick: s >> TICK_SHIFT,
-            ready,
+            ready: ready | priority,
         })
     }
 

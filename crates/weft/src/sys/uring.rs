@@ -18,7 +18,9 @@
 //! eventfd, watched by a multishot poll of its own, wakes it from other threads.
 
 use super::ops::{Leftover, OpKind, Ops, Resources};
-use super::readiness::{ScheduledIo, ERROR, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED};
+use super::readiness::{
+    ScheduledIo, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED,
+};
 use super::sources::{ParkState, Sources, INTERNAL};
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 use std::io;
@@ -495,6 +497,9 @@ fn bits(mask: u32) -> usize {
     let mut bits = 0;
     if m & (libc::POLLIN | libc::POLLPRI) != 0 {
         bits |= READABLE;
+    }
+    if m & libc::POLLPRI != 0 {
+        bits |= PRIORITY;
     }
     if m & libc::POLLOUT != 0 {
         bits |= WRITABLE;
