@@ -579,3 +579,50 @@ async fn many_tiny_writes_on_many_connections_all_arrive() {
     writers.join().unwrap();
     assert!(lens.iter().all(|&l| l == 1500), "{lens:?}");
 }
+
+/// The peer sends bytes, one urgent (out-of-band) byte, and more bytes, then waits. A read
+/// stops short at the urgent mark although the bytes after it are already in the socket; the
+/// next read must still return them, not wait for an edge that will not come. Fails on both
+/// backends since a short read clears the readiness it saw (`poll_stream_io`): the read after
+/// "abc" waits, and "def" is never returned; with that clear removed it passes.
+#[weft::test(workers = 2)]
+#[ignore = "a read short at the urgent mark clears the readiness, hiding the bytes after it"]
+async fn a_read_short_at_the_urgent_mark_does_not_hide_the_rest() {
+    use std::os::fd::AsRawFd;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel::<()>();
+    let peer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut c = std::net::TcpStream::connect(addr).unwrap();
+        c.set_nodelay(true).unwrap();
+        c.write_all(b"abc").unwrap();
+        // SAFETY: a valid, connected socket and a one-byte buffer that outlives the call.
+        let n = unsafe { libc::send(c.as_raw_fd(), b"X".as_ptr().cast(), 1, libc::MSG_OOB) };
+        assert_eq!(n, 1);
+        c.write_all(b"def").unwrap();
+        // Keep the connection open (no end-of-stream edge) until the reader is done.
+        let _ = rx.recv_timeout(Duration::from_secs(20));
+        drop(c);
+    });
+    let (mut conn, _) = bounded(10, listener.accept()).await.unwrap();
+    // Let every byte arrive before the first read.
+    weft::sleep(Duration::from_millis(100)).await;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 64];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while got.len() < 6 && Instant::now() < deadline {
+        match weft::timeout(conn.read(&mut buf), Duration::from_secs(2)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) => panic!("{e}"),
+            Err(_) => break,
+        }
+    }
+    drop(tx);
+    peer.join().unwrap();
+    assert_eq!(
+        got, b"abcdef",
+        "the bytes after the urgent mark were in the socket but no read returned them"
+    );
+}
