@@ -305,11 +305,11 @@ fn curl_get_post_and_keep_alive() {
     assert_eq!(echoed.len(), big.len());
 }
 
+/// A rustls server config for `localhost` with a fresh self-signed certificate, and that
+/// certificate (DER) for a client to trust.
 #[cfg(feature = "tls")]
-#[test]
-fn curl_over_tls() {
+fn tls_config() -> (weft::http::rustls::ServerConfig, Vec<u8>) {
     use weft::http::rustls::{self, pki_types};
-    let _lock = shared_lock();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
     let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
@@ -320,11 +320,20 @@ fn curl_over_tls() {
         .with_no_client_auth()
         .with_single_cert(chain, key)
         .unwrap();
+    (config, cert.cert.der().to_vec())
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn curl_over_tls() {
+    use weft::http::rustls::{self, pki_types};
+    let _lock = shared_lock();
+    let (config, cert_der) = tls_config();
     let server = Server::start(|s| s.tls(Arc::new(config)));
     // A client that offers h2 first is given http/1.1 by ALPN.
     let mut roots = rustls::RootCertStore::empty();
     roots
-        .add(pki_types::CertificateDer::from(cert.cert.der().to_vec()))
+        .add(pki_types::CertificateDer::from(cert_der))
         .unwrap();
     let mut client_config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
@@ -391,23 +400,14 @@ fn curl_over_tls() {
 fn the_header_timeout_over_tls_counts_from_the_accept() {
     use weft::http::rustls::{self, pki_types};
     let _lock = shared_lock();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
-    let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
-        cert.key_pair.serialize_der(),
-    ));
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
+    let (config, cert_der) = tls_config();
     let server = Server::start(|s| {
         s.tls(Arc::new(config))
             .header_read_timeout(Duration::from_secs(3))
     });
     let mut roots = rustls::RootCertStore::empty();
     roots
-        .add(pki_types::CertificateDer::from(cert.cert.der().to_vec()))
+        .add(pki_types::CertificateDer::from(cert_der))
         .unwrap();
     let client_config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
