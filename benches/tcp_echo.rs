@@ -10,7 +10,8 @@
 //! separates servers when the load generator caps the throughput.
 //!
 //! `cargo bench -p weft-benches --bench tcp_echo` (environment: `ECHO_SECS` per point, default
-//! 2; `ECHO_SERVERS`, a comma-separated subset; `ECHO_CONNS`, e.g. `1,64`).
+//! 2; `ECHO_SERVERS`, a comma-separated subset; `ECHO_CONNS`, e.g. `1,64`; `ECHO_WORKERS`, the server's
+//! workers or threads, default 2).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -180,6 +181,7 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
 
 /// The server side: an accept loop and one echo task per connection, on 2 workers.
 fn serve(kind: &str) {
+    let workers: usize = env_or("ECHO_WORKERS", "2").parse().expect("ECHO_WORKERS");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     println!("port {}", listener.local_addr().unwrap().port());
     match kind {
@@ -189,7 +191,11 @@ fn serve(kind: &str) {
             } else {
                 weft::runtime::IoBackend::Epoll
             };
-            let ex = weft::Executor::builder().workers(2).io(io).build().unwrap();
+            let ex = weft::Executor::builder()
+                .workers(workers)
+                .io(io)
+                .build()
+                .unwrap();
             ex.block_on(async move {
                 use weft::io::{AsyncReadExt, AsyncWriteExt};
                 let listener = weft::net::TcpListener::from_std(listener).unwrap();
@@ -214,7 +220,7 @@ fn serve(kind: &str) {
         }
         "tokio" => {
             let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
+                .worker_threads(workers)
                 .enable_all()
                 .build()
                 .unwrap();
@@ -244,7 +250,7 @@ fn serve(kind: &str) {
         "smol" => {
             use futures_lite::{AsyncReadExt, AsyncWriteExt};
             let ex = std::sync::Arc::new(async_executor::Executor::new());
-            for _ in 0..2 {
+            for _ in 0..workers {
                 let ex = ex.clone();
                 std::thread::spawn(move || {
                     async_io::block_on(ex.run(futures_lite::future::pending::<()>()))

@@ -125,6 +125,48 @@ async fn a_thousand_concurrent_connections() {
     .await;
 }
 
+/// Reads that fill their buffer exactly, as `read_exact` of a fixed-size frame does: a read
+/// that also drains the socket clears its readiness (the kernel says nothing is left), so the
+/// next message and the end of the stream must still wake the reader.
+#[weft::test(workers = 2)]
+async fn reads_that_fill_their_buffer_exactly_still_see_what_comes_next() {
+    bounded(20, async {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = weft::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut frames = 0u32;
+            let mut frame = [0u8; 512];
+            loop {
+                match conn.read(&mut frame).await.unwrap() {
+                    0 => return frames,
+                    n => {
+                        assert_eq!(n, frame.len(), "a frame arrives whole, written at once");
+                        assert!(frame.iter().all(|&b| b == frames as u8));
+                        frames += 1;
+                        conn.write_all(&[1]).await.unwrap();
+                    }
+                }
+            }
+        });
+        let mut client = TcpStream::connect(&addr).await.unwrap();
+        client.set_nodelay(true).unwrap();
+        let mut ack = [0u8; 1];
+        for i in 0..200u32 {
+            client.write_all(&[i as u8; 512]).await.unwrap();
+            // The server answers each frame before the next is sent: every one of its reads
+            // fills the buffer and finds the socket empty behind it.
+            client.read_exact(&mut ack).await.unwrap();
+            if i % 50 == 49 {
+                weft::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        client.close().await.unwrap();
+        assert_eq!(server.await, 200);
+    })
+    .await;
+}
+
 #[weft::test]
 async fn a_refused_connect_is_an_error() {
     // Bind and drop to find a port nobody listens on.

@@ -147,6 +147,21 @@ impl<T: AsRawFd> IoSource<T> {
         self.poll_io_until(cx, dir, op, |&n| n > 0 && n < len)
     }
 
+    /// `poll_stream_io` for a read that also says how many bytes the socket still holds
+    /// (`Some(0)`: drained, so the readiness seen is cleared even after a full read; `None`:
+    /// unknown, and a short read decides, as in `poll_stream_io`).
+    pub(crate) fn poll_read_with_rest(
+        &self,
+        cx: &mut Context<'_>,
+        len: usize,
+        op: impl FnMut(&T) -> io::Result<(usize, Option<usize>)>,
+    ) -> Poll<io::Result<usize>> {
+        self.poll_io_until(cx, Direction::Read, op, |&(n, rest)| {
+            n > 0 && rest.map_or(n < len, |r| r == 0)
+        })
+        .map_ok(|(n, _)| n)
+    }
+
     /// `poll_io`, clearing the readiness seen when `exhausted` says the result used it up.
     fn poll_io_until<R>(
         &self,

@@ -11,6 +11,7 @@ use futures_core::Stream;
 use futures_io::{AsyncRead, AsyncWrite};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 use std::task::{ready, Context, Poll};
@@ -221,6 +222,10 @@ pub struct TcpStream {
     io: IoSource<std::net::TcpStream>,
     /// Bytes of owned reads whose futures were dropped; made by the first owned read.
     stash: OnceLock<Arc<Stash>>,
+    /// The kernel reports with each read how many bytes are left (`TCP_INQ`), so a read that
+    /// fills the buffer and drains the socket clears its readiness, sparing the next read a
+    /// syscall that would say `WouldBlock`.
+    inq: bool,
 }
 
 impl TcpStream {
@@ -284,9 +289,11 @@ impl TcpStream {
     }
 
     fn with(io: IoSource<std::net::TcpStream>) -> Self {
+        let inq = crate::sys::enable_tcp_inq(io.get_ref().as_raw_fd());
         Self {
             io,
             stash: OnceLock::new(),
+            inq,
         }
     }
 
@@ -471,6 +478,11 @@ impl TcpStream {
             }
         }
         let len = buf.len();
+        if self.inq {
+            return self
+                .io
+                .poll_read_with_rest(cx, len, |s| crate::sys::recv_inq(s.as_raw_fd(), buf));
+        }
         self.io
             .poll_stream_io(cx, Direction::Read, len, |mut s| s.read(buf))
     }

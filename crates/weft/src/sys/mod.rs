@@ -237,3 +237,108 @@ fn eventfd_read(fd: &OwnedFd) {
         std::mem::size_of::<u64>()
     ));
 }
+
+/// Asks the kernel to report, with each read of TCP socket `fd`, how many bytes are left in its
+/// receive queue (`TCP_INQ`, Linux 4.18). False if it cannot.
+pub(crate) fn enable_tcp_inq(fd: RawFd) -> bool {
+    let on: libc::c_int = 1;
+    syscall!(setsockopt(
+        fd,
+        libc::SOL_TCP,
+        libc::TCP_INQ,
+        (&on as *const libc::c_int).cast(),
+        std::mem::size_of::<libc::c_int>() as libc::socklen_t
+    ))
+    .is_ok()
+}
+
+/// Reads from TCP socket `fd` (non-blocking) into `buf`; returns the count and, if the kernel
+/// said so (see [`enable_tcp_inq`]), how many bytes are still queued behind them.
+pub(crate) fn recv_inq(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<usize>)> {
+    // Room for one `cmsghdr` carrying an `int`, aligned as the kernel writes it.
+    let mut control = [0u64; 4];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero `msghdr` is valid (no name, no buffers).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: `msg` points to one iovec over `buf` and to `control`, all live and writable for
+    // the call; the kernel writes at most their lengths.
+    let n = syscall!(recvmsg(fd, &mut msg, libc::MSG_DONTWAIT))? as usize;
+    let mut left = None;
+    // SAFETY: `msg` is what `recvmsg` filled in; the CMSG macros stay within
+    // `msg_controllen` bytes of `control`, and a `TCP_CM_INQ` message carries one `int`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_TCP && (*cmsg).cmsg_type == libc::TCP_CM_INQ {
+                let v = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::c_int);
+                left = usize::try_from(v).ok();
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n, left))
+}
+
+#[cfg(all(test, not(weft_loom)))]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_tcp_read_reports_what_is_left_behind_it() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        assert!(
+            enable_tcp_inq(server.as_raw_fd()),
+            "TCP_INQ is in Linux since 4.18"
+        );
+        client.write_all(&[7u8; 300]).unwrap();
+        let mut buf = [0u8; 100];
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        // The 300 bytes may arrive in pieces: wait for all of them.
+        let mut got = Vec::new();
+        loop {
+            match recv_inq(server.as_raw_fd(), &mut buf) {
+                Ok((n, left)) => {
+                    got.push((n, left));
+                    if left == Some(0) && got.iter().map(|g| g.0).sum::<usize>() == 300 {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(std::time::Instant::now() < deadline, "no data: {got:?}");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        // A read that left bytes behind said how many (one write on loopback arrives whole:
+        // 200, then 100, then 0).
+        let mut queued = 300;
+        for &(n, left) in &got {
+            queued -= n;
+            assert_eq!(left, Some(queued), "{got:?}");
+        }
+        let e = recv_inq(server.as_raw_fd(), &mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        drop(client);
+        loop {
+            match recv_inq(server.as_raw_fd(), &mut buf) {
+                Ok((n, _)) => break assert_eq!(n, 0),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    assert!(std::time::Instant::now() < deadline, "no end of stream");
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+}
