@@ -18,6 +18,7 @@ mod body;
 pub mod client;
 mod error;
 pub(crate) mod h1;
+pub(crate) mod h2;
 pub mod server;
 
 pub use body::Body;

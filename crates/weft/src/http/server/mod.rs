@@ -81,7 +81,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
-mod response;
+pub(crate) mod response;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -177,6 +177,7 @@ pub(crate) struct Config {
     pub(crate) max_headers: usize,
     pub(crate) max_body_size: u64,
     pub(crate) max_connections: usize,
+    pub(crate) max_concurrent_streams: usize,
     pub(crate) shutdown_timeout: Option<Duration>,
 }
 
@@ -189,6 +190,7 @@ impl Default for Config {
             max_headers: 100,
             max_body_size: 2 * 1024 * 1024,
             max_connections: 10_000,
+            max_concurrent_streams: 100,
             shutdown_timeout: None,
         }
     }
@@ -248,6 +250,14 @@ impl<H> Serve<H> {
     /// accepts the next one only once one closes.
     pub fn max_connections(mut self, n: usize) -> Self {
         self.config.max_connections = n.max(1);
+        self
+    }
+
+    /// The most requests an HTTP/2 connection may have in progress at once (default 100,
+    /// announced as SETTINGS_MAX_CONCURRENT_STREAMS); a stream opened beyond it is refused
+    /// with RST_STREAM(REFUSED_STREAM), which a client may retry.
+    pub fn max_concurrent_streams(mut self, n: usize) -> Self {
+        self.config.max_concurrent_streams = n.clamp(1, u32::MAX as usize);
         self
     }
 
@@ -517,7 +527,13 @@ async fn connection<H, F, R>(
                 if let Ok(Ok(stream)) =
                     crate::time::timeout(handshake, config.header_read_timeout).await
                 {
-                    conn::serve_connection(stream, opened, &*handler, &config, &shared).await;
+                    // ALPN decides the protocol.
+                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        crate::http::h2::serve(stream, &[], opened, &*handler, &config, &shared)
+                            .await;
+                    } else {
+                        conn::serve_connection(stream, opened, &*handler, &config, &shared).await;
+                    }
                 }
             }
             _ => conn::serve_connection(stream, opened, &*handler, &config, &shared).await,
