@@ -57,6 +57,11 @@ const WRITE_HIGH: usize = 256 * 1024;
 /// The most CONTINUATION frames one header block may have.
 const CONTINUATION_MAX: usize = 256;
 
+/// How much of a request body that is not wanted (its response went out before it was read)
+/// is read and dropped, with its window given back, before the stream is reset: a client may
+/// finish sending a body it already started, as most do before they read the response.
+const DISCARD_MAX: i64 = 1 << 20;
+
 /// How long, at most, a closing connection waits for the peer to read its last frames.
 const LINGER: Duration = Duration::from_secs(1);
 
@@ -131,6 +136,8 @@ struct Stream<F> {
     recv_unacked: i64,
     /// The peer ended its side (END_STREAM).
     recv_closed: bool,
+    /// What may still be read and dropped of a body that is not wanted.
+    discard_left: i64,
 }
 
 /// A header block being received in HEADERS and CONTINUATION frames.
@@ -333,7 +340,7 @@ where
             let busy = self
                 .streams
                 .values()
-                .any(|s| !matches!(s.state, State::Receiving { .. }));
+                .any(|s| matches!(s.state, State::Running { .. } | State::Sending { .. }));
             if self.settings_seen && !busy {
                 deadline = deadline.min(add(self.last_activity, self.cfg.idle_timeout));
             }
@@ -398,7 +405,7 @@ where
             self.eof = true;
             // What the peer can no longer complete is dropped.
             self.streams
-                .retain(|_, s| !matches!(s.state, State::Receiving { .. }));
+                .retain(|_, s| matches!(s.state, State::Running { .. } | State::Sending { .. }));
             self.block = None;
         } else {
             self.last_activity = Instant::now();
@@ -573,7 +580,17 @@ where
             ..
         } = &mut stream.state
         else {
-            // A response went out before the body was read (a refusal): the data is dropped.
+            // A response went out before the body was read (a refusal): the data is dropped,
+            // its window given back up to a bound.
+            if end_stream && matches!(stream.state, State::Done) {
+                self.streams.remove(&head.stream);
+            } else if stream.discard_left < len {
+                self.reset(head.stream, Reason::NO_ERROR);
+            } else if !end_stream && len > 0 {
+                stream.discard_left -= len;
+                frame::window_update(&mut self.wbuf, head.stream, len as u32);
+                stream.recv_window += len;
+            }
             return Ok(());
         };
         if body.len() as u64 + data.len() as u64 > max_body {
@@ -680,6 +697,10 @@ where
                 return Ok(());
             }
             stream.recv_closed = true;
+            if matches!(stream.state, State::Done) {
+                self.streams.remove(&id);
+                return Ok(());
+            }
             if let State::Receiving {
                 body,
                 content_length: Some(n),
@@ -721,6 +742,7 @@ where
             recv_window: STREAM_WINDOW,
             recv_unacked: 0,
             recv_closed: block.end_stream,
+            discard_left: DISCARD_MAX,
         };
         if fields.too_large {
             self.streams.insert(id, stream);
@@ -1065,12 +1087,14 @@ where
                 break;
             }
         }
-        // Streams whose response is out are forgotten; one whose request was not read to
-        // its end is told to stop sending (RFC 9113 section 8.1).
+        // Streams whose response is out are forgotten, but one whose request is still
+        // arriving is kept while its rest is dropped (see DISCARD_MAX); a draining
+        // connection tells it to stop sending instead (RFC 9113 section 8.1).
+        let draining = self.ending != Ending::No;
         let done: Vec<u32> = self
             .streams
             .iter()
-            .filter(|(_, s)| matches!(s.state, State::Done))
+            .filter(|(_, s)| matches!(s.state, State::Done) && (s.recv_closed || draining))
             .map(|(&id, _)| id)
             .collect();
         for id in done {
