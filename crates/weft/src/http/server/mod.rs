@@ -1,4 +1,4 @@
-//! The HTTP/1.1 server: [`serve`] a handler on a [`TcpListener`].
+//! The HTTP server (HTTP/1.1 and HTTP/2): [`serve`] a handler on a [`TcpListener`].
 //!
 //! The guide's Example 1, a hello world server, here started on a free port, asked once with
 //! a plain `std` client and then shut down gracefully:
@@ -77,6 +77,14 @@
 //!   `idle_timeout` too. At most [`max_connections`](Serve::max_connections) are open at once:
 //!   beyond that, accepting waits.
 //! - [`with_graceful_shutdown`](Serve::with_graceful_shutdown) stops it cleanly.
+//! - HTTP/2 is served to clients that open with its preface on plain TCP (prior knowledge)
+//!   and to those that pick `h2` by ALPN over TLS. Its streams are handled concurrently
+//!   (at most [`max_concurrent_streams`](Serve::max_concurrent_streams) at once), with flow
+//!   control both ways; the limits above apply (a header list too large is a `431`, a body
+//!   a `413`), a panicking handler gives its stream a `500` and the connection goes on, and
+//!   broken input ends the stream (RST_STREAM) or the connection (GOAWAY). Graceful shutdown
+//!   sends GOAWAY and lets the open streams finish. The request a handler gets has version
+//!   `HTTP/2.0` and an absolute URI, with `host` set from `:authority`.
 
 #![forbid(unsafe_code)]
 
@@ -303,8 +311,9 @@ impl<H> Serve<H> {
     }
 
     /// Serves HTTPS: every connection starts with a TLS handshake on `config` (cargo feature
-    /// `tls`, on by default). The server uses a copy of `config` whose ALPN protocols are just
-    /// `http/1.1`. A handshake that fails, or does not complete within the
+    /// `tls`, on by default). The server uses a copy of `config` whose ALPN protocols are `h2`
+    /// and `http/1.1`, in that order: the protocol ALPN settles on is the one served. A
+    /// handshake that fails, or does not complete within the
     /// [`header_read_timeout`](Serve::header_read_timeout), drops that connection.
     ///
     /// # Examples
