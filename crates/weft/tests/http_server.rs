@@ -330,7 +330,8 @@ fn curl_over_tls() {
     let _lock = shared_lock();
     let (config, cert_der) = tls_config();
     let server = Server::start(|s| s.tls(Arc::new(config)));
-    // A client that offers h2 first is given http/1.1 by ALPN.
+    // A client that offers only http/1.1 is given it by ALPN (one that offers h2 gets h2:
+    // see http2_server.rs).
     let mut roots = rustls::RootCertStore::empty();
     roots
         .add(pki_types::CertificateDer::from(cert_der))
@@ -338,7 +339,7 @@ fn curl_over_tls() {
     let mut client_config = rustls::ClientConfig::builder()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    client_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    client_config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = pki_types::ServerName::try_from("localhost").unwrap();
     let client = rustls::ClientConnection::new(Arc::new(client_config), name).unwrap();
     let mut tls = rustls::StreamOwned::new(client, connect(server.addr));
@@ -354,12 +355,19 @@ fn curl_over_tls() {
     let base = format!("https://localhost:{}", server.addr.port());
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
     assert_eq!(
-        curl(&["-k", "--resolve", &resolve, &format!("{base}/")]),
+        curl(&[
+            "-k",
+            "--http1.1",
+            "--resolve",
+            &resolve,
+            &format!("{base}/")
+        ]),
         "hello"
     );
     assert_eq!(
         curl(&[
             "-k",
+            "--http1.1",
             "--resolve",
             &resolve,
             "--data-binary",
@@ -370,6 +378,7 @@ fn curl_over_tls() {
     );
     let alpn = curl(&[
         "-k",
+        "--http1.1",
         "--resolve",
         &resolve,
         "-o",

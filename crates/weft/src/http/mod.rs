@@ -1,4 +1,4 @@
-//! HTTP/1.1 servers and clients on weft (cargo feature `http`, on by default).
+//! HTTP servers (HTTP/1.1 and HTTP/2) and HTTP/1.1 clients on weft (cargo feature `http`, on by default).
 //!
 //! The types are the [`http`](https://docs.rs/http) crate's, re-exported here; [`Body`] is the
 //! body type of both sides.
@@ -18,6 +18,7 @@ mod body;
 pub mod client;
 mod error;
 pub(crate) mod h1;
+pub(crate) mod h2;
 pub mod server;
 
 pub use body::Body;

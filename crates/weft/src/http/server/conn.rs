@@ -14,6 +14,7 @@
 use super::response::{date, status_response, HandlerError, IntoResponse};
 use super::{Config, Shared};
 use crate::http::h1::{self, BodyState, Framing, ReadBuf, RequestHead};
+use crate::http::h2::PREFACE_LINE;
 use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use bytes::{Bytes, BytesMut};
@@ -48,6 +49,8 @@ enum Next {
     Close,
     /// Answer with this status and close.
     Reject(StatusCode, &'static str),
+    /// The connection opens with the HTTP/2 preface: it is HTTP/2 by prior knowledge.
+    H2,
 }
 
 struct Conn<'a, S> {
@@ -94,6 +97,11 @@ pub(super) async fn serve_connection<S, H, F, R>(
             Next::Reject(status, why) => {
                 conn.reject(status, why).await;
                 break;
+            }
+            Next::H2 => {
+                let Conn { io, buf, .. } = conn;
+                crate::http::h2::serve(io, buf.data(), opened, handler, cfg, shared).await;
+                return;
             }
         };
         match conn.exchange(head, handler).await {
@@ -177,6 +185,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         }
         let deadline = head_deadline(first, opened, cfg.header_read_timeout);
         loop {
+            if first {
+                // HTTP/2 by prior knowledge: the preface's first line, before any request.
+                let data = self.buf.data();
+                let n = data.len().min(PREFACE_LINE.len());
+                if data[..n] == PREFACE_LINE[..n] {
+                    if n == PREFACE_LINE.len() {
+                        return Next::H2;
+                    }
+                    // Not enough to tell yet: read on.
+                    let read = self.buf.fill(&mut self.io, cfg.max_header_size);
+                    match crate::time::timeout_at(read, deadline).await {
+                        Err(_) | Ok(Ok(0)) | Ok(Err(_)) => return Next::Close,
+                        Ok(Ok(_)) => continue,
+                    }
+                }
+            }
             match h1::parse_request(self.buf.data(), cfg.max_header_size, cfg.max_headers) {
                 Err(e) => return Next::Reject(e.status(), e.reason()),
                 Ok(Some((head, len))) => {

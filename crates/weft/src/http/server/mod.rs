@@ -1,4 +1,4 @@
-//! The HTTP/1.1 server: [`serve`] a handler on a [`TcpListener`].
+//! The HTTP server (HTTP/1.1 and HTTP/2): [`serve`] a handler on a [`TcpListener`].
 //!
 //! The guide's Example 1, a hello world server, here started on a free port, asked once with
 //! a plain `std` client and then shut down gracefully:
@@ -77,11 +77,19 @@
 //!   `idle_timeout` too. At most [`max_connections`](Serve::max_connections) are open at once:
 //!   beyond that, accepting waits.
 //! - [`with_graceful_shutdown`](Serve::with_graceful_shutdown) stops it cleanly.
+//! - HTTP/2 is served to clients that open with its preface on plain TCP (prior knowledge)
+//!   and to those that pick `h2` by ALPN over TLS. Its streams are handled concurrently
+//!   (at most [`max_concurrent_streams`](Serve::max_concurrent_streams) at once), with flow
+//!   control both ways; the limits above apply (a header list too large is a `431`, a body
+//!   a `413`), a panicking handler gives its stream a `500` and the connection goes on, and
+//!   broken input ends the stream (RST_STREAM) or the connection (GOAWAY). Graceful shutdown
+//!   sends GOAWAY and lets the open streams finish. The request a handler gets has version
+//!   `HTTP/2.0` and an absolute URI, with `host` set from `:authority`.
 
 #![forbid(unsafe_code)]
 
 mod conn;
-mod response;
+pub(crate) mod response;
 #[cfg(feature = "tls")]
 mod tls;
 
@@ -177,6 +185,7 @@ pub(crate) struct Config {
     pub(crate) max_headers: usize,
     pub(crate) max_body_size: u64,
     pub(crate) max_connections: usize,
+    pub(crate) max_concurrent_streams: usize,
     pub(crate) shutdown_timeout: Option<Duration>,
 }
 
@@ -189,6 +198,7 @@ impl Default for Config {
             max_headers: 100,
             max_body_size: 2 * 1024 * 1024,
             max_connections: 10_000,
+            max_concurrent_streams: 100,
             shutdown_timeout: None,
         }
     }
@@ -251,6 +261,14 @@ impl<H> Serve<H> {
         self
     }
 
+    /// The most requests an HTTP/2 connection may have in progress at once (default 100,
+    /// announced as SETTINGS_MAX_CONCURRENT_STREAMS); a stream opened beyond it is refused
+    /// with RST_STREAM(REFUSED_STREAM), which a client may retry.
+    pub fn max_concurrent_streams(mut self, n: usize) -> Self {
+        self.config.max_concurrent_streams = n.clamp(1, u32::MAX as usize);
+        self
+    }
+
     /// Stops the server gracefully when `signal` resolves: the listener is closed (new
     /// connections are refused), idle kept-alive connections are closed at once, requests in
     /// progress are finished and answered with `connection: close`, and the server's future
@@ -293,8 +311,9 @@ impl<H> Serve<H> {
     }
 
     /// Serves HTTPS: every connection starts with a TLS handshake on `config` (cargo feature
-    /// `tls`, on by default). The server uses a copy of `config` whose ALPN protocols are just
-    /// `http/1.1`. A handshake that fails, or does not complete within the
+    /// `tls`, on by default). The server uses a copy of `config` whose ALPN protocols are `h2`
+    /// and `http/1.1`, in that order: the protocol ALPN settles on is the one served. A
+    /// handshake that fails, or does not complete within the
     /// [`header_read_timeout`](Serve::header_read_timeout), drops that connection.
     ///
     /// # Examples
@@ -517,7 +536,13 @@ async fn connection<H, F, R>(
                 if let Ok(Ok(stream)) =
                     crate::time::timeout(handshake, config.header_read_timeout).await
                 {
-                    conn::serve_connection(stream, opened, &*handler, &config, &shared).await;
+                    // ALPN decides the protocol.
+                    if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                        crate::http::h2::serve(stream, &[], opened, &*handler, &config, &shared)
+                            .await;
+                    } else {
+                        conn::serve_connection(stream, opened, &*handler, &config, &shared).await;
+                    }
                 }
             }
             _ => conn::serve_connection(stream, opened, &*handler, &config, &shared).await,

@@ -1,0 +1,231 @@
+//! Between HTTP/2 header blocks and the `http` types: a request from its decoded fields
+//! (RFC 9113 section 8.3.1), a response's fields for the encoder.
+
+#![forbid(unsafe_code)]
+
+use super::hpack::{DecodeError, Decoder, Encoder};
+use crate::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, Version};
+use http::header::HeaderName;
+
+/// Fields a header block carried.
+#[derive(Debug, Default)]
+pub(crate) struct Fields {
+    list: Vec<(Vec<u8>, Vec<u8>)>,
+    /// The list exceeded the size (RFC 9113 section 6.5.2) or count limit; `list` is cut.
+    pub(crate) too_large: bool,
+}
+
+/// Decodes `block` (the whole block must be decoded, to keep the table in step) and keeps
+/// its fields while they stay within `max_size` bytes and `max_count` fields.
+pub(crate) fn decode(
+    dec: &mut Decoder,
+    block: &[u8],
+    max_size: usize,
+    max_count: usize,
+) -> Result<Fields, DecodeError> {
+    let mut fields = Fields::default();
+    let mut size = 0usize;
+    dec.decode(block, |name, value| {
+        size = size.saturating_add(name.len() + value.len() + 32);
+        if size > max_size || fields.list.len() >= max_count {
+            fields.too_large = true;
+            fields.list.clear();
+        }
+        if !fields.too_large {
+            fields.list.push((name.to_vec(), value.to_vec()));
+        }
+    })?;
+    Ok(fields)
+}
+
+/// A request as its handler gets it, and the `content-length` it announced.
+pub(crate) struct Head {
+    pub(crate) request: Request<()>,
+    pub(crate) content_length: Option<u64>,
+}
+
+/// Fields that are only HTTP/1.1's and make an HTTP/2 message malformed.
+const CONNECTION_SPECIFIC: [&[u8]; 5] = [
+    b"connection",
+    b"keep-alive",
+    b"proxy-connection",
+    b"transfer-encoding",
+    b"upgrade",
+];
+
+/// The request the fields of a HEADERS block describe; `Err` names why it is malformed.
+pub(crate) fn request(fields: Fields) -> Result<Head, &'static str> {
+    let mut method = None;
+    let mut scheme = None;
+    let mut authority = None;
+    let mut path = None;
+    let mut headers = HeaderMap::new();
+    let mut regular = false;
+    for (name, value) in fields.list {
+        if let Some(pseudo) = name.strip_prefix(b":") {
+            if regular {
+                return Err("a pseudo-header after a regular field");
+            }
+            let slot = match pseudo {
+                b"method" => &mut method,
+                b"scheme" => &mut scheme,
+                b"authority" => &mut authority,
+                b"path" => &mut path,
+                _ => return Err("an unknown pseudo-header"),
+            };
+            if slot.replace(value).is_some() {
+                return Err("a repeated pseudo-header");
+            }
+            continue;
+        }
+        regular = true;
+        if name.iter().any(u8::is_ascii_uppercase) {
+            return Err("an uppercase field name");
+        }
+        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
+            return Err("a connection-specific field");
+        }
+        if name == b"te" && value != b"trailers" {
+            return Err("a te field other than trailers");
+        }
+        let name = HeaderName::from_bytes(&name).map_err(|_| "an invalid field name")?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| "an invalid field value")?;
+        headers.append(name, value);
+    }
+    let method = Method::from_bytes(&method.ok_or("no :method")?).map_err(|_| "a bad :method")?;
+    if method == Method::CONNECT {
+        return Err("CONNECT is not served");
+    }
+    let scheme = scheme.ok_or("no :scheme")?;
+    let path = path.ok_or("no :path")?;
+    if path.is_empty() {
+        return Err("an empty :path");
+    }
+    let path = std::str::from_utf8(&path).map_err(|_| "a bad :path")?;
+    let uri = match &authority {
+        Some(auth) if path != "*" => Uri::builder()
+            .scheme(std::str::from_utf8(&scheme).map_err(|_| "a bad :scheme")?)
+            .authority(auth.as_slice())
+            .path_and_query(path)
+            .build()
+            .map_err(|_| "a bad :authority, :scheme or :path")?,
+        _ => path.parse().map_err(|_| "a bad :path")?,
+    };
+    if let Some(auth) = authority {
+        // Handlers read the host the same way on both versions.
+        if !headers.contains_key(header::HOST) {
+            let value = HeaderValue::from_bytes(&auth).map_err(|_| "a bad :authority")?;
+            headers.insert(header::HOST, value);
+        }
+    }
+    let content_length = match headers.get(header::CONTENT_LENGTH) {
+        None => None,
+        Some(v) => {
+            if headers.get_all(header::CONTENT_LENGTH).iter().count() > 1 {
+                return Err("more than one content-length");
+            }
+            let text = v.to_str().map_err(|_| "a bad content-length")?;
+            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return Err("a bad content-length");
+            }
+            Some(text.parse::<u64>().map_err(|_| "a bad content-length")?)
+        }
+    };
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = Version::HTTP_2;
+    *request.headers_mut() = headers;
+    Ok(Head {
+        request,
+        content_length,
+    })
+}
+
+/// The header block of a response with `status` and `headers` (minus the fields HTTP/2 has
+/// no place for).
+pub(crate) fn response_block(
+    enc: &mut Encoder,
+    status: StatusCode,
+    headers: &HeaderMap,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + headers.len() * 32);
+    enc.begin(&mut out);
+    enc.status(&mut out, status.as_u16());
+    for (name, value) in headers {
+        let name = name.as_str().as_bytes();
+        if CONNECTION_SPECIFIC.contains(&name) {
+            continue;
+        }
+        enc.field(&mut out, name, value.as_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(list: &[(&str, &str)]) -> Fields {
+        Fields {
+            list: list
+                .iter()
+                .map(|(n, v)| (n.as_bytes().to_vec(), v.as_bytes().to_vec()))
+                .collect(),
+            too_large: false,
+        }
+    }
+
+    #[test]
+    fn builds_a_request() {
+        let head = request(fields(&[
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":authority", "example.com:8443"),
+            (":path", "/a?b=c"),
+            ("content-length", "3"),
+        ]))
+        .unwrap();
+        let req = head.request;
+        assert_eq!(req.method(), Method::POST);
+        assert_eq!(req.uri().path(), "/a");
+        assert_eq!(req.uri().query(), Some("b=c"));
+        assert_eq!(req.uri().host(), Some("example.com"));
+        assert_eq!(req.headers()[header::HOST], "example.com:8443");
+        assert_eq!(req.version(), Version::HTTP_2);
+        assert_eq!(head.content_length, Some(3));
+    }
+
+    #[test]
+    fn refuses_malformed_requests() {
+        let base = [(":method", "GET"), (":scheme", "http"), (":path", "/")];
+        let mut cases: Vec<Vec<(&str, &str)>> = vec![
+            vec![(":method", "GET"), (":scheme", "http")],
+            vec![(":scheme", "http"), (":path", "/")],
+            vec![
+                (":method", "GET"),
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", "/"),
+            ],
+        ];
+        for extra in [
+            ("connection", "close"),
+            ("Upper", "x"),
+            ("te", "gzip"),
+            (":status", "200"),
+            ("content-length", "x"),
+        ] {
+            let mut c = base.to_vec();
+            c.push(extra);
+            cases.push(c);
+        }
+        let mut late = vec![("a", "b")];
+        late.extend_from_slice(&base);
+        cases.push(late);
+        for c in cases {
+            assert!(request(fields(&c)).is_err(), "{c:?}");
+        }
+        assert!(request(fields(&base)).is_ok());
+    }
+}

@@ -1,0 +1,21 @@
+//! HTTP/2 (RFC 9113) for the server: frames, HPACK (RFC 7541) and the connection.
+//!
+//! All of it is weft's own: the frame layer and the HPACK coder are small, and the usual
+//! crates for them come with a tokio dependency (h2) or are unmaintained (hpack).
+
+#![forbid(unsafe_code)]
+
+mod conn;
+mod frame;
+mod hpack;
+mod huffman;
+mod message;
+
+pub(crate) use conn::serve;
+
+/// What an HTTP/2 client sends first (RFC 9113 section 3.4), before its SETTINGS.
+pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// The preface's first line: a connection that starts with it is HTTP/2 (its rest is
+/// checked by the HTTP/2 side, which answers a wrong one with GOAWAY).
+pub(crate) const PREFACE_LINE: &[u8] = b"PRI * HTTP/2.0\r\n";
