@@ -11,7 +11,10 @@
 //! `cargo bench -p weft-benches --bench http_hello` (environment: `HTTP_SECS` per point,
 //! default 5; `HTTP_SERVERS`, a comma-separated subset of `weft-uring,weft-epoll,hyper`;
 //! `HTTP_CONNS`, e.g. `16,256`; `HTTP_WRK_THREADS`, default 2; `HTTP_WORKERS`, the server's
-//! worker threads, default 2).
+//! worker threads, default 2; `HTTP_PROTO=h2`: HTTP/2 by prior knowledge, loaded by `h2load`
+//! (`apt-get install -y nghttp2-client`) with `HTTP_STREAMS` streams per connection, default
+//! 10, against hyper's HTTP/2 server on tokio; h2load reports a mean latency, not percentiles,
+//! so the p50 column holds the mean and p99 is left out).
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -23,10 +26,18 @@ fn main() {
         serve(&args[i + 1]);
         return;
     }
-    if Command::new("wrk").arg("--version").output().is_err() {
+    let h2 = env_or("HTTP_PROTO", "h1") == "h2";
+    if h2 && Command::new("h2load").arg("--version").output().is_err() {
+        eprintln!(
+            "HTTP_PROTO=h2 needs h2load (apt-get install -y nghttp2-client): nothing measured"
+        );
+        return;
+    }
+    if !h2 && Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("http_hello needs wrk (apt-get install -y wrk): nothing measured");
         return;
     }
+    let streams: usize = env_or("HTTP_STREAMS", "10").parse().expect("HTTP_STREAMS");
     let secs: u64 = env_or("HTTP_SECS", "5").parse().expect("HTTP_SECS");
     let threads: usize = env_or("HTTP_WRK_THREADS", "2")
         .parse()
@@ -39,8 +50,13 @@ fn main() {
         .split(',')
         .map(str::to_owned)
         .collect();
+    let tool = if h2 {
+        format!("h2load -t{threads} -m{streams} (HTTP/2, prior knowledge)")
+    } else {
+        format!("wrk -t{threads}")
+    };
     println!(
-        "http_hello: wrk -t{threads}, {secs} s per point, {} cores",
+        "http_hello: {tool}, {secs} s per point, {} cores",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!(
@@ -51,9 +67,16 @@ fn main() {
         for s in &servers {
             let mut server = ServerProcess::this_binary(s);
             // A short warm-up, then the measured run.
-            let _ = wrk(server.addr, threads, n, 1);
+            let load = |secs| {
+                if h2 {
+                    h2load(server.addr, threads, n, streams, secs)
+                } else {
+                    wrk(server.addr, threads, n, secs)
+                }
+            };
+            let _ = load(1);
             let cpu_start = cpu_time(server.pid());
-            let r = wrk(server.addr, threads, n, secs);
+            let r = load(secs);
             let cpu = cpu_time(server.pid()) - cpu_start;
             let cpu_per_req = if r.requests > 0 {
                 cpu.as_secs_f64() * 1e6 / r.requests as f64
@@ -109,6 +132,41 @@ fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> WrkResult {
     r
 }
 
+/// Runs h2load against `addr` (HTTP/2 by prior knowledge) and reads its summary; the mean
+/// request time goes in `p50_ms`.
+fn h2load(addr: SocketAddr, threads: usize, conns: usize, streams: usize, secs: u64) -> WrkResult {
+    let out = Command::new("h2load")
+        .arg(format!("-t{}", threads.min(conns)))
+        .arg(format!("-c{conns}"))
+        .arg(format!("-m{streams}"))
+        .arg(format!("-D{secs}"))
+        .arg(format!("http://{addr}/"))
+        .output()
+        .expect("h2load runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut r = WrkResult {
+        rate: 0.0,
+        requests: 0,
+        p50_ms: f64::NAN,
+        p99_ms: f64::NAN,
+    };
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["finished", "in", _, rate, "req/s,", ..] => r.rate = rate.parse().unwrap_or(0.0),
+            ["requests:", _, "total,", _, "started,", done, "done,", ..] => {
+                r.requests = done.parse().unwrap_or(0)
+            }
+            ["time", "for", "request:", _, _, mean, ..] => r.p50_ms = millis(mean),
+            _ => {}
+        }
+    }
+    if !text.contains(" 0 failed") || !text.contains(" 0 errored") {
+        eprintln!("h2load reported errors:\n{text}");
+    }
+    r
+}
+
 /// wrk's latency figure (`812.00us`, `1.23ms`, `2.01s`) in milliseconds.
 fn millis(s: &str) -> f64 {
     let split = s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len());
@@ -126,6 +184,7 @@ fn millis(s: &str) -> f64 {
 /// The server side, on `HTTP_WORKERS` worker threads (default 2).
 fn serve(kind: &str) {
     let workers: usize = env_or("HTTP_WORKERS", "2").parse().expect("HTTP_WORKERS");
+    let h2 = env_or("HTTP_PROTO", "h1") == "h2";
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     println!("port {}", listener.local_addr().unwrap().port());
     match kind {
@@ -171,9 +230,18 @@ fn serve(kind: &str) {
                                 )),
                             ))
                         });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(hyper_util::rt::TokioIo::new(s), service)
+                        let io = hyper_util::rt::TokioIo::new(s);
+                        if h2 {
+                            let _ = hyper::server::conn::http2::Builder::new(
+                                hyper_util::rt::TokioExecutor::new(),
+                            )
+                            .serve_connection(io, service)
                             .await;
+                        } else {
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(io, service)
+                                .await;
+                        }
                     });
                 }
             });
