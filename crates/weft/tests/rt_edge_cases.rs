@@ -579,3 +579,47 @@ async fn many_tiny_writes_on_many_connections_all_arrive() {
     writers.join().unwrap();
     assert!(lens.iter().all(|&l| l == 1500), "{lens:?}");
 }
+
+/// Shutdown cancels tasks by waking them, and a woken task of a shut-down executor is dropped.
+/// Dropping one here wakes another from inside a notification (a `WaitGroup` count guard ends
+/// and `done` notifies the waiting task while the notifier holds its lock); if that second task
+/// were dropped right inside the wake-up, its own waiter would take the same lock on the same
+/// thread and shutdown would never return. Both orders are tried (the registry's order decides
+/// which task is woken first).
+#[test]
+fn shutdown_does_not_drop_a_task_inside_the_wake_up_of_another() {
+    struct Done(Arc<weft::sync::WaitGroup>);
+    impl Drop for Done {
+        fn drop(&mut self) {
+            self.0.done();
+        }
+    }
+    for round in 0..20 {
+        let ex = Executor::new(2);
+        for i in 0..8 {
+            let wg = Arc::new(weft::sync::WaitGroup::new());
+            wg.add(1);
+            let guard = Done(wg.clone());
+            let waiter = async move { wg.wait().await };
+            let holder = async move {
+                let _guard = guard;
+                std::future::pending::<()>().await
+            };
+            if (round + i) % 2 == 0 {
+                drop(ex.spawn(waiter));
+                drop(ex.spawn(holder));
+            } else {
+                drop(ex.spawn(holder));
+                drop(ex.spawn(waiter));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            ex.shutdown();
+            let _ = tx.send(());
+        });
+        rx.recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("round {round}: shutdown hung"));
+    }
+}

@@ -32,6 +32,11 @@ pub(crate) struct Shared {
     pub(crate) registry: Registry,
     pub(crate) blocking: Arc<BlockingPool>,
     pub(crate) shutdown: AtomicBool,
+    /// Set once `shutdown` has buried its last task: from then on whoever wakes a task buries it.
+    closed: AtomicBool,
+    /// Tasks woken while shutting down, to be dropped (cancelled) outside the wake-up that
+    /// scheduled them (see `schedule`).
+    graveyard: Mutex<Vec<Runnable>>,
     /// Workers still running, and a condvar signalled as each one exits.
     pub(crate) alive: Mutex<usize>,
     pub(crate) exited: Condvar,
@@ -98,6 +103,8 @@ impl Shared {
             registry: Registry::new(n),
             blocking: Arc::new(BlockingPool::new(max_blocking, keep_alive)),
             shutdown: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            graveyard: Mutex::new(Vec::new()),
             alive: Mutex::new(n),
             exited: Condvar::new(),
             thread_name,
@@ -169,10 +176,13 @@ impl Shared {
             return;
         }
         if self.is_shutdown() {
-            // Shutting down: a woken task is cancelled instead of run, its future dropped inside
-            // the executor's context so that a spawn from a destructor is refused too.
-            let _enter = context::enter(runnable.metadata().shared.clone());
-            drop(runnable);
+            // Shutting down: a woken task is cancelled instead of run. Not here, though: this
+            // may run inside a notifier's critical section (an `Event` waking its waiters under
+            // its lock), and dropping the future may reach the same notifier (the task's own
+            // listener), which would deadlock. `shutdown` buries it, or, once it has finished,
+            // we do, right after queueing it (the fence pairs with the one in `shutdown`).
+            let shared = runnable.metadata().shared.clone();
+            shared.entomb(runnable);
             return;
         }
         let runnable = context::with_worker(|w| match w {
@@ -191,7 +201,9 @@ impl Shared {
             // (either it sees this task, or we see that it parked).
             fence(Ordering::SeqCst);
             if shared.is_shutdown() {
-                shared.drain_injector();
+                while let Some(r) = shared.pop_injector() {
+                    shared.entomb(r);
+                }
             } else {
                 shared.wake_one_parked();
             }
@@ -243,6 +255,15 @@ impl Shared {
         // see that it parked.
         fence(Ordering::SeqCst);
         self.wake_one_parked();
+    }
+
+    /// `notify_parked` from worker `me`, which is never the one woken (see
+    /// `Idle::worker_to_notify_except`).
+    pub(crate) fn notify_parked_from(&self, me: usize) {
+        fence(Ordering::SeqCst);
+        if let Some(worker) = self.idle.worker_to_notify_except(Some(me)) {
+            self.unpark(worker);
+        }
     }
 
     /// `notify_parked` without its fence, for a caller that has just issued one.
@@ -301,14 +322,16 @@ impl Shared {
                 }
             }
         };
-        // Cancel every task still registered: waking one now drops it (see `schedule`).
+        // Cancel every task still registered: waking one now queues it to be dropped (see
+        // `schedule`), and dropping it may wake others.
         loop {
             let wakers = self.registry.drain();
-            if wakers.is_empty() {
-                break;
-            }
+            let woke = !wakers.is_empty();
             for w in wakers {
                 w.wake();
+            }
+            if !self.bury() && !woke {
+                break;
             }
         }
         // Timers still pending fire now and the wheels take no more: whoever polls such a timer
@@ -323,8 +346,43 @@ impl Shared {
         }
         fence(Ordering::SeqCst);
         self.drain_injector();
+        self.bury();
         self.blocking.shutdown();
+        // From now on a task woken (a spawn racing this shutdown, a worker that outlived the
+        // timeout) is buried by whoever woke it; what was queued before, we bury.
+        self.closed.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        self.bury();
         all_exited
+    }
+
+    /// Queues a task woken during shutdown for [`Shared::bury`]; buries at once if shutdown
+    /// is over.
+    fn entomb(self: &Arc<Self>, runnable: Runnable) {
+        self.graveyard
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(runnable);
+        fence(Ordering::SeqCst);
+        if self.closed.load(Ordering::SeqCst) {
+            self.bury();
+        }
+    }
+
+    /// Drops (cancels) the tasks woken during shutdown, inside this executor's context, until
+    /// none are left (dropping one may wake others). Returns true if there were any.
+    fn bury(self: &Arc<Self>) -> bool {
+        let _enter = context::enter(self.clone());
+        let mut any = false;
+        loop {
+            let dead =
+                std::mem::take(&mut *self.graveyard.lock().unwrap_or_else(|e| e.into_inner()));
+            if dead.is_empty() {
+                return any;
+            }
+            any = true;
+            drop(dead);
+        }
     }
 
     /// Drops (cancels) every task in the injector, inside this executor's context.
