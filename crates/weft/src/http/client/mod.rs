@@ -52,6 +52,7 @@ mod response;
 mod send;
 #[cfg(feature = "tls")]
 mod tls;
+mod upload;
 
 pub use redirect::Policy;
 pub use request::{IntoUrl, RequestBuilder};
