@@ -1065,6 +1065,94 @@ mod tls {
         holder.join().unwrap();
     }
 
+    /// Over TLS the request's records go out while the response's are read: a server that
+    /// echoes the body as it reads it does not deadlock with the client, and the connection
+    /// is reused after each exchange.
+    #[weft::test]
+    async fn a_full_duplex_echo_over_tls_does_not_deadlock() {
+        const LEN: usize = 32 << 20;
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(cert.key_pair.serialize_der()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = Arc::new(
+            ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![cert.cert.der().clone()], key)
+                .unwrap(),
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for _ in 0..4 {
+                let Ok((tcp, _)) = listener.accept() else {
+                    return;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                tcp.set_read_timeout(Some(HANG)).unwrap();
+                tcp.set_write_timeout(Some(HANG)).unwrap();
+                let Ok(conn) = ServerConnection::new(config.clone()) else {
+                    return;
+                };
+                std::thread::spawn(move || {
+                    let mut tls = StreamOwned::new(conn, tcp);
+                    let mut buf = vec![0u8; 64 * 1024];
+                    // Requests one after another, each echoed as its body arrives.
+                    for _ in 0..4 {
+                        let mut head = Vec::new();
+                        while !head.ends_with(b"\r\n\r\n") {
+                            let mut byte = [0u8; 1];
+                            match tls.read(&mut byte) {
+                                Ok(1) if head.len() < 64 * 1024 => head.push(byte[0]),
+                                _ => return,
+                            }
+                        }
+                        let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\n\r\n");
+                        if tls.write_all(answer.as_bytes()).is_err() {
+                            return;
+                        }
+                        let mut left = len;
+                        while left > 0 {
+                            let n = match tls.read(&mut buf[..left.min(64 * 1024)]) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => n,
+                            };
+                            if tls.write_all(&buf[..n]).and_then(|()| tls.flush()).is_err() {
+                                return;
+                            }
+                            left -= n;
+                        }
+                    }
+                });
+            }
+        });
+        let client = Client::builder()
+            .add_root_certificate(cert.cert.der())
+            .build()
+            .unwrap();
+        let url = format!("https://localhost:{port}/echo");
+        for _ in 0..2 {
+            let res = bounded(async {
+                let res = client.post(&url).body(vec![b'e'; LEN]).send().await?;
+                res.bytes().await
+            })
+            .await
+            .unwrap();
+            assert_eq!(res.len(), LEN);
+            assert!(res.iter().all(|&b| b == b'e'));
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
     #[weft::test]
     async fn a_redirect_from_https_to_http_is_refused() {
         let plain = serve(|_, w| ok(w, "plain"));

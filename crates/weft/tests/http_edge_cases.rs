@@ -1297,17 +1297,17 @@ async fn probe_client_a_close_delimited_redirect_body_is_not_waited_for() {
     assert_eq!(bounded(res.text()).await.unwrap(), "ok");
 }
 
-/// A server that streams its answer while it still reads the request (an echo that answers
-/// each piece as it arrives, as hyper's echo example does): a client that writes the whole
-/// body before it reads anything deadlocks with it once both directions' buffers are full.
-#[weft::test]
-#[ignore = "open: the client writes the whole request before it reads; run with --ignored"]
-async fn probe_client_a_full_duplex_echo_of_a_large_body_does_not_deadlock() {
-    let server = raw_server(|tcp, _| {
-        let mut r = BufReader::new(tcp.try_clone().unwrap());
-        let mut w = tcp;
-        let mut len = 0usize;
-        for _ in 0..100 {
+/// Serves requests on `tcp` as an echo that answers each piece of the body as it arrives (as
+/// hyper's echo example does), with a length for a body with one and chunked for a chunked
+/// one, until the client closes (at most 10 requests).
+fn echo_as_it_reads(tcp: TcpStream) {
+    let mut r = BufReader::new(tcp.try_clone().unwrap());
+    let mut w = tcp;
+    let mut buf = vec![0u8; 64 * 1024];
+    for _ in 0..10 {
+        let mut len = None;
+        let mut chunked = false;
+        for i in 0..100 {
             let mut line = String::new();
             if r.read_line(&mut line).unwrap_or(0) == 0 {
                 return;
@@ -1315,39 +1315,240 @@ async fn probe_client_a_full_duplex_echo_of_a_large_body_does_not_deadlock() {
             if line == "\r\n" {
                 break;
             }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                len = v.trim().parse().unwrap_or(0);
-            }
-        }
-        let _ = w.write_all(format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\n\r\n").as_bytes());
-        let mut left = len;
-        let mut buf = vec![0u8; 64 * 1024];
-        while left > 0 {
-            let n = match r.read(&mut buf[..left.min(64 * 1024)]) {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
-            if w.write_all(&buf[..n]).is_err() {
+            if i == 99 {
                 return;
             }
-            left -= n;
+            let lower = line.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                len = v.trim().parse::<usize>().ok();
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
         }
-    });
-    let body = vec![b'd'; 32 << 20];
+        if !chunked {
+            let len = len.unwrap_or(0);
+            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {len}\r\n\r\n");
+            if w.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let mut left = len;
+            while left > 0 {
+                let n = match r.read(&mut buf[..left.min(64 * 1024)]) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                if w.write_all(&buf[..n]).is_err() {
+                    return;
+                }
+                left -= n;
+            }
+            continue;
+        }
+        if w.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+            .is_err()
+        {
+            return;
+        }
+        for _ in 0..1_000_000 {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let Ok(size) = usize::from_str_radix(line.trim_end(), 16) else {
+                return;
+            };
+            if size == 0 {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 || w.write_all(b"0\r\n\r\n").is_err() {
+                    return;
+                }
+                break;
+            }
+            let mut left = size;
+            while left > 0 {
+                let n = match r.read(&mut buf[..left.min(64 * 1024)]) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let mut out = format!("{n:x}\r\n").into_bytes();
+                out.extend_from_slice(&buf[..n]);
+                out.extend_from_slice(b"\r\n");
+                if w.write_all(&out).is_err() {
+                    return;
+                }
+                left -= n;
+            }
+            let mut crlf = [0u8; 2];
+            if r.read_exact(&mut crlf).is_err() || &crlf != b"\r\n" {
+                return;
+            }
+        }
+    }
+}
+
+/// A server that streams its answer while it still reads the request: a client that writes
+/// the whole body before it reads anything deadlocks with it once both directions' buffers
+/// are full. The connection goes back to the pool once both are done.
+#[weft::test]
+async fn probe_client_a_full_duplex_echo_of_a_large_body_does_not_deadlock() {
+    let server = raw_server(|tcp, _| echo_as_it_reads(tcp));
+    let client = Client::new();
+    for _ in 0..2 {
+        let body = vec![b'd'; 32 << 20];
+        let res = weft::timeout(
+            async {
+                let res = client
+                    .post(format!("http://{}/echo", server.addr))
+                    .body(body)
+                    .send()
+                    .await?;
+                res.bytes().await
+            },
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("the client and the echo server deadlocked");
+        let res = res.unwrap();
+        assert_eq!(res.len(), 32 << 20);
+        assert!(res.iter().all(|&b| b == b'd'));
+    }
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// The same with a streamed request body (sent chunked, echoed chunked).
+#[weft::test]
+async fn probe_client_a_full_duplex_echo_of_a_streamed_body_does_not_deadlock() {
+    const CHUNKS: usize = 512;
+    const CHUNK: usize = 64 << 10;
+    let server = raw_server(|tcp, _| echo_as_it_reads(tcp));
+    let client = Client::new();
+    let chunk = |i: usize| vec![(i % 251) as u8; CHUNK];
+    for _ in 0..2 {
+        let parts =
+            futures_lite::stream::iter((0..CHUNKS).map(move |i| Ok::<_, std::io::Error>(chunk(i))));
+        let res = weft::timeout(
+            async {
+                let res = client
+                    .post(format!("http://{}/echo", server.addr))
+                    .body(Body::from_stream(parts))
+                    .send()
+                    .await?;
+                res.bytes().await
+            },
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("the client and the echo server deadlocked");
+        let res = res.unwrap();
+        assert_eq!(res.len(), CHUNKS * CHUNK);
+        for (i, piece) in res.chunks(CHUNK).enumerate() {
+            assert!(piece.iter().all(|&b| b == (i % 251) as u8), "chunk {i}");
+        }
+    }
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 1);
+}
+
+/// A request body stream that fails while the echo of its first part is being read: the
+/// response body ends with the stream's error, and the connection is not reused.
+#[weft::test]
+async fn a_request_body_that_fails_during_the_response_ends_the_response_body() {
+    let server = raw_server(|tcp, _| echo_as_it_reads(tcp));
+    let client = Client::new();
+    let parts = weft::Channel::<Result<Vec<u8>, std::io::Error>>::with_capacity(4);
+    for _ in 0..4 {
+        parts.send(Ok(vec![b'p'; 64 << 10])).await.unwrap();
+    }
     let res = weft::timeout(
-        async {
-            let res = Client::new()
-                .post(format!("http://{}/echo", server.addr))
-                .body(body)
-                .send()
-                .await?;
-            res.bytes().await
-        },
-        Duration::from_secs(20),
+        client
+            .post(format!("http://{}/echo", server.addr))
+            .body(Body::from_stream(parts.receiver()))
+            .send(),
+        DEADLINE,
     )
     .await
-    .expect("the client and the echo server deadlocked");
-    assert_eq!(res.unwrap().len(), 32 << 20);
+    .expect("did not hang")
+    .expect("the echo's head comes before the body fails");
+    assert_eq!(res.status(), StatusCode::OK);
+    weft::timeout(
+        parts.send(Err(std::io::Error::other("the source failed"))),
+        DEADLINE,
+    )
+    .await
+    .expect("did not hang")
+    .unwrap();
+    let err = weft::timeout(res.bytes(), DEADLINE)
+        .await
+        .expect("did not hang")
+        .unwrap_err();
+    assert!(err.is_body(), "{err}");
+    let res = weft::timeout(
+        client
+            .post(format!("http://{}/echo", server.addr))
+            .body("again")
+            .send(),
+        DEADLINE,
+    )
+    .await
+    .expect("did not hang")
+    .unwrap();
+    assert_eq!(res.text().await.unwrap(), "again");
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
+}
+
+/// A server that answers in full at once and reads the upload only afterwards: the response
+/// is not held back until the upload is out, and its connection, whose request was not sent
+/// whole when the response ended, is not reused.
+#[weft::test]
+async fn a_response_that_ends_before_the_upload_does_not_wait_for_it() {
+    let server = raw_server(|tcp, _| {
+        let mut r = BufReader::new(tcp.try_clone().unwrap());
+        let mut w = tcp;
+        for _ in 0..10 {
+            let mut len = 0usize;
+            for _ in 0..100 {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    return;
+                }
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+            }
+            if w.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nfast")
+                .is_err()
+            {
+                return;
+            }
+            // Takes the body only once the client has had its answer for a while.
+            std::thread::sleep(Duration::from_millis(200));
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_err() {
+                return;
+            }
+        }
+    });
+    let client = Client::new();
+    for _ in 0..2 {
+        let res = weft::timeout(
+            async {
+                let res = client
+                    .post(format!("http://{}/upload", server.addr))
+                    .body(vec![b'u'; 32 << 20])
+                    .send()
+                    .await?;
+                res.text().await
+            },
+            DEADLINE,
+        )
+        .await
+        .expect("did not hang");
+        assert_eq!(res.unwrap(), "fast");
+    }
+    assert_eq!(server.accepted.load(Ordering::SeqCst), 2);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 use super::pool::{Key, Pool};
+use super::upload::{Duplex, Outgoing, Upload};
 use crate::http::h1::{self, BodyState, Framing, ReadBuf, ResponseHead};
 use crate::http::{Body, Error, Method, StatusCode, Uri};
 use crate::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -14,7 +15,7 @@ use crate::time::Sleep;
 use bytes::Bytes;
 use futures_core::Stream;
 use std::fmt;
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -178,7 +179,7 @@ pub(crate) struct Failed {
     pub(crate) error: Error,
     pub(crate) nothing_received: bool,
     /// A write failed because the server closed the connection.
-    peer_closed: bool,
+    pub(crate) peer_closed: bool,
 }
 
 impl Failed {
@@ -190,7 +191,7 @@ impl Failed {
         }
     }
 
-    fn late(error: Error) -> Self {
+    pub(crate) fn late(error: Error) -> Self {
         Self {
             error,
             nothing_received: false,
@@ -198,7 +199,7 @@ impl Failed {
         }
     }
 
-    fn write(e: io::Error) -> Self {
+    pub(crate) fn write(e: io::Error) -> Self {
         let peer_closed = matches!(
             e.kind(),
             io::ErrorKind::BrokenPipe
@@ -210,91 +211,80 @@ impl Failed {
             ..Self::early(Error::io(e))
         }
     }
+
+    /// This failure, counted as received-nothing only if the read that ended with `read`
+    /// received nothing either.
+    fn after(self, read: &Failed) -> Self {
+        Self {
+            nothing_received: self.nothing_received && read.nothing_received,
+            ..self
+        }
+    }
 }
 
-/// Writes a request (`head` already encoded for `framing`) and its body, then reads the
-/// final response head (1xx responses are skipped). The flag is false if the server answered
-/// before it took the whole request and closed (a 413 while the body was still going out,
-/// say): that answer is the response, and the connection cannot be used again.
+/// Sends a request (`head` already encoded for `framing`) and reads the final response head
+/// (1xx responses are skipped).
+///
+/// A body in memory of at most [`COALESCE`] bytes goes in the head's write, before the
+/// response is read. Anything longer is an [`Upload`] pushed while the head is read, and
+/// still going when the head has arrived (the server answers as it reads, say): the returned
+/// [`Outgoing`] goes on with the response body. It is [`Outgoing::Broken`] if the server
+/// closed while the request went out and answered before it did (a 413 to an upload, say):
+/// that answer is the response, and the connection cannot be used again.
 pub(crate) async fn exchange(
     conn: &mut Conn,
     mut head: Vec<u8>,
-    body: &mut Body,
+    body: Body,
     framing: Framing,
-) -> Result<(ResponseHead, bool), Failed> {
-    if let Err(failed) = write_request(conn, &mut head, body, framing).await {
-        if failed.peer_closed {
-            // What the server sent before it closed is still there to read.
-            if let Ok(head) = read_head(conn).await {
-                return Ok((head, false));
+) -> Result<(ResponseHead, Outgoing), Failed> {
+    if let Some(bytes) = body.as_bytes().filter(|b| b.len() <= COALESCE) {
+        head.extend_from_slice(bytes);
+        let io = &mut conn.io;
+        let written = match io.write_all(&head).await {
+            Ok(()) => io.flush().await,
+            Err(e) => Err(e),
+        };
+        return match written.map_err(Failed::write) {
+            Ok(()) => read_head(&mut conn.buf, &mut conn.io)
+                .await
+                .map(|head| (head, Outgoing::Sent)),
+            Err(failed) if failed.peer_closed => {
+                // What the server sent before it closed is still there to read.
+                match read_head(&mut conn.buf, &mut conn.io).await {
+                    Ok(head) => Ok((head, Outgoing::Broken(failed))),
+                    Err(read) => Err(failed.after(&read)),
+                }
             }
-        }
-        return Err(failed);
+            Err(failed) => Err(failed),
+        };
     }
-    read_head(conn).await.map(|head| (head, true))
+    let mut out = Outgoing::Sending(Upload::new(head, body, framing));
+    let mut duplex = Duplex {
+        io: &mut conn.io,
+        out: &mut out,
+    };
+    match read_head(&mut conn.buf, &mut duplex).await {
+        Ok(head) => match out {
+            Outgoing::Aborted(failed) => Err(failed),
+            out => Ok((head, out)),
+        },
+        Err(read) => match out {
+            Outgoing::Aborted(failed) | Outgoing::Broken(failed) => Err(failed.after(&read)),
+            _ => Err(read),
+        },
+    }
 }
 
-async fn write_request(
-    conn: &mut Conn,
-    head: &mut Vec<u8>,
-    body: &mut Body,
-    framing: Framing,
-) -> Result<(), Failed> {
-    let io = &mut conn.io;
-    let write_err = Failed::write;
-    if let Some(bytes) = body.as_bytes() {
-        if bytes.len() <= COALESCE {
-            head.extend_from_slice(bytes);
-            io.write_all(head).await.map_err(write_err)?;
-        } else {
-            io.write_all(head).await.map_err(write_err)?;
-            io.write_all(bytes).await.map_err(write_err)?;
-        }
-        return io.flush().await.map_err(write_err);
-    }
-    io.write_all(head).await.map_err(write_err)?;
-    let mut sent: u64 = 0;
-    let mut out = Vec::new();
-    while let Some(chunk) = body.chunk().await {
-        let chunk = chunk.map_err(Failed::late)?;
-        sent = sent.saturating_add(chunk.len() as u64);
-        match framing {
-            Framing::Length(n) if sent > n => {
-                return Err(Failed::late(Error::body(format!(
-                    "the request body is longer than its length of {n} bytes"
-                ))));
-            }
-            Framing::Chunked => {
-                out.clear();
-                h1::write_chunk(&mut out, &chunk);
-                io.write_all(&out).await.map_err(write_err)?;
-            }
-            _ => io.write_all(&chunk).await.map_err(write_err)?,
-        }
-    }
-    match framing {
-        Framing::Length(n) if sent != n => {
-            return Err(Failed::late(Error::body(format!(
-                "the request body ended after {sent} of its {n} bytes"
-            ))));
-        }
-        Framing::Chunked => {
-            out.clear();
-            h1::write_last_chunk(&mut out);
-            io.write_all(&out).await.map_err(write_err)?;
-        }
-        _ => {}
-    }
-    io.flush().await.map_err(write_err)
-}
-
-async fn read_head(conn: &mut Conn) -> Result<ResponseHead, Failed> {
-    let mut received = !conn.buf.is_empty();
+async fn read_head<S: AsyncRead + Unpin>(
+    buf: &mut ReadBuf,
+    io: &mut S,
+) -> Result<ResponseHead, Failed> {
+    let mut received = !buf.is_empty();
     let mut informational = 0;
     loop {
-        match h1::parse_response(conn.buf.data(), MAX_HEAD, MAX_HEADERS) {
+        match h1::parse_response(buf.data(), MAX_HEAD, MAX_HEADERS) {
             Ok(Some((head, len))) => {
-                conn.buf.consume(len);
+                buf.consume(len);
                 if head.status.is_informational() && head.status != StatusCode::SWITCHING_PROTOCOLS
                 {
                     informational += 1;
@@ -315,15 +305,11 @@ async fn read_head(conn: &mut Conn) -> Result<ResponseHead, Failed> {
                 ))))
             }
         }
-        let n = conn
-            .buf
-            .fill(&mut conn.io, MAX_HEAD)
-            .await
-            .map_err(|e| Failed {
-                error: Error::io(e),
-                nothing_received: !received,
-                peer_closed: false,
-            })?;
+        let n = buf.fill(io, MAX_HEAD).await.map_err(|e| Failed {
+            error: Error::io(e),
+            nothing_received: !received,
+            peer_closed: false,
+        })?;
         if n == 0 {
             return Err(if received {
                 Failed::late(Error::protocol(
@@ -351,43 +337,50 @@ pub(crate) struct Return {
 }
 
 impl Return {
-    /// The response is read to its end: the connection goes back to the pool if it may.
-    fn done(self, conn: Conn) {
-        if self.keep_alive && conn.buf.is_empty() {
+    /// The response is read to its end: the connection goes back to the pool if it may (the
+    /// request was sent whole, and nothing follows the response).
+    fn done(self, conn: Conn, sent: bool) {
+        if self.keep_alive && sent && conn.buf.is_empty() {
             self.pool.put(self.key, conn);
         }
         drop(self.permit);
     }
 }
 
-/// The body of a response read from `conn` with `framing`, handing the connection back at its
-/// end; dropped before its end, it closes the connection. `deadline` ends it with a timeout.
+/// The body of a response read from `conn` with `framing`, while `out` (what is left of the
+/// request) goes on; the connection is handed back at the body's end. Dropped before its end,
+/// it closes the connection. `deadline` ends it with a timeout.
 pub(crate) fn response_body(
     mut conn: Conn,
+    out: Outgoing,
     framing: Framing,
     ret: Return,
     url: Uri,
     deadline: Option<Instant>,
 ) -> Body {
     let state = BodyState::new(framing);
-    if state.is_done() {
-        ret.done(conn);
-        return Body::empty();
+    // With the request still going out, the reader below settles it at the body's end.
+    if !out.is_sending() {
+        if state.is_done() {
+            ret.done(conn, out.is_sent());
+            return Body::empty();
+        }
+        if let BodyState::Length(n) = state {
+            // Nothing left to wait for once the bytes are already here.
+            if conn.buf.data().len() as u64 >= n {
+                let bytes = conn.buf.split_to(n as usize);
+                ret.done(conn, out.is_sent());
+                return Body::from(bytes);
+            }
+        }
     }
     let len = match framing {
         Framing::Length(n) => Some(n),
         _ => None,
     };
-    if let BodyState::Length(n) = state {
-        // Nothing left to wait for once the bytes are already here.
-        if conn.buf.data().len() as u64 >= n {
-            let bytes = conn.buf.split_to(n as usize);
-            ret.done(conn);
-            return Body::from(bytes);
-        }
-    }
     let reader = Reader {
         conn: Some(conn),
+        out,
         state,
         ret: Some(ret),
         url: url.clone(),
@@ -406,6 +399,8 @@ pub(crate) fn response_body(
 struct Reader {
     /// `None` once the body ended or failed.
     conn: Option<Conn>,
+    /// The request, pushed by every read.
+    out: Outgoing,
     state: BodyState,
     ret: Option<Return>,
     url: Uri,
@@ -414,35 +409,51 @@ struct Reader {
 impl Reader {
     async fn step(mut self) -> Option<(Result<Bytes, Error>, Self)> {
         let conn = self.conn.as_mut()?;
-        match self
-            .state
-            .next(&mut conn.buf, &mut conn.io, MAX_CHUNK)
-            .await
-        {
+        let mut duplex = Duplex {
+            io: &mut conn.io,
+            out: &mut self.out,
+        };
+        match self.state.next(&mut conn.buf, &mut duplex, MAX_CHUNK).await {
             Ok(Some(bytes)) => {
                 if self.state.is_done() {
-                    self.finish();
+                    self.finish().await;
                 }
                 Some((Ok(bytes), self))
             }
             Ok(None) => {
-                self.finish();
+                self.finish().await;
                 None
             }
             Err(e) => {
                 // The connection is in an unknown state: closed, never reused.
                 self.conn = None;
                 self.ret = None;
-                let e = e.with_url(&self.url);
-                Some((Err(e), self))
+                let e = match std::mem::replace(&mut self.out, Outgoing::Sent) {
+                    Outgoing::Aborted(failed) => failed.error,
+                    _ => e,
+                };
+                Some((Err(e.with_url(&self.url)), self))
             }
         }
     }
 
-    fn finish(&mut self) {
-        if let (Some(conn), Some(ret)) = (self.conn.take(), self.ret.take()) {
-            ret.done(conn);
+    /// The body has ended: the connection goes back if the request is out too. One still
+    /// going gets one more push, at once; if that does not finish it (the server answered
+    /// without reading all of it, say), the connection is closed rather than waited for.
+    async fn finish(&mut self) {
+        let (Some(mut conn), Some(ret)) = (self.conn.take(), self.ret.take()) else {
+            return;
+        };
+        if self.out.is_sending() {
+            poll_fn(|cx| {
+                self.out.push(&mut conn.io, cx);
+                Poll::Ready(())
+            })
+            .await;
         }
+        ret.done(conn, self.out.is_sent());
+        // The request body, if it was not taken whole, is dropped with the connection.
+        self.out = Outgoing::Sent;
     }
 }
 

@@ -40,6 +40,19 @@
 //! it refuses, say. The write of the body then fails, but the answer is what [`send`]
 //! returns (as with hyper or Go's `net/http`), not the write's error.
 //!
+//! # Request bodies and the response
+//!
+//! A request body goes out while its response comes in, so a server that answers as it
+//! reads (an echo, a proxy, a streaming transform) does not deadlock with the client: [`send`]
+//! returns once the response's head is there, even if the body is still going, and reading
+//! the response's body sends the rest of the request as it goes. The request advances only
+//! while the response is read (in `send`, then through the body): a response whose body is
+//! left unread holds its upload where it stands. If the request's body stream fails after the
+//! head has arrived, reading the response's body fails with that error. A connection goes back
+//! to the pool only once the request was sent whole and the response read to its end; a
+//! response that ends while the request is still going out closes its connection rather than
+//! wait for the upload.
+//!
 //! [`send`]: RequestBuilder::send
 
 #![forbid(unsafe_code)]
@@ -52,6 +65,7 @@ mod response;
 mod send;
 #[cfg(feature = "tls")]
 mod tls;
+mod upload;
 
 pub use redirect::Policy;
 pub use request::{IntoUrl, RequestBuilder};

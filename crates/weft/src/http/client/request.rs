@@ -209,7 +209,8 @@ impl RequestBuilder {
 
     /// Sets the body. One in memory (`&str`, `String`, `Vec<u8>`, `Bytes`) is sent with a
     /// `Content-Length`, and can be sent again on a redirect or a retry; a streaming one is
-    /// sent chunked (or with its length, if it knows it) and cannot.
+    /// sent chunked (or with its length, if it knows it) and cannot. Either goes out while the
+    /// response is read (see [the module docs](super#request-bodies-and-the-response)).
     pub fn body(self, body: impl Into<Body>) -> Self {
         let body = body.into();
         self.with(|req| {
@@ -245,7 +246,8 @@ impl RequestBuilder {
     }
 
     /// Sends the request and waits for the response's head (following redirects as the
-    /// client's policy says); the body is read from the [`Response`].
+    /// client's policy says); the body is read from the [`Response`]. The head may come before
+    /// the request's body has gone out whole: the rest goes as the response's body is read.
     ///
     /// # Errors
     ///

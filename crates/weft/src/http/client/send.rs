@@ -170,7 +170,7 @@ async fn send_once(
     };
     let mut pooled = client.pool.checkout(&key);
     let mut reused = pooled.is_some();
-    let (conn, response, sent_whole) = loop {
+    let (conn, response, out) = loop {
         let mut conn = match pooled.take() {
             Some(conn) => conn,
             None => client.connector.connect(&key, url).await?,
@@ -179,8 +179,8 @@ async fn send_once(
             true => head.clone(),
             false => std::mem::take(&mut head),
         };
-        match conn::exchange(&mut conn, this_head, &mut body, framing).await {
-            Ok((response, sent_whole)) => break (conn, response, sent_whole),
+        match conn::exchange(&mut conn, this_head, std::mem::take(&mut body), framing).await {
+            Ok((response, out)) => break (conn, response, out),
             Err(failed) => {
                 // A pooled connection the server closed while it was idle: once more, on a
                 // new connection, if sending the request again is safe.
@@ -196,8 +196,8 @@ async fn send_once(
     let framing = h1::response_framing(method, &response).map_err(|e| {
         Error::protocol(format!("invalid response framing: {}", e.reason())).with_url(url)
     })?;
-    let keep_alive = sent_whole
-        && h1::keep_alive(response.version, &response.headers)
+    // Whether the request went out whole is settled with the body (it may still be going).
+    let keep_alive = h1::keep_alive(response.version, &response.headers)
         && h1::keep_alive(Version::HTTP_11, headers)
         && framing != Framing::Close
         && response.status != StatusCode::SWITCHING_PROTOCOLS;
@@ -207,7 +207,7 @@ async fn send_once(
         keep_alive,
         permit,
     };
-    let body = conn::response_body(conn, framing, ret, url.clone(), deadline);
+    let body = conn::response_body(conn, out, framing, ret, url.clone(), deadline);
     Ok(Response::new(
         response.status,
         response.version,
