@@ -249,18 +249,24 @@ impl Shared {
             .push(runnable, spawn_thread, run_inline);
     }
 
-    /// Wakes a parked worker if waking one is useful, from worker `me`, which is never the one
-    /// woken (see `Idle::worker_to_notify_except`).
-    pub(crate) fn notify_parked_from(&self, me: usize) {
+    /// Wakes a parked worker if one should go looking for the work just published.
+    pub(crate) fn notify_parked(&self) {
         // Pairs with the fence in `Worker::park`: either the parking worker sees our task, or we
         // see that it parked.
+        fence(Ordering::SeqCst);
+        self.wake_one_parked();
+    }
+
+    /// `notify_parked` from worker `me`, which is never the one woken (see
+    /// `Idle::worker_to_notify_except`).
+    pub(crate) fn notify_parked_from(&self, me: usize) {
         fence(Ordering::SeqCst);
         if let Some(worker) = self.idle.worker_to_notify_except(Some(me)) {
             self.unpark(worker);
         }
     }
 
-    /// `notify_parked_from` without its fence, from any thread, for a caller that has just issued one.
+    /// `notify_parked` without its fence, for a caller that has just issued one.
     fn wake_one_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {
             self.unpark(worker);

@@ -102,7 +102,7 @@ impl WorkerCtx {
             }
         };
         if should_notify {
-            self.shared.notify_parked_from(self.index);
+            self.shared.notify_parked();
         }
     }
 
@@ -115,7 +115,7 @@ impl WorkerCtx {
             self.local.push_back(t, &*self.shared);
         }
         if !self.local.is_empty() {
-            self.shared.notify_parked_from(self.index);
+            self.shared.notify_parked();
         }
         struct Restore<'a>(&'a Cell<bool>, bool);
         impl Drop for Restore<'_> {
@@ -258,7 +258,7 @@ impl WorkerCtx {
     fn run_task(&self, runnable: Runnable) {
         if self.searching.replace(false) && self.shared.idle.transition_from_searching() {
             // We were the last searcher: wake someone to look for more work.
-            self.shared.notify_parked_from(self.index);
+            self.shared.notify_parked();
         }
         if self.watching.replace(false) {
             self.shared.idle.stop_watching(self.index);
@@ -277,7 +277,7 @@ impl WorkerCtx {
         }
         if let Some(t) = self.lifo().slot.take() {
             self.local.push_back(t, &*self.shared);
-            self.shared.notify_parked_from(self.index);
+            self.shared.notify_parked();
         }
     }
 
@@ -290,7 +290,7 @@ impl WorkerCtx {
         shared
             .idle
             .transition_to_parked(self.index, self.searching.replace(false));
-        // Pairs with the fence in `Shared::notify_parked_from`.
+        // Pairs with the fence in `Shared::notify_parked`.
         fence(Ordering::SeqCst);
         let watching = shared.idle.watch_while_parked(self.index);
         self.watching.set(watching);

@@ -260,7 +260,7 @@ mod tests {
 mod loom_tests {
     //! The parking hand-shake: a worker announces that it parks, then re-checks for work; a
     //! pusher publishes work, then asks `Idle` whom to wake. The `SeqCst` fences on both sides
-    //! (the same ones `Shared::notify_parked_from` and `WorkerCtx::park` use) must make it
+    //! (the same ones `Shared::notify_parked` and `WorkerCtx::park` use) must make it
     //! impossible for the work to sit in the queue while every worker sleeps: loom reports
     //! such an interleaving as a deadlock.
     use super::*;
