@@ -257,15 +257,6 @@ impl Shared {
         self.wake_one_parked();
     }
 
-    /// `notify_parked` from worker `me`, which is never the one woken (see
-    /// `Idle::worker_to_notify_except`).
-    pub(crate) fn notify_parked_from(&self, me: usize) {
-        fence(Ordering::SeqCst);
-        if let Some(worker) = self.idle.worker_to_notify_except(Some(me)) {
-            self.unpark(worker);
-        }
-    }
-
     /// `notify_parked` without its fence, for a caller that has just issued one.
     fn wake_one_parked(&self) {
         if let Some(worker) = self.idle.worker_to_notify() {

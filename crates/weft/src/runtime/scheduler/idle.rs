@@ -66,13 +66,6 @@ impl Idle {
     /// Picks a parked worker to wake, if waking one is useful, and counts it as unparked and
     /// searching. The caller unparks its thread.
     pub(crate) fn worker_to_notify(&self) -> Option<usize> {
-        self.worker_to_notify_except(None)
-    }
-
-    /// [`Idle::worker_to_notify`] from worker `me`, which is never picked: it is running this
-    /// code, yet it is still among the sleepers while it hands out its own driver's events in
-    /// a park, and a wake-up that picked it would leave the others asleep beside its queue.
-    pub(crate) fn worker_to_notify_except(&self, me: Option<usize>) -> Option<usize> {
         if !self.should_wake_one() {
             return None;
         }
@@ -80,8 +73,7 @@ impl Idle {
         if !self.should_wake_one() {
             return None;
         }
-        let i = sleepers.iter().rposition(|&w| Some(w) != me)?;
-        let worker = sleepers.remove(i);
+        let worker = sleepers.pop()?;
         self.state.fetch_add((1 << AWAKE_SHIFT) | 1, SeqCst);
         self.notified[worker].store(true, SeqCst);
         Some(worker)
@@ -191,26 +183,6 @@ mod tests {
         assert!(idle.transition_from_parked(2));
         assert!(idle.transition_from_searching());
         assert_eq!(idle.worker_to_notify(), Some(3));
-    }
-
-    #[test]
-    fn a_worker_parked_in_its_driver_does_not_notify_itself() {
-        let idle = Idle::new(2);
-        idle.transition_to_parked(1, false);
-        // Worker 0 parks last, and its driver's events wake tasks while it is still counted
-        // among the sleepers: its notification is for worker 1.
-        idle.transition_to_parked(0, false);
-        assert_eq!(idle.worker_to_notify_except(Some(0)), Some(1));
-        assert!(idle.transition_from_parked(1));
-        assert!(!idle.transition_from_parked(0));
-        assert!(idle.transition_from_searching());
-        idle.transition_to_parked(0, false);
-        assert_eq!(
-            idle.worker_to_notify_except(Some(0)),
-            None,
-            "only itself sleeps"
-        );
-        assert_eq!(idle.worker_to_notify(), Some(0));
     }
 
     #[test]
