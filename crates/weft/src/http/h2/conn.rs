@@ -25,6 +25,7 @@ use bytes::{Bytes, BytesMut};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::{poll_fn, Future};
+use std::ops::Bound;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -177,6 +178,13 @@ struct Conn<'a, S, H, F> {
     /// A flush of `io` is owed (TLS buffers writes).
     flush: bool,
     write_stalled: Option<Instant>,
+    /// Since when response data has waited on the peer's windows with none sent: a peer
+    /// that does not open them within `idle_timeout` is cut off, as a write that makes no
+    /// progress is.
+    flow_stalled: Option<Instant>,
+    /// The stream that last sent DATA: the next round of DATA starts after it, so that
+    /// every stream gets its turn however many have data.
+    sent_last: u32,
 
     preface_seen: bool,
     settings_seen: bool,
@@ -233,6 +241,8 @@ pub(crate) async fn serve<S, H, F, R>(
         wpos: 0,
         flush: false,
         write_stalled: None,
+        flow_stalled: None,
+        sent_last: 0,
         preface_seen: false,
         settings_seen: false,
         decoder: Decoder::new(TABLE_SIZE),
@@ -347,6 +357,9 @@ where
             if let Some(since) = self.write_stalled {
                 deadline = deadline.min(add(since, self.cfg.idle_timeout));
             }
+            if let Some(since) = self.flow_stalled {
+                deadline = deadline.min(add(since, self.cfg.idle_timeout));
+            }
             if self.ending == Ending::Failed {
                 // The GOAWAY of a failed connection gets a second to go out.
                 deadline = deadline.min(add(self.last_activity, LINGER));
@@ -362,6 +375,15 @@ where
             if !self.settings_seen || self.write_stalled.is_some() || self.ending == Ending::Failed
             {
                 return Poll::Ready(());
+            }
+            if let Some(since) = self.flow_stalled {
+                if self.ending != Ending::Failed && now >= add(since, self.cfg.idle_timeout) {
+                    // The peer keeps its windows shut: its streams are dropped, with a GOAWAY.
+                    self.flow_stalled = None;
+                    self.fail(ConnError(Reason::NO_ERROR, "stalled by flow control"));
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
             if now >= add(self.last_activity, self.cfg.idle_timeout) {
                 // Idle: say goodbye and close.
@@ -1072,20 +1094,42 @@ where
             }
         }
         // Response data, one frame per stream a round, while the windows and the write
-        // buffer allow.
+        // buffer allow; each round starts after the stream that sent last, so that the
+        // write buffer's limit does not always fall on the same streams.
+        let mut any_sent = false;
         loop {
             let mut sent = false;
-            let ids: Vec<u32> = self.streams.keys().copied().collect();
+            let after = (Bound::Excluded(self.sent_last), Bound::Unbounded);
+            let ids: Vec<u32> = self
+                .streams
+                .range(after)
+                .chain(self.streams.range(..=self.sent_last))
+                .map(|(&id, _)| id)
+                .collect();
             for id in ids {
                 if self.wbuf.len() - self.wpos > WRITE_HIGH {
                     break;
                 }
-                sent |= self.send_data(id, cx);
+                if self.send_data(id, cx) {
+                    sent = true;
+                    self.sent_last = id;
+                }
             }
-            progress |= sent;
+            any_sent |= sent;
             if !sent || self.wbuf.len() - self.wpos > WRITE_HIGH {
                 break;
             }
+        }
+        progress |= any_sent;
+        let window = self.send_window;
+        let flow_blocked = self.streams.values().any(|s| {
+            matches!(&s.state, State::Sending { pending, .. } if !pending.is_empty())
+                && s.send_window.min(window) <= 0
+        });
+        if any_sent || !flow_blocked {
+            self.flow_stalled = None;
+        } else if self.flow_stalled.is_none() {
+            self.flow_stalled = Some(Instant::now());
         }
         // Streams whose response is out are forgotten, but one whose request is still
         // arriving is kept while its rest is dropped (see DISCARD_MAX); a draining
