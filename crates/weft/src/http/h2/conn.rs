@@ -508,7 +508,7 @@ where
                     return Err(ConnError(Reason::PROTOCOL_ERROR, "PRIORITY on stream 0"));
                 }
                 if payload.len() != 5 {
-                    self.reset(head.stream, Reason::FRAME_SIZE_ERROR);
+                    return self.stream_error(head.stream, Reason::FRAME_SIZE_ERROR);
                 }
                 Ok(())
             }
@@ -587,12 +587,10 @@ where
             return Ok(());
         };
         if stream.recv_closed {
-            self.reset(head.stream, Reason::STREAM_CLOSED);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::STREAM_CLOSED);
         }
         if len > stream.recv_window {
-            self.reset(head.stream, Reason::FLOW_CONTROL_ERROR);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::FLOW_CONTROL_ERROR);
         }
         stream.recv_window -= len;
         stream.recv_closed = end_stream;
@@ -607,7 +605,7 @@ where
             if end_stream && matches!(stream.state, State::Done) {
                 self.streams.remove(&head.stream);
             } else if stream.discard_left < len {
-                self.reset(head.stream, Reason::NO_ERROR);
+                return self.stream_error(head.stream, Reason::NO_ERROR);
             } else if !end_stream && len > 0 {
                 stream.discard_left -= len;
                 frame::window_update(&mut self.wbuf, head.stream, len as u32);
@@ -624,8 +622,7 @@ where
         if content_length
             .is_some_and(|n| body.len() as u64 > n || (end_stream && body.len() as u64 != n))
         {
-            self.reset(head.stream, Reason::PROTOCOL_ERROR);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::PROTOCOL_ERROR);
         }
         stream.recv_unacked += len;
         if !end_stream && stream.recv_unacked >= STREAM_WINDOW / 4 {
@@ -715,8 +712,7 @@ where
                 return Err(ConnError(Reason::STREAM_CLOSED, "HEADERS after END_STREAM"));
             }
             if !block.end_stream {
-                self.reset(id, Reason::PROTOCOL_ERROR);
-                return Ok(());
+                return self.stream_error(id, Reason::PROTOCOL_ERROR);
             }
             stream.recv_closed = true;
             if matches!(stream.state, State::Done) {
@@ -730,8 +726,7 @@ where
             } = &stream.state
             {
                 if body.len() as u64 != *n {
-                    self.reset(id, Reason::PROTOCOL_ERROR);
-                    return Ok(());
+                    return self.stream_error(id, Reason::PROTOCOL_ERROR);
                 }
             }
             self.start(id);
@@ -821,18 +816,25 @@ where
             ));
         }
         if self.streams.remove(&head.stream).is_some() {
-            let now = Instant::now();
-            if now.duration_since(self.resets_since) > RESET_PERIOD {
-                self.resets = 0;
-                self.resets_since = now;
-            }
-            self.resets += 1;
-            if self.resets > RESET_MAX {
-                return Err(ConnError(
-                    Reason::ENHANCE_YOUR_CALM,
-                    "too many streams reset",
-                ));
-            }
+            return self.count_reset();
+        }
+        Ok(())
+    }
+
+    /// One more stream of the peer's ended early; too many of them in [`RESET_PERIOD`] is the
+    /// rapid reset attack.
+    fn count_reset(&mut self) -> Result<(), ConnError> {
+        let now = Instant::now();
+        if now.duration_since(self.resets_since) > RESET_PERIOD {
+            self.resets = 0;
+            self.resets_since = now;
+        }
+        self.resets += 1;
+        if self.resets > RESET_MAX {
+            return Err(ConnError(
+                Reason::ENHANCE_YOUR_CALM,
+                "too many streams reset",
+            ));
         }
         Ok(())
     }
@@ -938,14 +940,26 @@ where
             return Ok(());
         };
         if increment == 0 {
-            self.reset(head.stream, Reason::PROTOCOL_ERROR);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::PROTOCOL_ERROR);
         }
         stream.send_window += increment;
         if stream.send_window > MAX_WINDOW {
-            self.reset(head.stream, Reason::FLOW_CONTROL_ERROR);
+            return self.stream_error(head.stream, Reason::FLOW_CONTROL_ERROR);
         }
         Ok(())
+    }
+
+    /// A stream error the peer caused: the stream is reset, and if it was open, that counts
+    /// as a reset of the peer's own (a peer that gets its streams reset by a bad frame right
+    /// after opening them would otherwise start handlers without bound: CVE-2025-8671).
+    fn stream_error(&mut self, id: u32, reason: Reason) -> Result<(), ConnError> {
+        let open = self.streams.contains_key(&id);
+        self.reset(id, reason);
+        if open {
+            self.count_reset()
+        } else {
+            Ok(())
+        }
     }
 
     /// Resets stream `id` (a stream error) and forgets it.
