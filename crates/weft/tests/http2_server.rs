@@ -659,3 +659,180 @@ fn the_shutdown_timeout_cuts_open_streams() {
     c.assert_closed();
     server.shutdown().unwrap();
 }
+
+// Probes of an adversarial peer.
+
+/// The frame kind and error code of the next RST_STREAM or GOAWAY (stream id, code), with
+/// GOAWAY as stream 0; `None` if the server closed first.
+fn next_error(c: &mut Client) -> Option<(u8, u32, u32)> {
+    for _ in 0..10_000 {
+        let f = c.read()?;
+        match f.kind {
+            RST_STREAM => {
+                let code = u32::from_be_bytes(f.payload[..4].try_into().unwrap());
+                return Some((RST_STREAM, f.stream, code));
+            }
+            GOAWAY => {
+                let code = u32::from_be_bytes(f.payload[4..8].try_into().unwrap());
+                return Some((GOAWAY, 0, code));
+            }
+            _ => {}
+        }
+    }
+    panic!("no RST_STREAM or GOAWAY in 10,000 frames");
+}
+
+/// A request block: `:method`, `:scheme http`, `:path` as literals without indexing.
+fn request_block(method: &str, path: &str) -> Vec<u8> {
+    let mut block = vec![0x02, method.len() as u8];
+    block.extend_from_slice(method.as_bytes());
+    block.extend_from_slice(&[0x86, 0x04, path.len() as u8]);
+    block.extend_from_slice(path.as_bytes());
+    block
+}
+
+/// Opens our windows wide: the stream window by SETTINGS, the connection's by WINDOW_UPDATE.
+fn open_windows(c: &mut Client) {
+    c.send(SETTINGS, 0, 0, &[0, 4, 0x7f, 0xff, 0xff, 0xff]);
+    c.send(
+        WINDOW_UPDATE,
+        0,
+        0,
+        &(0x7fff_ffffu32 - 65_535).to_be_bytes(),
+    );
+}
+
+#[test]
+fn a_path_that_is_no_origin_form_is_malformed() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    // RFC 9113 section 8.3.1: `:path` starts with `/`, or is `*` for OPTIONS only.
+    c.send(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        1,
+        &request_block("GET", "admin"),
+    );
+    assert_eq!(next_error(&mut c), Some((RST_STREAM, 1, PROTOCOL_ERROR)));
+    c.send(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        3,
+        &request_block("GET", "*"),
+    );
+    assert_eq!(next_error(&mut c), Some((RST_STREAM, 3, PROTOCOL_ERROR)));
+    c.send(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        5,
+        &request_block("OPTIONS", "*"),
+    );
+    assert_eq!(c.responses(&[5]), vec![(200, b"hello *".to_vec())]);
+    c.send(
+        HEADERS,
+        END_HEADERS | END_STREAM,
+        7,
+        &request_block("GET", "/ok"),
+    );
+    assert_eq!(c.responses(&[7]), vec![(200, b"hello /ok".to_vec())]);
+    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn a_peer_that_never_opens_its_window_is_timed_out() {
+    let server = Server::start(|s| s.idle_timeout(Duration::from_millis(300)));
+    let mut c = Client::connect(server.addr);
+    c.get(1, "/big");
+    // The first 65,535 bytes come, then the window is shut and the peer says nothing more:
+    // as a write that makes no progress on HTTP/1.1, it is cut off after `idle_timeout`.
+    let started = std::time::Instant::now();
+    let mut got = 0;
+    let mut goaway = false;
+    for _ in 0..10_000 {
+        let Some(f) = c.read() else { break };
+        match f.kind {
+            DATA => got += f.payload.len(),
+            GOAWAY => goaway = true,
+            _ => {}
+        }
+    }
+    assert_eq!(got, 65_535);
+    assert!(goaway, "no GOAWAY");
+    assert!(
+        started.elapsed() < DEADLINE / 2,
+        "the connection stayed open: {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn many_large_responses_share_the_connection() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    open_windows(&mut c);
+    let ids: Vec<u32> = (0..24).map(|i| 2 * i + 1).collect();
+    for &id in &ids {
+        c.get(id, "/big");
+    }
+    // Each stream's first DATA comes before any stream has ended: one stream's long body
+    // does not hold up the others.
+    let mut first_data = std::collections::HashMap::new();
+    let mut first_end = None;
+    let mut done = 0;
+    let mut got = 0usize;
+    for n in 0..100_000usize {
+        let f = c.read().expect("closed before the responses");
+        if f.kind != DATA {
+            continue;
+        }
+        got += f.payload.len();
+        first_data.entry(f.stream).or_insert(n);
+        if f.flags & END_STREAM != 0 {
+            first_end.get_or_insert(n);
+            done += 1;
+            if done == ids.len() {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, ids.len() << 20);
+    let last_start = first_data.values().max().copied().unwrap();
+    assert!(
+        last_start < first_end.unwrap(),
+        "a stream started at frame {last_start}, after the first ended at {first_end:?}"
+    );
+}
+
+#[test]
+fn a_handler_that_never_returns_holds_up_nothing() {
+    let server = Server::start(|s| {
+        s.idle_timeout(Duration::from_secs(3))
+            .shutdown_timeout(Duration::from_millis(300))
+    });
+    let mut c = Client::connect(server.addr);
+    c.get(1, "/forever");
+    assert!(weft::block_on(weft::timeout(server.seen.slow_started.wait(), DEADLINE)).is_ok());
+    // A stream stalled on its window, too (the connection's is open).
+    c.send(WINDOW_UPDATE, 0, 0, &(1u32 << 30).to_be_bytes());
+    c.get(3, "/big");
+    for i in 0..20u32 {
+        let id = 5 + 2 * i;
+        c.get(id, "/x");
+        assert_eq!(c.responses(&[id]), vec![(200, b"hello /x".to_vec())]);
+    }
+}
+
+#[test]
+fn resets_the_peer_provokes_count_as_resets() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    // A stream error the server must answer with RST_STREAM (a WINDOW_UPDATE of 0) ends
+    // the stream as the peer's own RST_STREAM would: as many of them are a rapid reset.
+    for i in 0..300u32 {
+        let id = 2 * i + 1;
+        c.get(id, "/forever");
+        c.send(WINDOW_UPDATE, 0, id, &0u32.to_be_bytes());
+    }
+    assert_eq!(c.goaway().1, ENHANCE_YOUR_CALM);
+    c.assert_closed();
+}

@@ -25,6 +25,7 @@ use bytes::{Bytes, BytesMut};
 use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::{poll_fn, Future};
+use std::ops::Bound;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -177,6 +178,13 @@ struct Conn<'a, S, H, F> {
     /// A flush of `io` is owed (TLS buffers writes).
     flush: bool,
     write_stalled: Option<Instant>,
+    /// Since when response data has waited on the peer's windows with none sent: a peer
+    /// that does not open them within `idle_timeout` is cut off, as a write that makes no
+    /// progress is.
+    flow_stalled: Option<Instant>,
+    /// The stream that last sent DATA: the next round of DATA starts after it, so that
+    /// every stream gets its turn however many have data.
+    sent_last: u32,
 
     preface_seen: bool,
     settings_seen: bool,
@@ -233,6 +241,8 @@ pub(crate) async fn serve<S, H, F, R>(
         wpos: 0,
         flush: false,
         write_stalled: None,
+        flow_stalled: None,
+        sent_last: 0,
         preface_seen: false,
         settings_seen: false,
         decoder: Decoder::new(TABLE_SIZE),
@@ -347,6 +357,9 @@ where
             if let Some(since) = self.write_stalled {
                 deadline = deadline.min(add(since, self.cfg.idle_timeout));
             }
+            if let Some(since) = self.flow_stalled {
+                deadline = deadline.min(add(since, self.cfg.idle_timeout));
+            }
             if self.ending == Ending::Failed {
                 // The GOAWAY of a failed connection gets a second to go out.
                 deadline = deadline.min(add(self.last_activity, LINGER));
@@ -362,6 +375,15 @@ where
             if !self.settings_seen || self.write_stalled.is_some() || self.ending == Ending::Failed
             {
                 return Poll::Ready(());
+            }
+            if let Some(since) = self.flow_stalled {
+                if self.ending != Ending::Failed && now >= add(since, self.cfg.idle_timeout) {
+                    // The peer keeps its windows shut: its streams are dropped, with a GOAWAY.
+                    self.flow_stalled = None;
+                    self.fail(ConnError(Reason::NO_ERROR, "stalled by flow control"));
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
             if now >= add(self.last_activity, self.cfg.idle_timeout) {
                 // Idle: say goodbye and close.
@@ -486,7 +508,7 @@ where
                     return Err(ConnError(Reason::PROTOCOL_ERROR, "PRIORITY on stream 0"));
                 }
                 if payload.len() != 5 {
-                    self.reset(head.stream, Reason::FRAME_SIZE_ERROR);
+                    return self.stream_error(head.stream, Reason::FRAME_SIZE_ERROR);
                 }
                 Ok(())
             }
@@ -565,12 +587,10 @@ where
             return Ok(());
         };
         if stream.recv_closed {
-            self.reset(head.stream, Reason::STREAM_CLOSED);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::STREAM_CLOSED);
         }
         if len > stream.recv_window {
-            self.reset(head.stream, Reason::FLOW_CONTROL_ERROR);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::FLOW_CONTROL_ERROR);
         }
         stream.recv_window -= len;
         stream.recv_closed = end_stream;
@@ -585,7 +605,7 @@ where
             if end_stream && matches!(stream.state, State::Done) {
                 self.streams.remove(&head.stream);
             } else if stream.discard_left < len {
-                self.reset(head.stream, Reason::NO_ERROR);
+                return self.stream_error(head.stream, Reason::NO_ERROR);
             } else if !end_stream && len > 0 {
                 stream.discard_left -= len;
                 frame::window_update(&mut self.wbuf, head.stream, len as u32);
@@ -602,8 +622,7 @@ where
         if content_length
             .is_some_and(|n| body.len() as u64 > n || (end_stream && body.len() as u64 != n))
         {
-            self.reset(head.stream, Reason::PROTOCOL_ERROR);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::PROTOCOL_ERROR);
         }
         stream.recv_unacked += len;
         if !end_stream && stream.recv_unacked >= STREAM_WINDOW / 4 {
@@ -693,8 +712,7 @@ where
                 return Err(ConnError(Reason::STREAM_CLOSED, "HEADERS after END_STREAM"));
             }
             if !block.end_stream {
-                self.reset(id, Reason::PROTOCOL_ERROR);
-                return Ok(());
+                return self.stream_error(id, Reason::PROTOCOL_ERROR);
             }
             stream.recv_closed = true;
             if matches!(stream.state, State::Done) {
@@ -708,8 +726,7 @@ where
             } = &stream.state
             {
                 if body.len() as u64 != *n {
-                    self.reset(id, Reason::PROTOCOL_ERROR);
-                    return Ok(());
+                    return self.stream_error(id, Reason::PROTOCOL_ERROR);
                 }
             }
             self.start(id);
@@ -799,18 +816,25 @@ where
             ));
         }
         if self.streams.remove(&head.stream).is_some() {
-            let now = Instant::now();
-            if now.duration_since(self.resets_since) > RESET_PERIOD {
-                self.resets = 0;
-                self.resets_since = now;
-            }
-            self.resets += 1;
-            if self.resets > RESET_MAX {
-                return Err(ConnError(
-                    Reason::ENHANCE_YOUR_CALM,
-                    "too many streams reset",
-                ));
-            }
+            return self.count_reset();
+        }
+        Ok(())
+    }
+
+    /// One more stream of the peer's ended early; too many of them in [`RESET_PERIOD`] is the
+    /// rapid reset attack.
+    fn count_reset(&mut self) -> Result<(), ConnError> {
+        let now = Instant::now();
+        if now.duration_since(self.resets_since) > RESET_PERIOD {
+            self.resets = 0;
+            self.resets_since = now;
+        }
+        self.resets += 1;
+        if self.resets > RESET_MAX {
+            return Err(ConnError(
+                Reason::ENHANCE_YOUR_CALM,
+                "too many streams reset",
+            ));
         }
         Ok(())
     }
@@ -916,14 +940,26 @@ where
             return Ok(());
         };
         if increment == 0 {
-            self.reset(head.stream, Reason::PROTOCOL_ERROR);
-            return Ok(());
+            return self.stream_error(head.stream, Reason::PROTOCOL_ERROR);
         }
         stream.send_window += increment;
         if stream.send_window > MAX_WINDOW {
-            self.reset(head.stream, Reason::FLOW_CONTROL_ERROR);
+            return self.stream_error(head.stream, Reason::FLOW_CONTROL_ERROR);
         }
         Ok(())
+    }
+
+    /// A stream error the peer caused: the stream is reset, and if it was open, that counts
+    /// as a reset of the peer's own (a peer that gets its streams reset by a bad frame right
+    /// after opening them would otherwise start handlers without bound: CVE-2025-8671).
+    fn stream_error(&mut self, id: u32, reason: Reason) -> Result<(), ConnError> {
+        let open = self.streams.contains_key(&id);
+        self.reset(id, reason);
+        if open {
+            self.count_reset()
+        } else {
+            Ok(())
+        }
     }
 
     /// Resets stream `id` (a stream error) and forgets it.
@@ -1072,20 +1108,42 @@ where
             }
         }
         // Response data, one frame per stream a round, while the windows and the write
-        // buffer allow.
+        // buffer allow; each round starts after the stream that sent last, so that the
+        // write buffer's limit does not always fall on the same streams.
+        let mut any_sent = false;
         loop {
             let mut sent = false;
-            let ids: Vec<u32> = self.streams.keys().copied().collect();
+            let after = (Bound::Excluded(self.sent_last), Bound::Unbounded);
+            let ids: Vec<u32> = self
+                .streams
+                .range(after)
+                .chain(self.streams.range(..=self.sent_last))
+                .map(|(&id, _)| id)
+                .collect();
             for id in ids {
                 if self.wbuf.len() - self.wpos > WRITE_HIGH {
                     break;
                 }
-                sent |= self.send_data(id, cx);
+                if self.send_data(id, cx) {
+                    sent = true;
+                    self.sent_last = id;
+                }
             }
-            progress |= sent;
+            any_sent |= sent;
             if !sent || self.wbuf.len() - self.wpos > WRITE_HIGH {
                 break;
             }
+        }
+        progress |= any_sent;
+        let window = self.send_window;
+        let flow_blocked = self.streams.values().any(|s| {
+            matches!(&s.state, State::Sending { pending, .. } if !pending.is_empty())
+                && s.send_window.min(window) <= 0
+        });
+        if any_sent || !flow_blocked {
+            self.flow_stalled = None;
+        } else if self.flow_stalled.is_none() {
+            self.flow_stalled = Some(Instant::now());
         }
         // Streams whose response is out are forgotten, but one whose request is still
         // arriving is kept while its rest is dropped (see DISCARD_MAX); a draining

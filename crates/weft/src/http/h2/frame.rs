@@ -210,6 +210,17 @@ mod tests {
     }
 
     #[test]
+    fn padding_of_the_whole_payload_is_refused() {
+        // The pad length counts neither itself nor the content: 2 of 2 fits, 3 of 2 not.
+        assert_eq!(unpad(flag::PADDED, b"\x02ab"), Some(&b""[..]));
+        assert_eq!(unpad(flag::PADDED, b"\x00"), Some(&b""[..]));
+        assert_eq!(unpad(flag::PADDED, &[0xff; 255]), None);
+        let mut p = vec![0xff];
+        p.extend_from_slice(&[0; 255]);
+        assert_eq!(unpad(flag::PADDED, &p), Some(&b""[..]));
+    }
+
+    #[test]
     fn padding() {
         assert_eq!(unpad(0, b"abc"), Some(&b"abc"[..]));
         assert_eq!(unpad(flag::PADDED, b"\x01ab"), Some(&b"a"[..]));

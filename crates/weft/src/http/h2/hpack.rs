@@ -392,6 +392,80 @@ mod tests {
     }
 
     #[test]
+    fn integers_at_and_past_the_bound() {
+        // 127 + 0x7f + 0x7f<<7 + 0x7f<<14 + 0x7f<<21: four continuation bytes decode.
+        let mut src = &[0x7f, 0xff, 0xff, 0xff, 0x7f][..];
+        assert_eq!(integer(&mut src, 7), Ok(127 + (1 << 28) - 1));
+        assert!(src.is_empty());
+        // A fifth continuation byte is refused, however small its bits, and so is a long
+        // run of them (no shift overflow, no loop past the input).
+        for bad in [
+            vec![0x7f, 0x80, 0x80, 0x80, 0x80, 0x00],
+            vec![
+                0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f,
+            ],
+            [vec![0xff], vec![0xff; 10_000]].concat(),
+            vec![0x7f, 0x80],
+        ] {
+            let mut src = &bad[..];
+            assert!(integer(&mut src, 7).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn refuses_more_bad_blocks() {
+        let mut dec = Decoder::new(4096);
+        for bad in [
+            // A name string longer than the block (a huge length, then a cut one).
+            &[0x40, 0x7f, 0xff, 0xff, 0xff, 0x7f][..],
+            &[0x00, 0x03, b'a', b'b'],
+            // A value string past the block after a good name.
+            &[0x00, 0x01, b'a', 0x02, b'b'],
+            // An index past the static table, and a huge one.
+            &[0xbe],
+            &[0xff, 0xff, 0xff, 0xff, 0x7f],
+            // A name index past the tables in each literal form.
+            &[0x7f, 0x00, 0x00],
+            &[0x0f, 0x70, 0x00],
+            &[0x1f, 0x70, 0x00],
+            // A Huffman string with a whole byte of padding, and EOS inside.
+            &[0x00, 0x01, b'a', 0x82, 0x1f, 0xff],
+            &[0x00, 0x01, b'a', 0x85, 0x1f, 0xff, 0xff, 0xff, 0xff],
+            // A size update above the limit, a huge one, and one after a field.
+            &[0x3f, 0xe2, 0x1f],
+            &[0x3f, 0xff, 0xff, 0xff, 0x7f],
+            &[0x82, 0x3f, 0x01],
+        ] {
+            assert!(decode_all(&mut dec, bad).is_err(), "{bad:?}");
+        }
+        // Two size updates at the start are allowed (RFC 7541 section 4.2).
+        let mut dec = Decoder::new(4096);
+        assert_eq!(
+            decode_all(&mut dec, &[0x20, 0x3f, 0xe1, 0x1f, 0x82]).unwrap(),
+            pairs(&[(":method", "GET")])
+        );
+        assert_eq!(dec.max, 4096);
+    }
+
+    #[test]
+    fn the_table_stays_within_its_size() {
+        let mut dec = Decoder::new(256);
+        let mut block = Vec::new();
+        for i in 0..100u8 {
+            block.extend_from_slice(&[0x40, 0x01, b'a' + i % 26, 0x20]);
+            block.extend_from_slice(&[b'v'; 32]);
+        }
+        decode_all(&mut dec, &block).unwrap();
+        assert!(dec.size <= 256);
+        assert_eq!(dec.size, dec.table.len() * (1 + 32 + 32));
+        // An entry larger than the table empties it.
+        let mut big = vec![0x40, 0x01, b'z', 0x7f, 0x82, 0x01];
+        big.extend_from_slice(&[b'v'; 257]);
+        decode_all(&mut dec, &big).unwrap();
+        assert!(dec.table.is_empty() && dec.size == 0);
+    }
+
+    #[test]
     fn encoder_output_decodes() {
         let mut enc = Encoder::default();
         let mut out = Vec::new();

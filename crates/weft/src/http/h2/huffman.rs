@@ -226,6 +226,27 @@ mod tests {
     }
 
     #[test]
+    fn refuses_eos_inside_and_long_padding() {
+        let mut out = Vec::new();
+        // 'a' (00011), then EOS (30 ones), then one more 1: EOS inside a string.
+        assert_eq!(
+            decode(&[0x1f, 0xff, 0xff, 0xff, 0xff], &mut out),
+            Err(InvalidHuffman)
+        );
+        // 'a' then 11 bits of ones: padding of more than 7 bits.
+        assert_eq!(decode(&[0x1f, 0xff], &mut out), Err(InvalidHuffman));
+        // 'a' then 3 bits of ones: good padding.
+        out.clear();
+        assert_eq!(decode(&[0x1f], &mut out), Ok(()));
+        assert_eq!(out, b"a");
+        // Every byte value alone, as a whole encoded string, decodes (no panic, no loop).
+        for b in 0..=255u8 {
+            let _ = decode(&[b], &mut out);
+            let _ = decode(&[b, b, b, b, b], &mut out);
+        }
+    }
+
+    #[test]
     fn refuses_bad_padding_and_eos() {
         let mut out = Vec::new();
         // A whole byte of padding.

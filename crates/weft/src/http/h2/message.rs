@@ -98,8 +98,17 @@ pub(crate) fn request(fields: Fields) -> Result<Head, &'static str> {
     }
     let scheme = scheme.ok_or("no :scheme")?;
     let path = path.ok_or("no :path")?;
-    if path.is_empty() {
-        return Err("an empty :path");
+    // RFC 9113 section 8.3.1: an absolute path, or `*` for OPTIONS (what a handler would
+    // otherwise route or check as a path would be no path at all).
+    match path.first() {
+        None => return Err("an empty :path"),
+        Some(b'*') if path.len() == 1 => {
+            if method != Method::OPTIONS {
+                return Err("a :path of * on a request other than OPTIONS");
+            }
+        }
+        Some(b'/') => {}
+        Some(_) => return Err("a :path that is not absolute"),
     }
     let path = std::str::from_utf8(&path).map_err(|_| "a bad :path")?;
     let uri = match &authority {
@@ -209,6 +218,13 @@ mod tests {
                 (":path", "/"),
             ],
         ];
+        for path in ["", "admin", "*", "http://example.com/", "*x"] {
+            cases.push(vec![
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":path", path),
+            ]);
+        }
         for extra in [
             ("connection", "close"),
             ("Upper", "x"),
@@ -227,5 +243,7 @@ mod tests {
             assert!(request(fields(&c)).is_err(), "{c:?}");
         }
         assert!(request(fields(&base)).is_ok());
+        let options = [(":method", "OPTIONS"), (":scheme", "http"), (":path", "*")];
+        assert!(request(fields(&options)).is_ok());
     }
 }
