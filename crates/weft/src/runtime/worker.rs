@@ -46,10 +46,17 @@ const MAX_LIFO_POLLS: usize = 3;
 /// Tasks at most moved from the injector into the local queue at once.
 const MAX_INJECTOR_BATCH: usize = 64;
 
-/// How long tasks may wait in the LIFO slot or queue of a worker that started no poll meanwhile
-/// before another worker takes them. Far above a normal poll, so locality is kept, and short
-/// next to how long a blocking call stalls.
-const STRANDED_AFTER: Duration = Duration::from_millis(5);
+/// How long (ns of clock time, 5 ms) tasks may wait in the LIFO slot or queue of a worker that
+/// started no poll meanwhile before another worker takes them. Far above a normal poll, so
+/// locality is kept, and short next to how long a blocking call stalls.
+const STRANDED_AFTER: u64 = 5_000_000;
+
+/// How often (ns, 1 ms) at most a running worker looks for workers stuck in one poll, at its
+/// maintenance point (so at most every [`GLOBAL_QUEUE_INTERVAL`] ticks as well): the other
+/// workers' poll counts, which their owners write on every poll, are then read a thousand
+/// times a second at most, which costs nothing measurable, and often next to
+/// [`STRANDED_AFTER`].
+const RUNNING_LOOK_PERIOD: u64 = 1_000_000;
 
 /// How often the watcher looks at the running workers' LIFO slots: a task stuck there waits at
 /// most about this plus [`STRANDED_AFTER`].
@@ -64,9 +71,11 @@ pub(crate) struct WorkerCtx {
     searching: Cell<bool>,
     /// True while this worker is the watcher (see `scheduler/idle.rs`).
     watching: Cell<bool>,
-    /// Per other worker: its poll count when this worker last looked, and when this worker
-    /// first saw that count with tasks waiting in its LIFO slot or queue.
-    stuck_seen: RefCell<Vec<Option<(u32, Option<Instant>)>>>,
+    /// Per other worker: its poll count when this worker last looked, and when (clock time)
+    /// this worker first saw that count with tasks waiting in its LIFO slot or queue.
+    stuck_seen: RefCell<Vec<Option<(u32, Option<u64>)>>>,
+    /// When (clock time) this worker, running, last looked for stuck workers.
+    last_running_look: Cell<u64>,
     /// Set while this worker's thread runs a blocking job inline (see `run_blocking`).
     blocking: Cell<bool>,
     tick: Cell<u32>,
@@ -138,7 +147,11 @@ impl WorkerCtx {
     /// Fires the due timers of every wheel (another worker's may be overdue while it is busy in
     /// one poll); returns true if any fired (their tasks are queued here).
     fn process_timers(&self) -> bool {
-        let now = self.shared.clock.now();
+        self.process_timers_at(self.shared.clock.now())
+    }
+
+    /// [`WorkerCtx::process_timers`] with the clock already read.
+    fn process_timers_at(&self, now: u64) -> bool {
         // Take the buffer out so no borrow is held while wakers run.
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         if !self.shared.timers.fire_due(self.index, now, &mut fired) {
@@ -155,12 +168,16 @@ impl WorkerCtx {
 
     fn next_task(&self, tick: u32) -> Option<Runnable> {
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
-            self.process_timers();
+            let now = self.shared.clock.now();
+            self.process_timers_at(now);
             // Completions are not left waiting behind a worker that keeps busy.
             self.shared.drivers[self.index].poll();
             // Nor are tasks behind another worker stuck in one poll, should every other worker
             // keep busy too (then none of them searches).
-            self.take_stranded(true);
+            if now.wrapping_sub(self.last_running_look.get()) >= RUNNING_LOOK_PERIOD {
+                self.last_running_look.set(now);
+                self.take_stranded(Some(now));
+            }
             if let Some(t) = self.shared.pop_injector() {
                 return Some(t);
             }
@@ -219,7 +236,7 @@ impl WorkerCtx {
                 }
             }
         }
-        if self.take_stranded(false) {
+        if self.take_stranded(None) {
             if let Some(t) = self.local.pop() {
                 return Some(t);
             }
@@ -233,14 +250,14 @@ impl WorkerCtx {
     /// long), and its tasks would wait for it. Takes its LIFO task and half of its queue (the
     /// rest at the next looks, while it stays stuck). Returns true if it took any.
     ///
-    /// `running`: called between this worker's own tasks, every [`GLOBAL_QUEUE_INTERVAL`]
-    /// ticks. A worker whose count moved since the last look is then only noted, so the usual
-    /// case costs one relaxed load per other worker and no clock read; a stuck worker is taken
-    /// from at the earliest two looks and [`STRANDED_AFTER`] after it stopped.
-    fn take_stranded(&self, running: bool) -> bool {
+    /// `running`: the clock time, when called between this worker's own tasks (at most every
+    /// [`RUNNING_LOOK_PERIOD`]). A worker whose count moved since the last look is then only
+    /// noted, so the usual case costs one relaxed load per other worker; a stuck worker is
+    /// taken from at the earliest two looks and [`STRANDED_AFTER`] after it stopped.
+    fn take_stranded(&self, running: Option<u64>) -> bool {
         let shared = &*self.shared;
         let mut seen = self.stuck_seen.borrow_mut();
-        let mut now = None;
+        let mut now = running;
         let mut took = false;
         for (victim, lifo) in shared.lifos.iter().enumerate() {
             if victim == self.index {
@@ -251,7 +268,7 @@ impl WorkerCtx {
                 Some((p, since)) if p == polls => since,
                 _ => {
                     seen[victim] = Some((polls, None));
-                    if running {
+                    if running.is_some() {
                         continue;
                     }
                     None
@@ -263,11 +280,11 @@ impl WorkerCtx {
                 seen[victim] = Some((polls, None));
                 continue;
             }
-            let now = *now.get_or_insert_with(Instant::now);
+            let now = *now.get_or_insert_with(|| shared.clock.now());
             match since {
                 None => seen[victim] = Some((polls, Some(now))),
                 // Still stuck at later looks: whatever it queued since is taken at once.
-                Some(since) if now.saturating_duration_since(since) >= STRANDED_AFTER => {
+                Some(since) if now.saturating_sub(since) >= STRANDED_AFTER => {
                     // The queue's older tasks first, then the one its owner woke last.
                     if let Some(t) = queue.steal_into(&self.local) {
                         self.local.push_back(t, shared);
@@ -352,7 +369,7 @@ impl WorkerCtx {
         }
         self.process_timers();
         if self.watching.get() {
-            self.take_stranded(false);
+            self.take_stranded(None);
         }
     }
 
@@ -391,6 +408,7 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         searching: Cell::new(false),
         watching: Cell::new(false),
         stuck_seen: RefCell::new(vec![None; shared.num_workers()]),
+        last_running_look: Cell::new(0),
         blocking: Cell::new(false),
         tick: Cell::new(0),
         fired: RefCell::new(Vec::new()),
