@@ -62,6 +62,11 @@ const RUNNING_LOOK_PERIOD: u64 = 1_000_000;
 /// most about this plus [`STRANDED_AFTER`].
 const WATCH_PERIOD: Duration = Duration::from_millis(5);
 
+/// What a worker saw of another at its last look for stuck workers: that worker's poll count,
+/// and when (clock time) the looker first saw that count with tasks waiting in its LIFO slot or
+/// queue.
+type StuckSeen = Option<(u32, Option<u64>)>;
+
 /// A worker's state, owned by its thread and reachable from the thread-local context so that
 /// wake-ups on this thread can use the local queue.
 pub(crate) struct WorkerCtx {
@@ -71,9 +76,8 @@ pub(crate) struct WorkerCtx {
     searching: Cell<bool>,
     /// True while this worker is the watcher (see `scheduler/idle.rs`).
     watching: Cell<bool>,
-    /// Per other worker: its poll count when this worker last looked, and when (clock time)
-    /// this worker first saw that count with tasks waiting in its LIFO slot or queue.
-    stuck_seen: RefCell<Vec<Option<(u32, Option<u64>)>>>,
+    /// Per other worker, what this worker saw at its last look.
+    stuck_seen: RefCell<Vec<StuckSeen>>,
     /// When (clock time) this worker, running, last looked for stuck workers.
     last_running_look: Cell<u64>,
     /// Set while this worker's thread runs a blocking job inline (see `run_blocking`).
