@@ -13,10 +13,10 @@
 //! # How it schedules
 //!
 //! Each worker owns a bounded lock-free run queue (256 slots; idle workers steal half of it at
-//! once) and a LIFO slot for the task it just woke (which other workers take if the worker
-//! stays stuck in one poll). Tasks spawned or woken from outside the
-//! workers go to a lock-free global injector, which every worker checks first once every 61
-//! ticks. Idle workers steal from a random victim, at most half of them search at once, and a
+//! once) and a LIFO slot for the task it just woke. A worker that stays stuck in one poll has
+//! its LIFO task and queue taken by the others, idle or busy. Tasks spawned or woken from
+//! outside the workers go to a lock-free global injector, which every worker checks first once
+//! every 61 ticks. Idle workers steal from a random victim, at most half of them search at once, and a
 //! parked worker is woken only when nobody is searching. Each poll gets a cooperative budget
 //! of 128 operations that weft's own futures spend, so a task that is always ready still
 //! yields. See `docs/architecture.md` for the details and the reasoning.

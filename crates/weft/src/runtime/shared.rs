@@ -24,7 +24,8 @@ pub(crate) struct Shared {
     pub(crate) injector: Injector<Runnable>,
     /// Every worker's queue, for stealing.
     pub(crate) stealers: Box<[Stealer<Runnable>]>,
-    /// Every worker's LIFO slot and poll count, for taking a task stranded there.
+    /// Every worker's LIFO slot and poll count, for taking the tasks of a worker stuck in one
+    /// poll.
     pub(crate) lifos: Box<[CachePadded<WorkerLifo>]>,
     /// One I/O driver per worker: what the worker parks in.
     pub(crate) drivers: Box<[Driver]>,
@@ -61,8 +62,9 @@ impl std::fmt::Debug for Shared {
     }
 }
 
-/// A worker's LIFO slot, and the number of polls it has started: a task that stays in the slot
-/// while the count stays put is stuck behind one long poll, and other workers take it.
+/// A worker's LIFO slot, and the number of polls it has started: tasks that stay in the slot or
+/// the queue while the count stays put are stuck behind one long poll, and other workers take
+/// them.
 #[derive(Debug)]
 pub(crate) struct WorkerLifo {
     pub(crate) slot: LifoSlot<Runnable>,

@@ -2,7 +2,9 @@
 //!
 //! Where a worker looks, in order:
 //! 1. every [`GLOBAL_QUEUE_INTERVAL`] ticks, the injector first, so remote spawns are never
-//!    starved by a worker that keeps feeding itself;
+//!    starved by a worker that keeps feeding itself (and, at the same point, its driver's
+//!    events, every wheel's due timers, and the tasks of workers stuck in one poll: see
+//!    [`WorkerCtx::take_stranded`]);
 //! 2. its LIFO slot, holding the task it just woke (message-passing locality), at most
 //!    [`MAX_LIFO_POLLS`] times in a row so two tasks that wake each other cannot starve the
 //!    queue;
@@ -12,7 +14,13 @@
 //!    the I/O events their drivers hold (a busy worker looks at its own only every 61 ticks),
 //!    and the LIFO slots of workers stuck in one poll for [`STRANDED_AFTER`];
 //! 6. otherwise it parks until woken (or, as the watcher, until it is time to look at the
-//!    running workers' LIFO slots again: see `scheduler/idle.rs`).
+//!    running workers again: see `scheduler/idle.rs`).
+//!
+//! A worker stuck in one poll (a blocking call, a long computation) does not get to the tasks
+//! in its LIFO slot and queue. Idle workers steal from its queue anyway; its LIFO slot, and
+//! its queue when every other worker always has work of its own, are taken by whoever sees
+//! that its poll count has not moved for [`STRANDED_AFTER`] while tasks wait there: a
+//! searching worker, the watcher, and every running worker at its maintenance point.
 
 #![forbid(unsafe_code)]
 
@@ -38,14 +46,26 @@ const MAX_LIFO_POLLS: usize = 3;
 /// Tasks at most moved from the injector into the local queue at once.
 const MAX_INJECTOR_BATCH: usize = 64;
 
-/// How long a task may sit in the LIFO slot of a worker that started no poll meanwhile before
-/// another worker takes it. Far above a normal poll, so locality is kept, and short next to
-/// how long a blocking call stalls.
-const STRANDED_AFTER: Duration = Duration::from_millis(5);
+/// How long (ns of clock time, 5 ms) tasks may wait in the LIFO slot or queue of a worker that
+/// started no poll meanwhile before another worker takes them. Far above a normal poll, so
+/// locality is kept, and short next to how long a blocking call stalls.
+const STRANDED_AFTER: u64 = 5_000_000;
+
+/// How often (ns, 1 ms) at most a running worker looks for workers stuck in one poll, at its
+/// maintenance point (so at most every [`GLOBAL_QUEUE_INTERVAL`] ticks as well): the other
+/// workers' poll counts, which their owners write on every poll, are then read a thousand
+/// times a second at most, which costs nothing measurable, and often next to
+/// [`STRANDED_AFTER`].
+const RUNNING_LOOK_PERIOD: u64 = 1_000_000;
 
 /// How often the watcher looks at the running workers' LIFO slots: a task stuck there waits at
 /// most about this plus [`STRANDED_AFTER`].
 const WATCH_PERIOD: Duration = Duration::from_millis(5);
+
+/// What a worker saw of another at its last look for stuck workers: that worker's poll count,
+/// and when (clock time) the looker first saw that count with tasks waiting in its LIFO slot or
+/// queue.
+type StuckSeen = Option<(u32, Option<u64>)>;
 
 /// A worker's state, owned by its thread and reachable from the thread-local context so that
 /// wake-ups on this thread can use the local queue.
@@ -56,9 +76,10 @@ pub(crate) struct WorkerCtx {
     searching: Cell<bool>,
     /// True while this worker is the watcher (see `scheduler/idle.rs`).
     watching: Cell<bool>,
-    /// Per other worker: its poll count and when this worker first saw that count with a
-    /// task in its LIFO slot.
-    lifo_seen: RefCell<Vec<Option<(u32, Instant)>>>,
+    /// Per other worker, what this worker saw at its last look.
+    stuck_seen: RefCell<Vec<StuckSeen>>,
+    /// When (clock time) this worker, running, last looked for stuck workers.
+    last_running_look: Cell<u64>,
     /// Set while this worker's thread runs a blocking job inline (see `run_blocking`).
     blocking: Cell<bool>,
     tick: Cell<u32>,
@@ -130,7 +151,11 @@ impl WorkerCtx {
     /// Fires the due timers of every wheel (another worker's may be overdue while it is busy in
     /// one poll); returns true if any fired (their tasks are queued here).
     fn process_timers(&self) -> bool {
-        let now = self.shared.clock.now();
+        self.process_timers_at(self.shared.clock.now())
+    }
+
+    /// [`WorkerCtx::process_timers`] with the clock already read.
+    fn process_timers_at(&self, now: u64) -> bool {
         // Take the buffer out so no borrow is held while wakers run.
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
         if !self.shared.timers.fire_due(self.index, now, &mut fired) {
@@ -147,9 +172,16 @@ impl WorkerCtx {
 
     fn next_task(&self, tick: u32) -> Option<Runnable> {
         if tick % GLOBAL_QUEUE_INTERVAL == 0 {
-            self.process_timers();
+            let now = self.shared.clock.now();
+            self.process_timers_at(now);
             // Completions are not left waiting behind a worker that keeps busy.
             self.shared.drivers[self.index].poll();
+            // Nor are tasks behind another worker stuck in one poll, should every other worker
+            // keep busy too (then none of them searches).
+            if now.wrapping_sub(self.last_running_look.get()) >= RUNNING_LOOK_PERIOD {
+                self.last_running_look.set(now);
+                self.take_stranded(Some(now));
+            }
             if let Some(t) = self.shared.pop_injector() {
                 return Some(t);
             }
@@ -208,44 +240,72 @@ impl WorkerCtx {
                 }
             }
         }
-        if let Some(t) = self.take_stranded_lifo() {
-            return Some(t);
+        if self.take_stranded(None) {
+            if let Some(t) = self.local.pop() {
+                return Some(t);
+            }
         }
         self.pop_injector_batch()
     }
 
-    /// Takes a task from the LIFO slot of a worker that has started no poll since this worker
-    /// first saw the task there, at least [`STRANDED_AFTER`] ago: that worker is stuck in one
-    /// poll (blocking, or computing for long), and the task would wait for it.
-    fn take_stranded_lifo(&self) -> Option<Runnable> {
-        let mut seen = self.lifo_seen.borrow_mut();
-        let mut now = None;
-        for (victim, lifo) in self.shared.lifos.iter().enumerate() {
+    /// Moves into this worker's queue the tasks of every worker that has started no poll, with
+    /// tasks waiting in its LIFO slot or queue, since this worker first saw it so, at least
+    /// [`STRANDED_AFTER`] ago: that worker is stuck in one poll (blocking, or computing for
+    /// long), and its tasks would wait for it. Takes its LIFO task and half of its queue (the
+    /// rest at the next looks, while it stays stuck). Returns true if it took any.
+    ///
+    /// `running`: the clock time, when called between this worker's own tasks (at most every
+    /// [`RUNNING_LOOK_PERIOD`]). A worker whose count moved since the last look is then only
+    /// noted, so the usual case costs one relaxed load per other worker; a stuck worker is
+    /// taken from at the earliest two looks and [`STRANDED_AFTER`] after it stopped.
+    fn take_stranded(&self, running: Option<u64>) -> bool {
+        let shared = &*self.shared;
+        let mut seen = self.stuck_seen.borrow_mut();
+        let mut now = running;
+        let mut took = false;
+        for (victim, lifo) in shared.lifos.iter().enumerate() {
             if victim == self.index {
                 continue;
             }
-            if lifo.slot.is_empty() {
-                seen[victim] = None;
+            let polls = lifo.polls.load(Ordering::Relaxed);
+            let since = match seen[victim] {
+                Some((p, since)) if p == polls => since,
+                _ => {
+                    seen[victim] = Some((polls, None));
+                    if running.is_some() {
+                        continue;
+                    }
+                    None
+                }
+            };
+            let queue = &shared.stealers[victim];
+            if lifo.slot.is_empty() && queue.is_empty() {
+                // Parked, or between polls: nothing waits for it.
+                seen[victim] = Some((polls, None));
                 continue;
             }
-            let polls = lifo.polls.load(Ordering::Relaxed);
-            let now = *now.get_or_insert_with(Instant::now);
-            match seen[victim] {
-                Some((p, since)) if p == polls => {
-                    if now.saturating_duration_since(since) >= STRANDED_AFTER {
-                        seen[victim] = None;
-                        if let Some(t) = lifo.slot.take() {
-                            return Some(t);
-                        }
+            let now = *now.get_or_insert_with(|| shared.clock.now());
+            match since {
+                None => seen[victim] = Some((polls, Some(now))),
+                // Still stuck at later looks: whatever it queued since is taken at once.
+                Some(since) if now.saturating_sub(since) >= STRANDED_AFTER => {
+                    // The queue's older tasks first, then the one its owner woke last.
+                    if let Some(t) = queue.steal_into(&self.local) {
+                        self.local.push_back(t, shared);
+                        took = true;
+                    }
+                    if let Some(t) = lifo.slot.take() {
+                        self.local.push_back(t, shared);
+                        took = true;
                     }
                 }
-                _ => seen[victim] = Some((polls, now)),
+                Some(_) => {}
             }
         }
-        None
+        took
     }
 
-    /// Counts a poll about to start, for other workers' [`WorkerCtx::take_stranded_lifo`].
+    /// Counts a poll about to start, for other workers' [`WorkerCtx::take_stranded`].
     fn count_poll(&self) {
         let polls = &self.lifo().polls;
         // Only this thread writes the count.
@@ -313,9 +373,7 @@ impl WorkerCtx {
         }
         self.process_timers();
         if self.watching.get() {
-            if let Some(t) = self.take_stranded_lifo() {
-                self.local.push_back(t, shared);
-            }
+            self.take_stranded(None);
         }
     }
 
@@ -353,7 +411,8 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         local,
         searching: Cell::new(false),
         watching: Cell::new(false),
-        lifo_seen: RefCell::new(vec![None; shared.num_workers()]),
+        stuck_seen: RefCell::new(vec![None; shared.num_workers()]),
+        last_running_look: Cell::new(0),
         blocking: Cell::new(false),
         tick: Cell::new(0),
         fired: RefCell::new(Vec::new()),

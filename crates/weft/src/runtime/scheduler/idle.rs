@@ -10,9 +10,10 @@
 //! by the notifier, under the sleepers lock, and told so through its `notified` flag.
 //!
 //! While some workers run, one parked worker is the *watcher*: it parks with a short timeout
-//! and takes the tasks that a running worker left in its LIFO slot while stuck in one long
-//! poll (nothing wakes a parked worker for a task put in an empty LIFO slot, since its owner
-//! runs it next, unless that poll never ends). A worker that parks while others run becomes
+//! and takes the tasks that a running worker left in its LIFO slot or queue while stuck in one
+//! long poll (nothing wakes a parked worker for a task put in an empty LIFO slot, since its
+//! owner runs it next, unless that poll never ends; running workers look too, but only every
+//! 61 ticks of their own). A worker that parks while others run becomes
 //! the watcher if there is none; the watcher gives the role up when it runs a task, or when
 //! every other worker has parked. A running worker that puts a task in its empty LIFO slot
 //! while workers are parked and none watches wakes one ([`Idle::needs_watcher`]), which then

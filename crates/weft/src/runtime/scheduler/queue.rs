@@ -658,6 +658,44 @@ mod loom_tests {
         });
     }
 
+    /// A worker takes the tasks of one it thinks stuck (as `WorkerCtx::take_stranded` does:
+    /// half of its queue, then its LIFO task) while that worker, not stuck after all, keeps
+    /// waking tasks into its slot (the one it displaces goes to its queue, as in
+    /// `WorkerCtx::schedule_local`) and running them: each task comes out exactly once.
+    #[test]
+    fn loom_stranded_take_against_a_running_owner() {
+        loom::model(|| {
+            let (q, stealer) = local::<usize>();
+            let slot = Arc::new(LifoSlot::<Box<usize>>::new());
+            let spill = Spill::default();
+            q.push_back(0, &spill);
+            let thief = {
+                let slot = slot.clone();
+                thread::spawn(move || {
+                    let (mine, _) = local::<usize>();
+                    let mut seen: Vec<usize> = stealer.steal_into(&mine).into_iter().collect();
+                    seen.extend(std::iter::from_fn(|| mine.pop()));
+                    seen.extend(slot.take().map(|b| *b));
+                    seen
+                })
+            };
+            let mut seen = Vec::new();
+            for i in 1..3 {
+                if let Some(prev) = slot.put(Box::new(i)) {
+                    q.push_back(*prev, &spill);
+                }
+            }
+            seen.extend(slot.take().map(|b| *b));
+            seen.extend(q.pop());
+            seen.extend(thief.join().unwrap());
+            seen.extend(slot.take().map(|b| *b));
+            seen.extend(std::iter::from_fn(|| q.pop()));
+            seen.extend(spill.0.lock().unwrap().drain(..));
+            seen.sort_unstable();
+            assert_eq!(seen, vec![0, 1, 2]);
+        });
+    }
+
     /// Two thieves race each other and the owner's pops.
     #[test]
     fn loom_two_thieves() {
