@@ -298,10 +298,8 @@ impl WorkerCtx {
         // A paused clock moves only when advanced (by `advance`, or here once nothing can
         // run), so parking waits for no timer then.
         let paused = shared.clock.touched() && shared.clock.is_paused();
-        if !shared.has_visible_work()
-            && !shared.is_shutdown()
-            && !(paused && shared.try_auto_advance())
-        {
+        let advanced = || paused && shared.try_auto_advance();
+        if !shared.has_visible_work() && !shared.is_shutdown() && !advanced() {
             let mut timeout = next_timer
                 .filter(|_| !paused)
                 .map(|t| Duration::from_nanos(t.saturating_sub(shared.clock.now())));
