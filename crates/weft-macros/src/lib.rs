@@ -11,21 +11,27 @@ use syn::parse::Parser;
 use syn::punctuated::Punctuated;
 use syn::{Expr, ItemFn, MetaNameValue, Token};
 
-/// Parsed `workers = N` argument.
+/// Parsed `workers = N` and `start_paused = BOOL` arguments.
 struct Args {
     workers: Option<Expr>,
+    start_paused: Option<Expr>,
 }
 
 fn parse_args(args: TokenStream) -> syn::Result<Args> {
     let parsed = Punctuated::<MetaNameValue, Token![,]>::parse_terminated.parse(args)?;
-    let mut out = Args { workers: None };
+    let mut out = Args {
+        workers: None,
+        start_paused: None,
+    };
     for kv in parsed {
         if kv.path.is_ident("workers") {
             out.workers = Some(kv.value);
+        } else if kv.path.is_ident("start_paused") {
+            out.start_paused = Some(kv.value);
         } else {
             return Err(syn::Error::new_spanned(
                 kv.path,
-                "unknown argument: the only one is `workers = N`",
+                "unknown argument: the arguments are `workers = N` and `start_paused = true`",
             ));
         }
     }
@@ -56,6 +62,12 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 
 fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> syn::Result<TokenStream> {
     let args = parse_args(args)?;
+    if let (Some(paused), false) = (&args.start_paused, is_test) {
+        return Err(syn::Error::new_spanned(
+            paused,
+            "`start_paused` is for `#[weft::test]`",
+        ));
+    }
     let mut f: ItemFn = syn::parse(item)?;
     require_async(&f, if is_test { "test" } else { "main" })?;
     if !is_test && f.sig.ident != "main" {
@@ -74,9 +86,14 @@ fn expand(args: TokenStream, item: TokenStream, is_test: bool) -> syn::Result<To
                 Some(w) => quote! { .workers(#w) },
                 None => quote! {},
             };
+            let paused = match &args.start_paused {
+                Some(p) => quote! { .start_paused(#p) },
+                None => quote! {},
+            };
             quote! {
                 let __weft_executor = ::weft::Executor::builder()
                     #workers
+                    #paused
                     .thread_name(#name)
                     .build()
                     .expect("weft: failed to start the executor");

@@ -78,11 +78,20 @@ pub use weft_macros::main;
 
 /// Marks an `async fn` test: each test runs on its own multi-thread executor (one worker per
 /// core, or `#[weft::test(workers = N)]`), shut down when the test returns.
+/// `start_paused = true` starts it with the executor's clock paused (see
+/// [`time::pause`]): timers then take no real time.
 ///
 /// ```
 /// #[weft::test(workers = 2)]
 /// async fn adds() {
 ///     assert_eq!(weft::spawn(async { 1 + 1 }).await, 2);
+/// }
+///
+/// #[weft::test(workers = 2, start_paused = true)]
+/// async fn an_hour_in_no_time() {
+///     let start = weft::time::Instant::now();
+///     weft::sleep(std::time::Duration::from_secs(3600)).await;
+///     assert_eq!(start.elapsed(), std::time::Duration::from_secs(3600));
 /// }
 /// ```
 pub use weft_macros::test;
@@ -197,5 +206,5 @@ pub use weft_macros::try_join;
 /// ```
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
     runtime::block_on::assert_not_worker("weft::block_on");
-    runtime::block_on::block_on(future)
+    runtime::block_on::block_on(future, runtime::try_global().map(|g| g.shared().clone()))
 }

@@ -25,3 +25,8 @@ pub(crate) fn global() -> &'static Executor {
             .expect("weft: failed to start the global runtime's worker threads")
     })
 }
+
+/// The global runtime, if it has started.
+pub(crate) fn try_global() -> Option<&'static Executor> {
+    GLOBAL.get()
+}

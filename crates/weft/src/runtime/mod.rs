@@ -23,6 +23,7 @@
 
 pub(crate) mod block_on;
 pub(crate) mod blocking;
+pub(crate) mod clock;
 pub(crate) mod context;
 mod global;
 pub(crate) mod park;
@@ -42,7 +43,7 @@ use std::thread;
 use std::time::Duration;
 
 pub use crate::sys::IoBackend;
-pub(crate) use global::global;
+pub(crate) use global::{global, try_global};
 
 /// A multi-threaded work-stealing executor.
 ///
@@ -89,6 +90,7 @@ pub struct Builder {
     blocking_keep_alive: Duration,
     io: IoBackend,
     stack_size: Option<usize>,
+    start_paused: bool,
 }
 
 impl Default for Builder {
@@ -100,6 +102,7 @@ impl Default for Builder {
             blocking_keep_alive: Duration::from_secs(10),
             io: IoBackend::Auto,
             stack_size: None,
+            start_paused: false,
         }
     }
 }
@@ -158,6 +161,25 @@ impl Builder {
         self
     }
 
+    /// Starts the executor with its clock paused (default false), as
+    /// [`weft::time::pause`](crate::time::pause) would: for tests of timeouts and backoffs,
+    /// which then take no real time. `#[weft::test(start_paused = true)]` sets it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let executor = weft::Executor::builder().workers(1).start_paused(true).build().unwrap();
+    /// let real = std::time::Instant::now();
+    /// executor.block_on(weft::sleep(Duration::from_secs(24 * 3600)));
+    /// assert!(real.elapsed() < Duration::from_secs(60));
+    /// ```
+    pub fn start_paused(mut self, paused: bool) -> Self {
+        self.start_paused = paused;
+        self
+    }
+
     /// Chooses the I/O backend (default [`IoBackend::Auto`]: io_uring where it works, else
     /// epoll; the `WEFT_IO` environment variable overrides `Auto`).
     pub fn io(mut self, backend: IoBackend) -> Self {
@@ -190,6 +212,9 @@ impl Builder {
             self.blocking_keep_alive,
             self.stack_size,
         ));
+        if self.start_paused {
+            shared.pause_clock();
+        }
         let mut executor = Executor {
             shared: shared.clone(),
             threads: Vec::with_capacity(n),
@@ -285,7 +310,7 @@ impl Executor {
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         block_on::assert_not_worker("Executor::block_on");
         let _enter = context::enter(self.shared.clone());
-        block_on::block_on(future)
+        block_on::block_on(future, Some(self.shared.clone()))
     }
 
     /// Stops the executor: cancels every unfinished task (their handles resolve to

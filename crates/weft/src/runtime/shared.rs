@@ -3,12 +3,13 @@
 #![forbid(unsafe_code)]
 
 use super::blocking::BlockingPool;
+use super::clock::Clock;
 use super::context;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
 use super::task::{Runnable, TaskMeta};
-use super::timers::{Clock, Timers};
+use super::timers::Timers;
 use crate::sys::Driver;
 use crate::task::JoinHandle;
 use crossbeam_deque::{Injector, Steal};
@@ -163,6 +164,8 @@ impl Shared {
     {
         let (runnable, task) =
             crate::runtime::task::spawn(TaskMeta::new(self.clone(), None), async move { f() });
+        // Counted out by `run_blocking_job` (a paused clock does not jump while one runs).
+        self.blocking_started();
         runnable.schedule();
         JoinHandle::new(task)
     }
@@ -230,7 +233,7 @@ impl Shared {
             builder
                 .spawn(move || {
                     let _enter = handle.upgrade().map(context::enter);
-                    BlockingPool::thread_main(pool, crate::runtime::task::run);
+                    BlockingPool::thread_main(pool, run_blocking_job);
                 })
                 .is_ok()
         };
@@ -239,8 +242,8 @@ impl Shared {
             // On one of this executor's workers, the tasks queued behind this thread, or woken
             // by the job, must not wait for it: idle workers take them.
             context::with_worker(|w| match w {
-                Some(w) if w.belongs_to(&shared) => w.run_blocking(|| crate::runtime::task::run(r)),
-                _ => crate::runtime::task::run(r),
+                Some(w) if w.belongs_to(&shared) => w.run_blocking(|| run_blocking_job(r)),
+                _ => run_blocking_job(r),
             });
         };
         // A job refused or cancelled here (shut down) is dropped inside the executor's context.
@@ -392,6 +395,13 @@ impl Shared {
         *alive -= 1;
         self.exited.notify_all();
     }
+}
+
+/// Runs a blocking job, then counts it out.
+fn run_blocking_job(runnable: Runnable) {
+    let shared = runnable.metadata().shared.clone();
+    crate::runtime::task::run(runnable);
+    shared.blocking_finished();
 }
 
 #[cfg(all(test, not(weft_loom)))]

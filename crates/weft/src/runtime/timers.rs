@@ -1,5 +1,6 @@
 //! The per-worker timer driver: a [`TimerWheel`] of wakers behind a lock that only its own
-//! worker takes on the hot path, plus the clock that maps `Instant`s to wheel milliseconds.
+//! worker takes on the hot path (the clock that maps `Instant`s to wheel time is in
+//! `runtime/clock.rs`).
 //!
 //! Each worker owns one driver and is the only one to advance it (from its loop every 61 ticks
 //! and around parking), so the lock is uncontended except when a timer registered on one
@@ -27,42 +28,7 @@ mod wheel;
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 use crate::loom::sync::Mutex;
 use std::task::Waker;
-use std::time::{Duration, Instant};
 use wheel::TimerWheel;
-
-/// Maps instants to nanoseconds since the executor started (the wheel's time).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Clock {
-    start: Instant,
-}
-
-impl Clock {
-    pub(crate) fn new() -> Self {
-        Self {
-            start: Instant::now(),
-        }
-    }
-
-    /// The current wheel time: timers due by then have truly expired.
-    pub(crate) fn now(&self) -> u64 {
-        nanos(self.start.elapsed())
-    }
-
-    /// The wheel time of `deadline`.
-    pub(crate) fn deadline(&self, deadline: Instant) -> u64 {
-        nanos(deadline.saturating_duration_since(self.start))
-    }
-
-    /// The instant of wheel time `t`.
-    pub(crate) fn instant_of(&self, t: u64) -> Instant {
-        self.start + Duration::from_nanos(t)
-    }
-}
-
-/// Nanoseconds in `d`, saturating (u64 nanoseconds last 584 years).
-fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
 
 /// How overdue (ns) a timer on another worker's wheel must be before a worker fires it: its
 /// owner normally gets there first, and two workers advancing one wheel would fight over its
@@ -183,7 +149,7 @@ impl TimerDriver {
     }
 
     /// The exact next expiration (`u64::MAX` if none), published again.
-    fn refresh_next(&self) -> u64 {
+    pub(crate) fn refresh_next(&self) -> u64 {
         let wheel = self.lock();
         let next = wheel.next_expiration().unwrap_or(u64::MAX);
         self.next.store(next, Ordering::SeqCst);

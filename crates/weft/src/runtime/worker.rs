@@ -355,13 +355,14 @@ impl WorkerCtx {
         let watching = shared.idle.watch_while_parked(self.index);
         self.watching.set(watching);
         let next_timer = shared.timers.prepare_park(self.index);
-        if !shared.has_visible_work() && !shared.is_shutdown() {
-            let mut timeout = next_timer.map(|t| {
-                shared
-                    .clock
-                    .instant_of(t)
-                    .saturating_duration_since(Instant::now())
-            });
+        // A paused clock moves only when advanced (by `advance`, or here once nothing can
+        // run), so parking waits for no timer then.
+        let paused = shared.clock.touched() && shared.clock.is_paused();
+        let advanced = || paused && shared.try_auto_advance();
+        if !shared.has_visible_work() && !shared.is_shutdown() && !advanced() {
+            let mut timeout = next_timer
+                .filter(|_| !paused)
+                .map(|t| Duration::from_nanos(t.saturating_sub(shared.clock.now())));
             if watching {
                 timeout = Some(timeout.map_or(WATCH_PERIOD, |t| t.min(WATCH_PERIOD)));
             }

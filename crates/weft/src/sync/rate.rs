@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 use crate::runtime::scheduler::coop;
+use crate::time::Instant;
 use crate::time::{sleep, Sleep};
 use std::collections::VecDeque;
 use std::fmt;
@@ -10,7 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Mutex;
 use std::task::{ready, Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Allows `rate_per_sec` operations per second on average, with bursts of up to `burst`
 /// (1 unless set): the guide's Example 4.
@@ -25,7 +26,8 @@ use std::time::{Duration, Instant};
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use weft::time::Instant;
 /// use weft::sync::RateLimiter;
 ///
 /// # weft::block_on(async {

@@ -170,7 +170,7 @@ impl<T> JoinHandle<T> {
     /// deadlock it. Use `.await` there.
     pub fn join(self) -> T {
         block_on::assert_not_worker("JoinHandle::join");
-        block_on::block_on(self)
+        block_on::block_on(self, None)
     }
 
     /// Polls for the output as `catch` would, without consuming the handle.

@@ -3,10 +3,11 @@
 #![forbid(unsafe_code)]
 
 use super::sleep::{far_future, sleep_until, Sleep};
+use super::Instant;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// What an [`Interval`] does when ticks were missed (the task was busy past one or more
 /// periods). The names and meanings are tokio's.
@@ -31,7 +32,8 @@ pub enum MissedTickBehavior {
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use weft::time::Instant;
 /// # weft::block_on(async {
 /// let start = Instant::now();
 /// let mut every = weft::time::interval(Duration::from_millis(10));
@@ -45,18 +47,19 @@ pub fn interval(period: Duration) -> Interval {
     interval_at(Instant::now(), period)
 }
 
-/// Ticks every `period`, the first tick at `start`.
+/// Ticks every `period`, the first tick at `start` (a [`weft::time::Instant`](Instant) or a
+/// `std::time::Instant`).
 ///
 /// # Panics
 ///
 /// Panics if `period` is zero.
-pub fn interval_at(start: Instant, period: Duration) -> Interval {
+pub fn interval_at(start: impl Into<Instant>, period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
         "weft::time::interval: the period must be non-zero"
     );
     Interval {
-        sleep: sleep_until(start),
+        sleep: sleep_until(start.into()),
         period,
         missed: MissedTickBehavior::default(),
     }

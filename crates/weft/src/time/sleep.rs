@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::Instant;
 use crate::runtime::scheduler::coop;
 use crate::runtime::shared::Shared;
 use crate::runtime::{context, global};
@@ -10,17 +11,19 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{ready, Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Waits until `duration` has passed.
 ///
-/// The deadline is taken when `sleep` is called. Cancel-safe: dropping the future cancels the
+/// The deadline is taken when `sleep` is called, from the executor's clock, which a test may
+/// [pause](crate::time::pause). Cancel-safe: dropping the future cancels the
 /// timer.
 ///
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use weft::time::Instant;
 /// # weft::block_on(async {
 /// let start = Instant::now();
 /// weft::sleep(Duration::from_millis(20)).await;
@@ -32,21 +35,23 @@ pub fn sleep(duration: Duration) -> Sleep {
     sleep_until(now.checked_add(duration).unwrap_or_else(far_future))
 }
 
-/// Waits until `deadline`.
+/// Waits until `deadline`, a [`weft::time::Instant`](Instant) or a `std::time::Instant` (the
+/// same point in time: see [`Instant`] for what that means on a paused clock).
 ///
 /// # Examples
 ///
 /// ```
-/// use std::time::{Duration, Instant};
+/// use std::time::Duration;
+/// use weft::time::Instant;
 /// # weft::block_on(async {
 /// let deadline = Instant::now() + Duration::from_millis(5);
 /// weft::sleep_until(deadline).await;
 /// assert!(Instant::now() >= deadline);
 /// # });
 /// ```
-pub fn sleep_until(deadline: Instant) -> Sleep {
+pub fn sleep_until(deadline: impl Into<Instant>) -> Sleep {
     Sleep {
-        deadline,
+        deadline: deadline.into(),
         entry: None,
     }
 }
@@ -112,7 +117,7 @@ impl TimerEntry {
         let wheel = wheel.unwrap_or_else(|| {
             NEXT_REMOTE_WHEEL.fetch_add(1, Ordering::Relaxed) % shared.timers.len()
         });
-        let when = shared.clock.deadline(deadline);
+        let when = shared.clock.deadline(deadline.into_std());
         let (key, unpark) = shared.timers.register(wheel, when, waker)?;
         if let Some(worker) = unpark {
             shared.unpark(worker);
@@ -146,15 +151,16 @@ impl Sleep {
     /// # Examples
     ///
     /// ```
-    /// use std::time::{Duration, Instant};
+    /// use std::time::Duration;
+    /// use weft::time::Instant;
     /// # weft::block_on(async {
     /// let mut s = weft::sleep(Duration::from_secs(3600));
     /// s.reset(Instant::now() + Duration::from_millis(5));
     /// (&mut s).await;
     /// # });
     /// ```
-    pub fn reset(&mut self, deadline: Instant) {
-        self.deadline = deadline;
+    pub fn reset(&mut self, deadline: impl Into<Instant>) {
+        self.deadline = deadline.into();
         // Re-registered at the next poll, with the new deadline.
         self.entry = None;
     }
@@ -176,7 +182,15 @@ impl Future for Sleep {
             // Not registered yet, or on an executor that has shut down since.
             _ => {
                 this.entry = None;
-                this.entry = Some(TimerEntry::register(this.deadline, cx.waker().clone()));
+                let entry = TimerEntry::register(this.deadline, cx.waker().clone());
+                // A paused clock may have been advanced past the deadline between the check
+                // above and the registration, with the wheels fired before it got there.
+                if entry.shared.clock.touched() && Instant::now() >= this.deadline {
+                    drop(entry);
+                    coop.made_progress();
+                    return Poll::Ready(());
+                }
+                this.entry = Some(entry);
             }
         }
         Poll::Pending

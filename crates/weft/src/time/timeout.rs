@@ -3,12 +3,13 @@
 #![forbid(unsafe_code)]
 
 use super::sleep::{far_future, sleep_until, Sleep};
+use super::Instant;
 use pin_project_lite::pin_project;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The error of a future that did not finish within its time limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,11 +49,25 @@ pub fn timeout<F: Future>(future: F, duration: Duration) -> Timeout<F> {
     }
 }
 
-/// Like [`timeout`], with an absolute deadline.
-pub fn timeout_at<F: Future>(future: F, deadline: Instant) -> Timeout<F> {
+/// Like [`timeout`], with an absolute deadline (a [`weft::time::Instant`](Instant) or a
+/// `std::time::Instant`).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use weft::time::Instant;
+/// # weft::block_on(async {
+/// let deadline = Instant::now() + Duration::from_millis(10);
+/// let out = weft::time::timeout_at(std::future::pending::<()>(), deadline).await;
+/// assert_eq!(out, Err(weft::TimeoutError));
+/// assert!(Instant::now() >= deadline);
+/// # });
+/// ```
+pub fn timeout_at<F: Future>(future: F, deadline: impl Into<Instant>) -> Timeout<F> {
     Timeout {
         state: State::Running { future },
-        limit: Limit::At(deadline),
+        limit: Limit::At(deadline.into()),
     }
 }
 

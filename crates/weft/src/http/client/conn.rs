@@ -11,6 +11,7 @@ use crate::http::{Body, Error, Method, StatusCode, Uri};
 use crate::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use crate::net::TcpStream;
 use crate::sync::SemaphoreGuardArc;
+use crate::time::Instant;
 use crate::time::Sleep;
 use bytes::Bytes;
 use futures_core::Stream;
@@ -20,7 +21,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A response head larger than this is refused.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;

@@ -10,10 +10,11 @@
 
 use super::conn::Conn;
 use crate::sync::{Semaphore, SemaphoreGuardArc};
+use crate::time::Instant;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An origin: the connections of one key are interchangeable.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

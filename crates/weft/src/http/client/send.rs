@@ -13,8 +13,8 @@ use crate::http::header::{
     PROXY_AUTHORIZATION, TRANSFER_ENCODING,
 };
 use crate::http::{Body, Error, HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
+use crate::time::Instant;
 use bytes::Bytes;
-use std::time::Instant;
 
 /// The most of a redirect response's body read so that its connection can be reused; a
 /// longer one is dropped with its connection.

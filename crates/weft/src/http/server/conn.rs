@@ -17,12 +17,13 @@ use crate::http::h1::{self, BodyState, Framing, ReadBuf, RequestHead};
 use crate::http::h2::PREFACE_LINE;
 use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use crate::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_lite::FutureExt as _;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A body chunk or response piece at most this large is copied next to the head so that both
 /// go out in one write.

@@ -526,7 +526,7 @@ async fn connection<H, F, R>(
     R: IntoResponse + 'static,
 {
     let shared = guard.shared.clone();
-    let opened = std::time::Instant::now();
+    let opened = crate::time::Instant::now();
     let work = async {
         let _ = stream.set_nodelay(true);
         match tls {

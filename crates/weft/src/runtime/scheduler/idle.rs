@@ -159,6 +159,11 @@ impl Idle {
         self.watcher.load(SeqCst) == NO_WATCHER && awake(self.state.load(SeqCst)) < self.num_workers
     }
 
+    /// True if every worker is parked (none awake, none notified).
+    pub(crate) fn all_parked(&self) -> bool {
+        awake(self.state.load(SeqCst)) == 0
+    }
+
     #[cfg(test)]
     pub(crate) fn counts(&self) -> (usize, usize) {
         let state = self.state.load(SeqCst);
