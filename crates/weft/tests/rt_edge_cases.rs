@@ -277,7 +277,10 @@ fn into_std_while_the_rings_worker_is_busy() {
 /// A task yields in a loop until another task runs; that other task sits in the queue of a
 /// worker stuck in a 3 s poll. Some worker must run it long before the stuck poll ends.
 fn yield_loop_beside_a_stuck_worker(workers: usize) {
-    let ex = Executor::new(workers);
+    yield_loop_beside_a_stuck_worker_on(Executor::builder().workers(workers).build().unwrap());
+}
+
+fn yield_loop_beside_a_stuck_worker_on(ex: Executor) {
     for round in 0..5 {
         let flag = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
@@ -336,6 +339,19 @@ fn a_yield_loop_does_not_wait_for_a_stuck_worker() {
 #[test]
 fn a_yield_loop_on_the_only_free_worker_does_not_wait_for_a_stuck_worker() {
     yield_loop_beside_a_stuck_worker(2);
+}
+
+/// As above on two workers with the executor's clock paused: the workers time a stuck poll by
+/// the real clock, so a paused test clock does not leave the task stranded.
+#[test]
+fn a_stuck_worker_is_noticed_with_the_clock_paused() {
+    yield_loop_beside_a_stuck_worker_on(
+        Executor::builder()
+            .workers(2)
+            .start_paused(true)
+            .build()
+            .unwrap(),
+    );
 }
 
 /// Spawns from worker tasks, blocking-pool threads and destructors race the shutdown: every

@@ -86,7 +86,9 @@ impl Clock {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn real(&self) -> u64 {
+    /// Nanoseconds since the clock started, by the real clock, paused or not (for the
+    /// scheduler's own timing, which a paused test clock must not stop).
+    pub(crate) fn real(&self) -> u64 {
         nanos(self.start.elapsed())
     }
 

@@ -34,7 +34,7 @@ use std::rc::Rc;
 use std::sync::atomic::{fence, Ordering};
 use std::sync::Arc;
 use std::task::Waker;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Ticks between two forced checks of the injector (tokio uses 61 too: a prime, so it does
 /// not line up with other periodic work).
@@ -178,9 +178,15 @@ impl WorkerCtx {
             self.shared.drivers[self.index].poll();
             // Nor are tasks behind another worker stuck in one poll, should every other worker
             // keep busy too (then none of them searches).
-            if now.wrapping_sub(self.last_running_look.get()) >= RUNNING_LOOK_PERIOD {
-                self.last_running_look.set(now);
-                self.take_stranded(Some(now));
+            // By the real clock: a paused test clock must not hide a stuck worker.
+            let real = if self.shared.clock.touched() {
+                self.shared.clock.real()
+            } else {
+                now
+            };
+            if real.wrapping_sub(self.last_running_look.get()) >= RUNNING_LOOK_PERIOD {
+                self.last_running_look.set(real);
+                self.take_stranded(Some(real));
             }
             if let Some(t) = self.shared.pop_injector() {
                 return Some(t);
@@ -254,7 +260,7 @@ impl WorkerCtx {
     /// long), and its tasks would wait for it. Takes its LIFO task and half of its queue (the
     /// rest at the next looks, while it stays stuck). Returns true if it took any.
     ///
-    /// `running`: the clock time, when called between this worker's own tasks (at most every
+    /// `running`: the real clock's time, when called between this worker's own tasks (at most every
     /// [`RUNNING_LOOK_PERIOD`]). A worker whose count moved since the last look is then only
     /// noted, so the usual case costs one relaxed load per other worker; a stuck worker is
     /// taken from at the earliest two looks and [`STRANDED_AFTER`] after it stopped.
@@ -284,7 +290,7 @@ impl WorkerCtx {
                 seen[victim] = Some((polls, None));
                 continue;
             }
-            let now = *now.get_or_insert_with(|| shared.clock.now());
+            let now = *now.get_or_insert_with(|| shared.clock.real());
             match since {
                 None => seen[victim] = Some((polls, Some(now))),
                 // Still stuck at later looks: whatever it queued since is taken at once.

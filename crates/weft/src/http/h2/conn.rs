@@ -21,6 +21,7 @@ use crate::http::server::response::{date, status_response, HandlerError, IntoRes
 use crate::http::server::{Config, Shared};
 use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode};
 use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use crate::time::Instant;
 use bytes::{Bytes, BytesMut};
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -29,7 +30,7 @@ use std::ops::Bound;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Our receive window for each stream (SETTINGS_INITIAL_WINDOW_SIZE).
 const STREAM_WINDOW: i64 = 1 << 20;
