@@ -17,7 +17,14 @@ impl Drop for DropFlag {
 
 #[test]
 fn join_next_in_completion_order() {
-    Executor::new(2).block_on(async {
+    // On a paused clock the timers fire in deadline order however loaded the machine is (on
+    // the real clock, a worker descheduled for 10 ms reordered them).
+    let ex = Executor::builder()
+        .workers(2)
+        .start_paused(true)
+        .build()
+        .unwrap();
+    ex.block_on(async {
         let mut set = TaskSet::new();
         for ms in [30u64, 10, 20] {
             set.spawn(async move {
@@ -265,8 +272,13 @@ fn scope_propagates_a_panic_while_the_body_waits_on_the_failed_child() {
 #[test]
 fn scope_cancels_siblings_and_body_as_soon_as_a_child_panics() {
     // The child panics at 5 ms; a sibling would record itself at 300 ms and the body at
-    // 2 s. Neither may get there, and the panic must reach the caller well before 2 s.
-    let ex = Executor::new(2);
+    // 2 s. Neither may get there, and the panic must reach the caller well before 2 s. On a
+    // paused clock, so a loaded machine cannot stretch 5 ms past 300 ms.
+    let ex = Executor::builder()
+        .workers(2)
+        .start_paused(true)
+        .build()
+        .unwrap();
     let sibling_ran = Arc::new(AtomicBool::new(false));
     let body_ran = Arc::new(AtomicBool::new(false));
     let body_dropped = Arc::new(AtomicBool::new(false));
