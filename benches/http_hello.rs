@@ -99,16 +99,14 @@ struct WrkResult {
     p99_ms: f64,
 }
 
-/// Runs wrk against `addr` and reads its summary.
-fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> WrkResult {
-    let out = Command::new("wrk")
-        .arg(format!("-t{}", threads.min(conns)))
-        .arg(format!("-c{conns}"))
-        .arg(format!("-d{secs}s"))
-        .arg("--latency")
-        .arg(format!("http://{addr}/"))
-        .output()
-        .expect("wrk runs");
+/// Runs a load generator and reads its summary, line by line, into a `WrkResult`; prints
+/// the whole output if `failed` says it reported errors.
+fn run_load(
+    cmd: &mut Command,
+    parse: impl Fn(&[&str], &mut WrkResult),
+    failed: impl Fn(&str) -> bool,
+) -> WrkResult {
+    let out = cmd.output().expect("the load generator runs");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut r = WrkResult {
         rate: 0.0,
@@ -118,53 +116,54 @@ fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> WrkResult {
     };
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
+        parse(&words, &mut r);
+    }
+    if failed(&text) {
+        eprintln!("the load generator reported errors:\n{text}");
+    }
+    r
+}
+
+/// Runs wrk against `addr` and reads its summary.
+fn wrk(addr: SocketAddr, threads: usize, conns: usize, secs: u64) -> WrkResult {
+    run_load(
+        Command::new("wrk")
+            .arg(format!("-t{}", threads.min(conns)))
+            .arg(format!("-c{conns}"))
+            .arg(format!("-d{secs}s"))
+            .arg("--latency")
+            .arg(format!("http://{addr}/")),
+        |words, r| match words {
             ["Requests/sec:", rate] => r.rate = rate.parse().unwrap_or(0.0),
             ["50%", lat] => r.p50_ms = millis(lat),
             ["99%", lat] => r.p99_ms = millis(lat),
             [n, "requests", "in", ..] => r.requests = n.parse().unwrap_or(0),
             _ => {}
-        }
-    }
-    if text.contains("Non-2xx") || text.contains("Socket errors") {
-        eprintln!("wrk reported errors:\n{text}");
-    }
-    r
+        },
+        |text| text.contains("Non-2xx") || text.contains("Socket errors"),
+    )
 }
 
 /// Runs h2load against `addr` (HTTP/2 by prior knowledge) and reads its summary; the mean
 /// request time goes in `p50_ms`.
 fn h2load(addr: SocketAddr, threads: usize, conns: usize, streams: usize, secs: u64) -> WrkResult {
-    let out = Command::new("h2load")
-        .arg(format!("-t{}", threads.min(conns)))
-        .arg(format!("-c{conns}"))
-        .arg(format!("-m{streams}"))
-        .arg(format!("-D{secs}"))
-        .arg(format!("http://{addr}/"))
-        .output()
-        .expect("h2load runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut r = WrkResult {
-        rate: 0.0,
-        requests: 0,
-        p50_ms: f64::NAN,
-        p99_ms: f64::NAN,
-    };
-    for line in text.lines() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
+    run_load(
+        Command::new("h2load")
+            .arg(format!("-t{}", threads.min(conns)))
+            .arg(format!("-c{conns}"))
+            .arg(format!("-m{streams}"))
+            .arg(format!("-D{secs}"))
+            .arg(format!("http://{addr}/")),
+        |words, r| match words {
             ["finished", "in", _, rate, "req/s,", ..] => r.rate = rate.parse().unwrap_or(0.0),
             ["requests:", _, "total,", _, "started,", done, "done,", ..] => {
                 r.requests = done.parse().unwrap_or(0)
             }
             ["time", "for", "request:", _, _, mean, ..] => r.p50_ms = millis(mean),
             _ => {}
-        }
-    }
-    if !text.contains(" 0 failed") || !text.contains(" 0 errored") {
-        eprintln!("h2load reported errors:\n{text}");
-    }
-    r
+        },
+        |text| !text.contains(" 0 failed") || !text.contains(" 0 errored"),
+    )
 }
 
 /// wrk's latency figure (`812.00us`, `1.23ms`, `2.01s`) in milliseconds.
