@@ -212,9 +212,8 @@ def bars(ax, groups, series, values, ylabel, title, log_y=False):
     ax.set_title(title)
     if log_y:
         ax.set_yscale("log")
-    # Below the axes, so it never covers a bar.
-    ax.legend(fontsize=8, ncol=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, -0.16),
-              frameon=False)
+    # Right of the axes, so it never covers a bar or a label.
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
 
 
 def curves(ax, xs_by_series, ylabel, title, log_y=False):
@@ -350,10 +349,20 @@ def section_criterion_pairs(p, suite, title, img_name, unit_div):
             series.append(r["function"])
     series.sort(key=lambda s: (s != "weft", s))
     groups.sort()
-    fig, ax = p.subplots(figsize=(9, 4.5))
-    short = [g.split("/")[0] for g in groups]
-    bars(ax, short, series, {(g.split("/")[0], s): v for (g, s), v in vals.items()},
-         f"{unit_div(groups[0])[1]} (lower is better)", title, log_y=True)
+    # One panel per benchmark: each has its own unit.
+    fig, axes = p.subplots(1, len(groups), figsize=(3.6 * len(groups) + 1.2, 4), squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        present = [s for s in series if (g, s) in vals]
+        xs = range(len(present))
+        ys = [vals[(g, s)][0] for s in present]
+        err = [[vals[(g, s)][0] - vals[(g, s)][1] for s in present],
+               [vals[(g, s)][2] - vals[(g, s)][0] for s in present]]
+        ax.bar(xs, ys, 0.7, yerr=err, capsize=3, color=[COLOURS.get(s) for s in present])
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels(present)
+        ax.set_ylabel(f"{unit_div(g)[1]} (lower is better)")
+        ax.set_title(g.split("/")[0].replace("_", " "), fontsize=10)
+    fig.suptitle(title)
     img = save(fig, img_name)
     lines = ["| benchmark | " + " | ".join(series) + " |", "|---|" + "---|" * len(series)]
     for g in groups:
@@ -408,7 +417,7 @@ def section_timers(p):
         for rt, rs in sorted(by_rt.items(), key=lambda kv: (kv[0] != "weft", kv[0])):
             for i, r in enumerate(rs):
                 ys = [max(r[k], 1e-4) for k, _ in qs]
-                ax.plot([q for _, q in qs], ys, marker="o", ms=3, color=COLOURS.get(rt),
+                ax.plot(range(len(qs)), ys, marker="o", ms=3, color=COLOURS.get(rt),
                         linestyle="-" if i == 0 else ":", label=f"{rt}" + ("" if i == 0 else f" (round {i + 1})"))
                 lines.append(f"| {n:,} | {rt} (round {i + 1}) | {fmt(r['wall_ms'])} | {r['p50_ms']:.3f} | "
                              f"{r['p99_ms']:.3f} | {r['max_ms']:.3f} |")
@@ -416,7 +425,7 @@ def section_timers(p):
         ax.set_xlabel("percentile of sleeps")
         ax.set_ylabel("lateness past the deadline, ms (log)")
         ax.set_title(f"{n:,} sleeps of 1-50 ms")
-        ax.set_xticks([q for _, q in qs])
+        ax.set_xticks(range(len(qs)))
         ax.set_xticklabels(["p10", "p25", "p50", "p75", "p90", "p99", "p99.9"])
         ax.legend(fontsize=8)
     img = save(fig, "timer_lateness.svg")
