@@ -5,8 +5,6 @@
 //! level comes from the addresses of a local at the top and at the bottom. Run with
 //! `cargo bench -p weft-benches --bench recursive`.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -39,8 +37,7 @@ async fn recursive_task(n: u64) -> u64 {
     if n == 0 {
         return bottom().await;
     }
-    let child: Pin<Box<dyn Future<Output = u64> + Send>> = Box::pin(recursive_task(n - 1));
-    n.wrapping_mul(child.await)
+    n.wrapping_mul(Box::pin(recursive_task(n - 1)).await)
 }
 
 /// The same recursion as tasks: each level spawns the next and awaits its handle.
