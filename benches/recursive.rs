@@ -83,9 +83,7 @@ fn main() {
         let before = weft_benches::live_bytes();
         let out = ex.block_on(recursive_spawned(depth));
         let heap = (AT_BOTTOM.load(Relaxed) - before) as f64 / depth as f64;
-        println!(
-            "spawned tasks,  depth {depth}: {heap:.1} B of heap per level (result {out})"
-        );
+        println!("spawned tasks,  depth {depth}: {heap:.1} B of heap per level (result {out})");
     }
     ex.shutdown();
 }
