@@ -45,6 +45,18 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
             Response::new(Body::from_chunks(parts))
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; 1 << 20])),
+        (_, "/peer") => {
+            let text = match req.extensions().get::<weft::http::ConnectInfo>() {
+                Some(info) => format!(
+                    "{} {} {}",
+                    info.remote_addr(),
+                    info.local_addr(),
+                    info.is_tls()
+                ),
+                None => "no ConnectInfo".to_owned(),
+            };
+            Response::new(Body::from(text))
+        }
         (_, "/info") => {
             let host = req
                 .headers()
@@ -304,6 +316,51 @@ fn curl_http2_over_tls() {
         &format!("{base}/x"),
     ]);
     assert_eq!(out, "hello /x 1.1");
+}
+
+/// The handler learns the connection's addresses from the request's `ConnectInfo`, on HTTP/2
+/// as on HTTP/1.1.
+#[test]
+fn a_handler_learns_the_client_and_server_addresses() {
+    let server = Server::start(|s| s);
+    let out = curl(&[
+        "--http2-prior-knowledge",
+        "-w",
+        " %{local_ip}:%{local_port} %{http_version}",
+        &format!("http://{}/peer", server.addr),
+    ]);
+    let mut words = out.rsplitn(3, ' ');
+    let (version, client, said) = (
+        words.next().unwrap(),
+        words.next().unwrap(),
+        words.next().unwrap(),
+    );
+    assert_eq!(version, "2");
+    assert_eq!(said, format!("{client} {} false", server.addr));
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_handler_learns_the_addresses_over_tls() {
+    let server = Server::start(|s| s.tls(Arc::new(tls_config())));
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+    let out = curl(&[
+        "-k",
+        "--http2",
+        "--resolve",
+        &resolve,
+        "-w",
+        " %{local_ip}:%{local_port} %{http_version}",
+        &format!("https://localhost:{}/peer", server.addr.port()),
+    ]);
+    let mut words = out.rsplitn(3, ' ');
+    let (version, client, said) = (
+        words.next().unwrap(),
+        words.next().unwrap(),
+        words.next().unwrap(),
+    );
+    assert_eq!(version, "2");
+    assert_eq!(said, format!("{client} {} true", server.addr));
 }
 
 // The raw frame client.

@@ -73,6 +73,18 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
             Response::new(Body::from_chunks(parts))
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; BIG])),
+        (_, "/peer") => {
+            let text = match req.extensions().get::<weft::http::ConnectInfo>() {
+                Some(info) => format!(
+                    "{} {} {}",
+                    info.remote_addr(),
+                    info.local_addr(),
+                    info.is_tls()
+                ),
+                None => "no ConnectInfo".to_owned(),
+            };
+            Response::new(Body::from(text))
+        }
         (_, "/method") => Response::new(Body::from(req.method().to_string())),
         (_, "/informational") => {
             // Not a final status: the server must not send it as the answer.
@@ -401,6 +413,42 @@ fn curl_over_tls() {
         curl(&["-k", "--resolve", &resolve, &format!("{base}/")]),
         "hello"
     );
+}
+
+/// The handler learns the connection's addresses from the request's `ConnectInfo`.
+#[test]
+fn a_handler_learns_the_client_and_server_addresses() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let mut conn = connect(server.addr);
+    let me = conn.local_addr().unwrap();
+    conn.write_all(b"GET /peer HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut conn);
+    assert!(
+        reply.ends_with(&format!("\r\n\r\n{me} {} false", server.addr)),
+        "{reply}"
+    );
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_handler_learns_the_addresses_over_tls() {
+    let _lock = shared_lock();
+    let (config, _) = tls_config();
+    let server = Server::start(|s| s.tls(Arc::new(config)));
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+    let out = curl(&[
+        "-k",
+        "--http1.1",
+        "--resolve",
+        &resolve,
+        "-w",
+        " %{local_ip}:%{local_port}",
+        &format!("https://localhost:{}/peer", server.addr.port()),
+    ]);
+    let (said, client) = out.rsplit_once(' ').unwrap();
+    assert_eq!(said, format!("{client} {} true", server.addr));
 }
 
 /// Over TLS the first head's deadline still counts from the accept: a client that takes most

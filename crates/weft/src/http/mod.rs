@@ -25,7 +25,7 @@ pub use body::Body;
 pub use bytes::Bytes;
 pub use client::{get, Client, ClientBuilder, RequestBuilder};
 pub use error::Error;
-pub use server::{serve, IntoResponse, Serve};
+pub use server::{serve, ConnectInfo, IntoResponse, Serve};
 
 /// rustls, the TLS library of `weft::http` (cargo feature `tls`): its `ServerConfig` is what
 /// [`Serve::tls`] takes.

@@ -18,7 +18,7 @@ use super::hpack::{Decoder, Encoder};
 use super::message;
 use super::PREFACE;
 use crate::http::server::response::{date, status_response, HandlerError, IntoResponse};
-use crate::http::server::{Config, Shared};
+use crate::http::server::{Config, ConnectInfo, Shared};
 use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode};
 use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::time::Instant;
@@ -167,6 +167,8 @@ struct Conn<'a, S, H, F> {
     io: S,
     handler: &'a H,
     cfg: &'a Config,
+    /// The addresses, given to every request.
+    info: ConnectInfo,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
     shutdown_seen: bool,
     opened: Instant,
@@ -218,6 +220,7 @@ pub(crate) async fn serve<S, H, F, R>(
     io: S,
     already: &[u8],
     opened: Instant,
+    info: ConnectInfo,
     handler: &H,
     cfg: &Config,
     shared: &Shared,
@@ -232,6 +235,7 @@ pub(crate) async fn serve<S, H, F, R>(
         io,
         handler,
         cfg,
+        info,
         shutdown: Box::pin(shared.shutdown.wait()),
         shutdown_seen: false,
         opened,
@@ -1018,7 +1022,8 @@ where
         let (parts, ()) = request.into_parts();
         let method = parts.method.clone();
         let path = parts.uri.path().to_owned();
-        let req = Request::from_parts(parts, Body::from(body.freeze()));
+        let mut req = Request::from_parts(parts, Body::from(body.freeze()));
+        req.extensions_mut().insert(self.info);
         let handler = self.handler;
         match std::panic::catch_unwind(AssertUnwindSafe(|| handler(req))) {
             Ok(fut) => {

@@ -12,7 +12,7 @@
 #![forbid(unsafe_code)]
 
 use super::response::{date, status_response, HandlerError, IntoResponse};
-use super::{Config, Shared};
+use super::{Config, ConnectInfo, Shared};
 use crate::http::h1::{self, BodyState, Framing, ReadBuf, RequestHead};
 use crate::http::h2::PREFACE_LINE;
 use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
@@ -65,6 +65,8 @@ struct Conn<'a, S> {
     shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
     /// A response has been written on this connection.
     answered: bool,
+    /// The addresses, given to every request.
+    info: ConnectInfo,
 }
 
 /// Serves HTTP/1.x on `io` (accepted at `opened`: the first head's deadline counts from
@@ -73,6 +75,7 @@ struct Conn<'a, S> {
 pub(super) async fn serve_connection<S, H, F, R>(
     io: S,
     opened: Instant,
+    info: ConnectInfo,
     handler: &H,
     cfg: &Config,
     shared: &Shared,
@@ -90,6 +93,7 @@ pub(super) async fn serve_connection<S, H, F, R>(
         shared,
         shutdown: Box::pin(shared.shutdown.wait()),
         answered: false,
+        info,
     };
     loop {
         let head = match conn.read_head(opened).await {
@@ -101,7 +105,7 @@ pub(super) async fn serve_connection<S, H, F, R>(
             }
             Next::H2 => {
                 let Conn { io, buf, .. } = conn;
-                crate::http::h2::serve(io, buf.data(), opened, handler, cfg, shared).await;
+                crate::http::h2::serve(io, buf.data(), opened, info, handler, cfg, shared).await;
                 return;
             }
         };
@@ -284,6 +288,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         *req.uri_mut() = uri;
         *req.version_mut() = version;
         *req.headers_mut() = head.headers;
+        req.extensions_mut().insert(self.info);
         let path = req.uri().path().to_owned();
 
         let called = std::panic::catch_unwind(AssertUnwindSafe(|| handler(req)));
