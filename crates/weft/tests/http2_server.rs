@@ -363,6 +363,38 @@ fn a_handler_learns_the_addresses_over_tls() {
     assert_eq!(said, format!("{client} {} true", server.addr));
 }
 
+/// `Expect: 100-continue` gets an interim 100 before the body is sent; any other
+/// expectation a 417 (RFC 9110 section 10.1.1).
+#[test]
+fn expect_100_continue_gets_100_and_other_expectations_417() {
+    let server = Server::start(|s| s);
+    let url = format!("http://{}/echo", server.addr);
+    let out = Command::new("curl")
+        .args(["-sS", "-v", "--max-time", "10", "--http2-prior-knowledge"])
+        .args(["-H", "Expect: 100-continue", "--data-binary", "waited for"])
+        .arg(&url)
+        .output()
+        .expect("curl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("< HTTP/2 100"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "waited for");
+    let status = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Expect: bogus",
+        "--data-binary",
+        "x",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    assert_eq!(status, "417");
+    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 1);
+}
+
 // The raw frame client.
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

@@ -680,6 +680,51 @@ fn expect_100_continue_is_answered_before_the_body_is_read() {
     assert_eq!((reply.status, &reply.body[..]), (200, &b"body"[..]));
 }
 
+/// RFC 9110 section 10.1.1: an expectation the server cannot meet (anything but
+/// 100-continue) gets 417, before the body is read and without calling the handler.
+#[test]
+fn an_expectation_other_than_100_continue_gets_417() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    for expect in ["bogus", "100-continue, x-more", "100-continue=1"] {
+        let request = format!(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: {expect}\r\n\r\nbody"
+        );
+        let reply = exchange(server.addr, request.as_bytes());
+        assert_eq!(status_of(&reply), 417, "{expect}: {reply}");
+        assert!(!reply.contains("100 Continue"), "{reply}");
+        assert!(
+            reply.to_ascii_lowercase().contains("connection: close"),
+            "{reply}"
+        );
+    }
+    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 0);
+    // An empty member means nothing; the case of 100-continue does not matter.
+    let reply = exchange(
+        server.addr,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\nExpect: , 100-CONTINUE\r\n\r\nbody",
+    );
+    assert_eq!(status_of(&reply), 200, "{reply}");
+    assert!(reply.ends_with("\r\n\r\nbody"), "{reply}");
+    assert_serving(server.addr);
+}
+
+/// RFC 9110 section 10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
+#[test]
+fn expect_100_continue_in_http_1_0_is_ignored() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"POST /echo HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    // Give the server time to read the head alone (were it to answer 100, it would now).
+    std::thread::sleep(Duration::from_millis(200));
+    conn.write_all(b"body").unwrap();
+    let reply = read_to_close(&mut conn);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nbody"), "{reply}");
+}
+
 #[test]
 fn http_1_0_is_served_and_closed() {
     let _lock = shared_lock();

@@ -17,9 +17,10 @@ use super::frame::{self, flag, kind, setting, Reason, DEFAULT_WINDOW, MAX_WINDOW
 use super::hpack::{Decoder, Encoder};
 use super::message;
 use super::PREFACE;
+use crate::http::server::expect::{expectation, Expect};
 use crate::http::server::response::{date, status_response, HandlerError, IntoResponse};
 use crate::http::server::{Config, ConnectInfo, Shared};
-use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode};
+use crate::http::{header, Body, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::time::Instant;
 use bytes::{Bytes, BytesMut};
@@ -789,6 +790,25 @@ where
                 if block.end_stream && head.content_length.is_some_and(|n| n != 0) {
                     self.reset(id, Reason::PROTOCOL_ERROR);
                     return Ok(());
+                }
+                match expectation(head.request.headers()) {
+                    Expect::Unknown => {
+                        self.streams.insert(id, stream);
+                        let res = status_response(StatusCode::EXPECTATION_FAILED);
+                        self.respond(id, res, head.request.method());
+                        return Ok(());
+                    }
+                    Expect::Continue if !block.end_stream => {
+                        // The client waits for this before it sends the body (RFC 9110
+                        // section 10.1.1); an interim response, so no END_STREAM.
+                        let interim = message::response_block(
+                            &mut self.encoder,
+                            StatusCode::CONTINUE,
+                            &HeaderMap::new(),
+                        );
+                        frame::headers(&mut self.wbuf, id, &interim, false, self.peer_max_frame);
+                    }
+                    _ => {}
                 }
                 stream.state = State::Receiving {
                     request: head.request,

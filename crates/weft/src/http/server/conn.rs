@@ -11,6 +11,7 @@
 
 #![forbid(unsafe_code)]
 
+use super::expect::{expectation, Expect};
 use super::response::{date, status_response, HandlerError, IntoResponse};
 use super::{Config, ConnectInfo, Shared};
 use crate::http::h1::{self, BodyState, Framing, ReadBuf, RequestHead};
@@ -266,9 +267,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         }
         let keep_alive = h1::keep_alive(head.version, &head.headers);
         let has_body = framing != Framing::Length(0);
+        // RFC 9110 section 10.1.1: 100-continue is the one expectation there is (ignored in
+        // HTTP/1.0); any other cannot be met.
+        let expect = expectation(&head.headers);
+        if expect == Expect::Unknown {
+            return Err(Reject(
+                StatusCode::EXPECTATION_FAILED,
+                "the only expectation served is 100-continue",
+            ));
+        }
         if has_body
             && head.version == Version::HTTP_11
-            && expects_continue(&head)
+            && expect == Expect::Continue
             && self.buf.is_empty()
         {
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -571,13 +581,6 @@ fn head_deadline(first: bool, opened: Instant, limit: Duration) -> Instant {
     let from = if first { opened } else { Instant::now() };
     from.checked_add(limit)
         .unwrap_or_else(|| from + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
-fn expects_continue(head: &RequestHead) -> bool {
-    head.headers
-        .get(header::EXPECT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {

@@ -53,7 +53,9 @@
 //! - A request's body is read whole before the handler runs, up to
 //!   [`max_body_size`](Serve::max_body_size) (a larger one is answered `413`), and handed over
 //!   as a [`Body`] in memory. `Expect: 100-continue` is answered with `100 Continue` before the
-//!   body is read.
+//!   body is read (on HTTP/1.1, unless body bytes have already come; ignored on HTTP/1.0,
+//!   as RFC 9110 says; an interim HEADERS on HTTP/2); any other expectation gets
+//!   `417 Expectation Failed` without the handler being called.
 //! - A response body whose length is known goes out with `content-length`, a streaming one
 //!   ([`Body::from_stream`], [`Body::from_chunks`]) with chunked coding (to an HTTP/1.0 client:
 //!   until the connection closes). A response to `HEAD` has no body; its `content-length`
@@ -91,6 +93,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+pub(crate) mod expect;
 mod info;
 pub(crate) mod response;
 #[cfg(feature = "tls")]
