@@ -45,6 +45,18 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
             Response::new(Body::from_chunks(parts))
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; 1 << 20])),
+        (_, "/trailers") => {
+            let body = req.into_body();
+            let sum = body
+                .trailers()
+                .map(|t| {
+                    let all: Vec<_> = t.get_all("x-sum").iter().collect();
+                    format!("{all:?}")
+                })
+                .unwrap_or_else(|| "none".to_owned());
+            let n = body.bytes().await?.len();
+            Response::new(Body::from(format!("{n} bytes, x-sum {sum}")))
+        }
         (_, "/peer") => {
             let text = match req.extensions().get::<weft::http::ConnectInfo>() {
                 Some(info) => format!(
@@ -789,6 +801,101 @@ fn open_windows(c: &mut Client) {
         0,
         &(0x7fff_ffffu32 - 65_535).to_be_bytes(),
     );
+}
+
+/// A literal field without indexing, for hand-made header blocks.
+fn literal(name: &str, value: &str) -> Vec<u8> {
+    let mut out = vec![0x00, name.len() as u8];
+    out.extend_from_slice(name.as_bytes());
+    out.push(value.len() as u8);
+    out.extend_from_slice(value.as_bytes());
+    out
+}
+
+#[test]
+fn request_trailers_reach_the_handler_with_the_body() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    c.send(HEADERS, END_HEADERS, 1, &request_block("POST", "/trailers"));
+    c.send(DATA, 0, 1, b"abc");
+    let mut trailers = literal("x-sum", "42");
+    trailers.extend(literal("x-sum", "43"));
+    c.send(HEADERS, END_HEADERS | END_STREAM, 1, &trailers);
+    let got = c.responses(&[1]);
+    assert_eq!(got[0].0, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&got[0].1),
+        r#"3 bytes, x-sum ["42", "43"]"#
+    );
+    // Without trailers the body has none.
+    c.send(HEADERS, END_HEADERS, 3, &request_block("POST", "/trailers"));
+    c.send(DATA, END_STREAM, 3, b"abcd");
+    let got = c.responses(&[3]);
+    assert_eq!(String::from_utf8_lossy(&got[0].1), "4 bytes, x-sum none");
+    // A pseudo-header in trailers makes the request malformed (RFC 9113 section 8.1).
+    c.send(HEADERS, END_HEADERS, 5, &request_block("POST", "/trailers"));
+    c.send(HEADERS, END_HEADERS | END_STREAM, 5, &[0x84]);
+    assert_eq!(next_error(&mut c), Some((RST_STREAM, 5, PROTOCOL_ERROR)));
+    c.get(7, "/x");
+    assert_eq!(c.responses(&[7]), [(200, b"hello /x".to_vec())]);
+}
+
+/// RFC 9113 section 5.4.2: frames the peer sent before it saw the server's RST_STREAM are
+/// ignored, not answered with another reset or a connection error.
+#[test]
+fn frames_on_a_stream_the_server_reset_are_ignored() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    // A malformed request whose body is still to come: the server resets it at once.
+    c.send(HEADERS, END_HEADERS, 1, &request_block("POST", "nope"));
+    assert_eq!(next_error(&mut c), Some((RST_STREAM, 1, PROTOCOL_ERROR)));
+    // What the client had already sent: body and trailers, then a new request.
+    c.send(DATA, 0, 1, b"late body");
+    c.send(DATA, 0, 1, b"more");
+    c.send(HEADERS, END_HEADERS | END_STREAM, 1, &literal("x-sum", "1"));
+    c.send(WINDOW_UPDATE, 0, 1, &1u32.to_be_bytes());
+    c.get(3, "/x");
+    let mut stray = Vec::new();
+    let mut body = Vec::new();
+    for _ in 0..1000 {
+        let f = c.read().expect("the connection stays open");
+        if f.stream == 3 {
+            if f.kind == DATA {
+                body.extend_from_slice(&f.payload);
+            }
+            if f.flags & END_STREAM != 0 {
+                break;
+            }
+        } else if f.kind == RST_STREAM || f.kind == GOAWAY {
+            stray.push((f.kind, f.stream));
+        }
+    }
+    assert_eq!(stray, [], "answers to the late frames");
+    assert_eq!(body, b"hello /x");
+}
+
+/// CVE-2019-9518: DATA frames with nothing in them and no END_STREAM, over and over, end
+/// the connection; a few of them do not.
+#[test]
+fn an_empty_data_frame_flood_gets_goaway() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    c.send(HEADERS, END_HEADERS, 1, &request_block("POST", "/echo"));
+    for _ in 0..50 {
+        c.send(DATA, 0, 1, &[]);
+    }
+    c.send(DATA, 0, 1, b"o");
+    for _ in 0..50 {
+        c.send(DATA, 0, 1, &[]);
+    }
+    c.send(DATA, END_STREAM, 1, b"k");
+    assert_eq!(c.responses(&[1]), [(200, b"ok".to_vec())]);
+    c.send(HEADERS, END_HEADERS, 3, &request_block("POST", "/echo"));
+    for _ in 0..10_000 {
+        c.send(DATA, 0, 3, &[]);
+    }
+    assert_eq!(c.goaway().1, ENHANCE_YOUR_CALM);
+    c.assert_closed();
 }
 
 #[test]
