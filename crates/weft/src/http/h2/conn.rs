@@ -125,7 +125,7 @@ enum State<F> {
         body: BytesMut,
         content_length: Option<u64>,
         /// The trailer fields that ended the request, if it had any.
-        trailers: Option<HeaderMap>,
+        trailers: Option<Box<HeaderMap>>,
     },
     /// The handler runs.
     Running {
@@ -780,7 +780,7 @@ where
                 if content_length.is_some_and(|n| body.len() as u64 != n) {
                     return self.stream_error(id, Reason::PROTOCOL_ERROR);
                 }
-                *trailers = Some(fields);
+                *trailers = Some(Box::new(fields));
             }
             self.start(id);
             return Ok(());
@@ -1124,7 +1124,7 @@ where
         let path = parts.uri.path().to_owned();
         let mut body = Body::from(body.freeze());
         if let Some(trailers) = trailers {
-            body = body.with_trailers(trailers);
+            body = body.with_trailers(*trailers);
         }
         let mut req = Request::from_parts(parts, body);
         req.extensions_mut().insert(self.info);
