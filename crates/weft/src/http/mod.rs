@@ -20,6 +20,7 @@ mod error;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub mod server;
+pub mod upgrade;
 
 pub use body::Body;
 pub use bytes::Bytes;

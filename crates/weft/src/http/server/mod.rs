@@ -72,7 +72,13 @@
 //! - A handler that panics gives its request a `500` (the panic is written to stderr), and that
 //!   connection is closed; the server and its other connections go on. A handler's response
 //!   with an informational (`1xx`) status, which is no final answer, is sent as a `500` too
-//!   (and reported on stderr).
+//!   (and reported on stderr), except a `101 Switching Protocols` to a request that asked
+//!   to upgrade.
+//! - HTTP/1.1 upgrades (`Upgrade`, and `CONNECT`): a `101` (a `2xx` to `CONNECT`) hands the
+//!   connection to the task awaiting [`upgrade::on`](crate::http::upgrade::on), with the
+//!   bytes read past the request first; see [`upgrade`](crate::http::upgrade). An upgraded
+//!   connection is no longer the server's: graceful shutdown neither waits for it nor
+//!   closes it.
 //! - Slow clients are cut off: a head has [`header_read_timeout`](Serve::header_read_timeout)
 //!   (`408` if the connection had no answer yet), an idle kept-alive connection
 //!   [`idle_timeout`](Serve::idle_timeout), and each body read and response write
