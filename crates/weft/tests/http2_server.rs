@@ -7,23 +7,18 @@
 
 #![cfg(feature = "http")]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
+use common::h2::*;
+#[cfg(feature = "tls")]
+use common::tls_config;
+use common::{curl, Seen, Server, DEADLINE};
+use std::io::Write;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use weft::http::{Body, Method, Request, Response, Serve, StatusCode};
-use weft::net::TcpListener;
-use weft::sync::Event;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-#[derive(Default)]
-struct Seen {
-    slow_started: Event,
-    requests: AtomicUsize,
-}
+use weft::http::{Body, Method, Request, Response, StatusCode};
 
 async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, weft::http::Error> {
     seen.requests.fetch_add(1, Ordering::SeqCst);
@@ -94,72 +89,13 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
     Ok(res)
 }
 
-type Handler = Box<
-    dyn Fn(
-            Request<Body>,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Response<Body>, weft::http::Error>> + Send>,
-        > + Send
-        + Sync,
->;
-
-/// A server on 127.0.0.1 on the global runtime, stopped gracefully by `stop`.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<Event>,
-    seen: Arc<Seen>,
-    task: Option<weft::JoinHandle<std::io::Result<()>>>,
-}
-
 impl Server {
-    fn start(configure: impl FnOnce(Serve<Handler>) -> Serve<Handler>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(Seen::default());
-        let stop = Arc::new(Event::new());
-        let h = seen.clone();
-        let handler: Handler = Box::new(move |req| Box::pin(handler(req, h.clone())));
-        let signal = stop.clone();
-        let serve = configure(weft::http::serve(listener, handler))
-            .with_graceful_shutdown(async move { signal.wait().await });
-        let task = weft::spawn(std::future::IntoFuture::into_future(serve));
-        Server {
-            addr,
-            stop,
-            seen,
-            task: Some(task),
-        }
+    /// A server of [`handler`], configured by `configure`.
+    fn start(
+        configure: impl FnOnce(weft::http::Serve<common::Handler>) -> weft::http::Serve<common::Handler>,
+    ) -> Server {
+        Server::with_seen(configure, handler)
     }
-
-    fn shutdown(&mut self) -> std::io::Result<()> {
-        self.stop.set();
-        let task = self.task.take().expect("shut down once");
-        weft::block_on(weft::timeout(task, DEADLINE)).expect("serve did not return in time")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.task.is_some() && !std::thread::panicking() {
-            self.shutdown().unwrap();
-        } else {
-            self.stop.set();
-        }
-    }
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl runs (install it: apt-get install -y curl)");
-    assert!(
-        out.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -244,24 +180,9 @@ fn curl_limits_give_413_and_431() {
 }
 
 #[cfg(feature = "tls")]
-fn tls_config() -> weft::http::rustls::ServerConfig {
-    use weft::http::rustls::{self, pki_types};
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
-    let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
-        cert.key_pair.serialize_der(),
-    ));
-    rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap()
-}
-
-#[cfg(feature = "tls")]
 #[test]
 fn curl_http2_over_tls() {
-    let server = Server::start(|s| s.tls(Arc::new(tls_config())));
+    let server = Server::start(|s| s.tls(Arc::new(tls_config().0)));
     let base = format!("https://localhost:{}", server.addr.port());
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
     let out = curl(&[
@@ -354,7 +275,7 @@ fn a_handler_learns_the_client_and_server_addresses() {
 #[cfg(feature = "tls")]
 #[test]
 fn a_handler_learns_the_addresses_over_tls() {
-    let server = Server::start(|s| s.tls(Arc::new(tls_config())));
+    let server = Server::start(|s| s.tls(Arc::new(tls_config().0)));
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
     let out = curl(&[
         "-k",
@@ -405,147 +326,6 @@ fn expect_100_continue_gets_100_and_other_expectations_417() {
     ]);
     assert_eq!(status, "417");
     assert_eq!(server.seen.requests.load(Ordering::SeqCst), 1);
-}
-
-// The raw frame client.
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-const DATA: u8 = 0;
-const HEADERS: u8 = 1;
-const RST_STREAM: u8 = 3;
-const SETTINGS: u8 = 4;
-const PING: u8 = 6;
-const GOAWAY: u8 = 7;
-const WINDOW_UPDATE: u8 = 8;
-
-const END_STREAM: u8 = 1;
-const END_HEADERS: u8 = 4;
-
-const PROTOCOL_ERROR: u32 = 1;
-const FLOW_CONTROL_ERROR: u32 = 3;
-const FRAME_SIZE_ERROR: u32 = 6;
-const COMPRESSION_ERROR: u32 = 9;
-const ENHANCE_YOUR_CALM: u32 = 0xb;
-
-struct Frame {
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: Vec<u8>,
-}
-
-struct Client {
-    conn: TcpStream,
-}
-
-impl Client {
-    /// Connects and sends the preface and an empty SETTINGS.
-    fn connect(addr: SocketAddr) -> Client {
-        let mut c = Client::raw(addr);
-        c.conn.write_all(PREFACE).unwrap();
-        c.send(SETTINGS, 0, 0, &[]);
-        c
-    }
-
-    fn raw(addr: SocketAddr) -> Client {
-        let conn = TcpStream::connect(addr).unwrap();
-        conn.set_read_timeout(Some(DEADLINE)).unwrap();
-        conn.set_write_timeout(Some(DEADLINE)).unwrap();
-        Client { conn }
-    }
-
-    fn send(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-        let len = payload.len();
-        let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-        out.extend_from_slice(&stream.to_be_bytes());
-        out.extend_from_slice(payload);
-        // The server may close first: a failed write shows in what is read next.
-        let _ = self.conn.write_all(&out);
-    }
-
-    /// A GET of `path` on stream `id`.
-    fn get(&mut self, id: u32, path: &str) {
-        let mut block = vec![0x82, 0x86, 0x41, 1, b't', 0x04, path.len() as u8];
-        block.extend_from_slice(path.as_bytes());
-        self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
-    }
-
-    /// The next frame; `None` once the server has closed.
-    fn read(&mut self) -> Option<Frame> {
-        let mut head = [0u8; 9];
-        self.conn.read_exact(&mut head).ok()?;
-        let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
-        let mut payload = vec![0; len];
-        self.conn.read_exact(&mut payload).ok()?;
-        Some(Frame {
-            kind: head[3],
-            flags: head[4],
-            stream: u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff,
-            payload,
-        })
-    }
-
-    /// Reads until GOAWAY: its last stream id and error code; then the server closes.
-    fn goaway(&mut self) -> (u32, u32) {
-        for _ in 0..10_000 {
-            match self.read() {
-                None => panic!("closed without GOAWAY"),
-                Some(f) if f.kind == GOAWAY => {
-                    let p = &f.payload;
-                    let last = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
-                    let code = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
-                    return (last, code);
-                }
-                Some(_) => {}
-            }
-        }
-        panic!("no GOAWAY in 10,000 frames");
-    }
-
-    fn assert_closed(&mut self) {
-        for _ in 0..10_000 {
-            if self.read().is_none() {
-                return;
-            }
-        }
-        panic!("still open");
-    }
-
-    /// Reads the responses of `streams`: each one's status (from the first field of its
-    /// HEADERS: the server indexes 200 and 500) and body.
-    fn responses(&mut self, streams: &[u32]) -> Vec<(u16, Vec<u8>)> {
-        let mut out: Vec<(u32, u16, Vec<u8>, bool)> = streams
-            .iter()
-            .map(|&id| (id, 0, Vec::new(), false))
-            .collect();
-        for _ in 0..10_000 {
-            if out.iter().all(|r| r.3) {
-                break;
-            }
-            let f = self.read().expect("closed before the responses");
-            let Some(r) = out.iter_mut().find(|r| r.0 == f.stream) else {
-                continue;
-            };
-            match f.kind {
-                HEADERS => {
-                    let first = f.payload.iter().find(|&&b| b != 0x20).copied();
-                    r.1 = match first {
-                        Some(0x88) => 200,
-                        Some(0x8e) => 500,
-                        other => panic!("unexpected status field {other:?}"),
-                    };
-                }
-                DATA => r.2.extend_from_slice(&f.payload),
-                RST_STREAM => panic!("stream {} reset", f.stream),
-                _ => continue,
-            }
-            if f.flags & END_STREAM != 0 {
-                r.3 = true;
-            }
-        }
-        out.into_iter().map(|r| (r.1, r.2)).collect()
-    }
 }
 
 #[test]

@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod h2;
+
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -40,7 +42,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub stop: Arc<Event>,
     pub seen: Arc<Seen>,
-    task: Option<weft::JoinHandle<std::io::Result<()>>>,
+    /// The server's task; a test that takes it waits for it itself.
+    pub task: Option<weft::JoinHandle<std::io::Result<()>>>,
 }
 
 impl Server {
