@@ -89,7 +89,10 @@ fn main() {
                 ("client", name.into()),
                 ("body", if json_mode() { "json" } else { "text" }.into()),
                 ("best", top.into()),
-                ("worst", rates.iter().cloned().fold(f64::INFINITY, f64::min).into()),
+                (
+                    "worst",
+                    rates.iter().cloned().fold(f64::INFINITY, f64::min).into(),
+                ),
             ],
         );
         best.push(top);

@@ -162,6 +162,43 @@ pub(crate) struct RequestHead {
     pub(crate) headers: HeaderMap,
 }
 
+/// Which of the fields weft itself interprets a head carries, found in one pass over its
+/// fields: most requests carry none but `Host`, and a lookup in a `HeaderMap` hashes the name,
+/// so the absent ones are not looked up at all.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Present {
+    /// How many `Host` fields.
+    pub(crate) hosts: usize,
+    pub(crate) content_length: bool,
+    pub(crate) transfer_encoding: bool,
+    pub(crate) connection: bool,
+    pub(crate) expect: bool,
+    pub(crate) upgrade: bool,
+}
+
+impl Present {
+    pub(crate) fn of(headers: &HeaderMap) -> Self {
+        use http::header::{CONNECTION, EXPECT, HOST, UPGRADE};
+        let mut p = Present::default();
+        for (name, _) in headers {
+            if name == HOST {
+                p.hosts += 1;
+            } else if name == CONTENT_LENGTH {
+                p.content_length = true;
+            } else if name == TRANSFER_ENCODING {
+                p.transfer_encoding = true;
+            } else if name == CONNECTION {
+                p.connection = true;
+            } else if name == EXPECT {
+                p.expect = true;
+            } else if name == UPGRADE {
+                p.upgrade = true;
+            }
+        }
+        p
+    }
+}
+
 /// A parsed response head.
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
@@ -331,9 +368,17 @@ fn chunked(headers: &HeaderMap) -> Result<Option<bool>, HeadError> {
 }
 
 /// The framing of a request's body (RFC 9112 section 6.3, strictly).
-pub(crate) fn request_framing(head: &RequestHead) -> Result<Framing, HeadError> {
-    let te = chunked(&head.headers)?;
-    let cl = content_length(&head.headers)?;
+pub(crate) fn request_framing(head: &RequestHead, present: Present) -> Result<Framing, HeadError> {
+    let te = if present.transfer_encoding {
+        chunked(&head.headers)?
+    } else {
+        None
+    };
+    let cl = if present.content_length {
+        content_length(&head.headers)?
+    } else {
+        None
+    };
     match (te, cl) {
         (Some(_), Some(_)) => Err(HeadError::Invalid(
             "both Transfer-Encoding and Content-Length",
@@ -622,29 +667,68 @@ pub(crate) fn write_request_head(
         headers,
         framing,
         method != Method::GET && method != Method::HEAD,
+        false,
     );
 }
 
-/// Appends a response head: the status line, the framing header and `headers`.
+/// What the server adds to a response's own fields, written straight into the head (not
+/// inserted into the response's `HeaderMap`, which would allocate it for most responses).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Added<'a> {
+    /// A `connection` value replacing any the handler set.
+    pub(crate) connection: Option<&'static str>,
+    /// A `date` value, when the handler set none.
+    pub(crate) date: Option<&'a [u8]>,
+}
+
+/// Appends a response head: the status line, what the server adds, the framing header and
+/// `headers`.
 pub(crate) fn write_response_head(
     out: &mut Vec<u8>,
     status: StatusCode,
     headers: &HeaderMap,
     framing: Framing,
     body_allowed: bool,
+    added: Added<'_>,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("Unknown").as_bytes());
     out.extend_from_slice(b"\r\n");
-    write_fields(out, headers, framing, body_allowed);
+    if let Some(c) = added.connection {
+        out.extend_from_slice(b"connection: ");
+        out.extend_from_slice(c.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some(d) = added.date {
+        out.extend_from_slice(b"date: ");
+        out.extend_from_slice(d);
+        out.extend_from_slice(b"\r\n");
+    }
+    write_fields(
+        out,
+        headers,
+        framing,
+        body_allowed,
+        added.connection.is_some(),
+    );
 }
 
-/// The header fields, with the framing header weft computed in place of any the caller set.
-fn write_fields(out: &mut Vec<u8>, headers: &HeaderMap, framing: Framing, length_always: bool) {
+/// The header fields, with the framing header weft computed in place of any the caller set
+/// (and without the caller's `connection`, if `skip_connection`: weft wrote its own).
+fn write_fields(
+    out: &mut Vec<u8>,
+    headers: &HeaderMap,
+    framing: Framing,
+    length_always: bool,
+    skip_connection: bool,
+) {
     for (name, value) in headers {
-        if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+        if name == CONTENT_LENGTH
+            || name == TRANSFER_ENCODING
+            || (skip_connection && name == http::header::CONNECTION)
+        {
             continue;
         }
         out.extend_from_slice(name.as_str().as_bytes());
@@ -656,7 +740,7 @@ fn write_fields(out: &mut Vec<u8>, headers: &HeaderMap, framing: Framing, length
         Framing::Length(0) if !length_always => {}
         Framing::Length(n) => {
             out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(itoa(n).as_bytes());
+            write_decimal(out, n);
             out.extend_from_slice(b"\r\n");
         }
         Framing::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
@@ -665,8 +749,19 @@ fn write_fields(out: &mut Vec<u8>, headers: &HeaderMap, framing: Framing, length
     out.extend_from_slice(b"\r\n");
 }
 
-fn itoa(n: u64) -> String {
-    n.to_string()
+/// Appends `n` in decimal, without a `String` in between.
+fn write_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
 }
 
 /// Appends one chunk of a chunked body (nothing for an empty one: that would end the body).
@@ -729,7 +824,9 @@ mod tests {
     }
 
     fn framing(raw: &str) -> Result<Framing, HeadError> {
-        request_framing(&req(raw).unwrap().unwrap().0)
+        let head = req(raw).unwrap().unwrap().0;
+        let present = Present::of(&head.headers);
+        request_framing(&head, present)
     }
 
     #[test]
@@ -840,11 +937,50 @@ mod tests {
         headers.insert("x-a", HeaderValue::from_static("1"));
         headers.insert(CONTENT_LENGTH, HeaderValue::from_static("999"));
         let mut out = Vec::new();
-        write_response_head(&mut out, StatusCode::OK, &headers, Framing::Length(2), true);
+        let none = Added {
+            connection: None,
+            date: None,
+        };
+        write_response_head(
+            &mut out,
+            StatusCode::OK,
+            &headers,
+            Framing::Length(2),
+            true,
+            none,
+        );
         assert_eq!(
             out,
             b"HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 2\r\n\r\n".to_vec()
         );
+        // The server's own `connection` replaces the handler's; its `date` goes in as given.
+        headers.insert(
+            http::header::CONNECTION,
+            HeaderValue::from_static("keep-alive"),
+        );
+        out.clear();
+        let added = Added {
+            connection: Some("close"),
+            date: Some(b"Thu, 03 Dec 2026 15:00:00 GMT"),
+        };
+        write_response_head(
+            &mut out,
+            StatusCode::NOT_FOUND,
+            &headers,
+            Framing::Length(18_446_744_073_709_551_615),
+            true,
+            added,
+        );
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "HTTP/1.1 404 Not Found\r\nconnection: close\r\ndate: Thu, 03 Dec 2026 15:00:00 GMT\r\n\
+             x-a: 1\r\ncontent-length: 18446744073709551615\r\n\r\n"
+        );
+        for n in [0u64, 7, 10, 1234567890] {
+            let mut v = Vec::new();
+            write_decimal(&mut v, n);
+            assert_eq!(v, n.to_string().into_bytes());
+        }
         out.clear();
         write_chunk(&mut out, b"hi");
         write_last_chunk(&mut out);

@@ -257,7 +257,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     }
 
     /// One request and its response, and what becomes of the connection.
-    async fn exchange<H, F, R>(&mut self, head: RequestHead, handler: &H) -> Result<After, Reject>
+    async fn exchange<H, F, R>(
+        &mut self,
+        mut head: RequestHead,
+        handler: &H,
+    ) -> Result<After, Reject>
     where
         H: Fn(Request<Body>) -> F,
         F: Future<Output = R>,
@@ -265,18 +269,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     {
         let cfg = self.cfg;
         // RFC 9112 section 3.2: exactly one Host in HTTP/1.1, never more than one.
-        let hosts = head.headers.get_all(header::HOST).iter().count();
+        let present = h1::Present::of(&head.headers);
+        let hosts = present.hosts;
         if hosts > 1 || (hosts == 0 && head.version == Version::HTTP_11) {
             return Err(Reject(
                 StatusCode::BAD_REQUEST,
                 "an HTTP/1.1 request needs exactly one Host header",
             ));
         }
-        let uri: Uri = head
-            .target
-            .parse()
+        // The target's bytes become the `Uri`'s without another copy.
+        let uri = Uri::try_from(std::mem::take(&mut head.target))
             .map_err(|_| Reject(StatusCode::BAD_REQUEST, "malformed request target"))?;
-        let framing = h1::request_framing(&head).map_err(|e| Reject(e.status(), e.reason()))?;
+        let framing =
+            h1::request_framing(&head, present).map_err(|e| Reject(e.status(), e.reason()))?;
         if let Framing::Length(n) = framing {
             if n > cfg.max_body_size {
                 return Err(Reject(
@@ -285,11 +290,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 ));
             }
         }
-        let keep_alive = h1::keep_alive(head.version, &head.headers);
+        let keep_alive = if present.connection {
+            h1::keep_alive(head.version, &head.headers)
+        } else {
+            head.version == Version::HTTP_11
+        };
         let has_body = framing != Framing::Length(0);
         // RFC 9110 section 10.1.1: 100-continue is the one expectation there is (ignored in
         // HTTP/1.0); any other cannot be met.
-        let expect = expectation(&head.headers);
+        let expect = if present.expect {
+            expectation(&head.headers)
+        } else {
+            Expect::None
+        };
         if expect == Expect::Unknown {
             return Err(Reject(
                 StatusCode::EXPECTATION_FAILED,
@@ -309,8 +322,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         }
         // RFC 9110 section 7.8 (Upgrade is HTTP/1.1's) and 9.3.6 (CONNECT): the handler may
         // take the connection. Nothing past this request is read before it answers.
-        let upgradable = head.method == Method::CONNECT
-            || (head.version == Version::HTTP_11 && head.headers.contains_key(header::UPGRADE));
+        let upgradable =
+            head.method == Method::CONNECT || (head.version == Version::HTTP_11 && present.upgrade);
         let body = if has_body {
             self.read_body(framing).await?
         } else {
@@ -331,7 +344,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             req.extensions_mut().insert(on_upgrade);
             pending = Some(tx);
         }
-        let path = req.uri().path().to_owned();
+        // For the log lines below (a clone shares the bytes).
+        let uri = req.uri().clone();
+        let path = uri.path();
 
         let called = std::panic::catch_unwind(AssertUnwindSafe(|| handler(req)));
         let outcome = match called {
@@ -384,11 +399,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     /// Writes the head of a response that switches protocols (no body, no framing fields)
     /// and hands the connection to `pending`.
     async fn switch(&mut self, res: Response<Body>, pending: upgrade::Pending) -> After {
-        let (mut parts, _body) = res.into_parts();
-        let headers = &mut parts.headers;
-        if !headers.contains_key(header::DATE) {
-            headers.insert(header::DATE, date());
-        }
+        let (parts, _body) = res.into_parts();
+        let headers = &parts.headers;
+        let date = (!headers.contains_key(header::DATE)).then(date);
         self.out.clear();
         h1::write_response_head(
             &mut self.out,
@@ -396,6 +409,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             headers,
             Framing::Length(0),
             false,
+            h1::Added {
+                connection: None,
+                date: date.as_ref().map(|d| d.as_bytes()),
+            },
         );
         let out = std::mem::take(&mut self.out);
         let written = self.write(&out).await;
@@ -502,16 +519,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         if send_body && framing == Framing::Close {
             close = true;
         }
-        if close {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        let connection = if close {
+            Some("close")
         } else if version == Version::HTTP_10 {
-            headers.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
-        }
-        if !headers.contains_key(header::DATE) {
-            headers.insert(header::DATE, date());
-        }
+            Some("keep-alive")
+        } else {
+            None
+        };
+        let date = (!headers.contains_key(header::DATE)).then(date);
         self.out.clear();
-        h1::write_response_head(&mut self.out, status, headers, framing, !no_body);
+        h1::write_response_head(
+            &mut self.out,
+            status,
+            headers,
+            framing,
+            !no_body,
+            h1::Added {
+                connection,
+                date: date.as_ref().map(|d| d.as_bytes()),
+            },
+        );
         if !send_body {
             let out = std::mem::take(&mut self.out);
             let ok = self.write(&out).await.is_ok();
@@ -622,6 +649,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             &headers,
             Framing::Length(body.len() as u64),
             true,
+            h1::Added {
+                connection: None,
+                date: None,
+            },
         );
         self.out.extend_from_slice(body.as_bytes());
         let out = std::mem::take(&mut self.out);
