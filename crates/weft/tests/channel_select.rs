@@ -457,11 +457,12 @@ fn polled_futures_are_arms_when_passed_pinned() {
 
 #[test]
 fn select_over_more_channels_than_fit_inline() {
-    // A select keeps the order of up to 32 arms inline; beyond that it uses the heap. Both
-    // find the ready channel, first without parking, then after parking on all of them.
+    // `weft::select` keeps up to 8 arms, and a select the order of up to 32 arms, inline;
+    // beyond that they use the heap. Each finds the ready channel, first without parking, then
+    // after parking on all of them.
     let ex = Executor::new(2);
     ex.block_on(async {
-        for n in [31usize, 32, 33, 40] {
+        for n in [2usize, 7, 8, 9, 31, 32, 33, 40] {
             let chans: Vec<_> = (0..n).map(|_| Channel::<usize>::with_capacity(1)).collect();
             let refs: Vec<&Channel<usize>> = chans.iter().collect();
             chans[n - 2].try_send(7).unwrap();

@@ -243,26 +243,57 @@ impl Drop for Select {
 /// # });
 /// ```
 pub async fn select<T>(channels: &[&Channel<T>]) -> (usize, Option<T>) {
-    // The arms' waiters are linked into the channels while parked: pinned on the heap.
+    // The arms' waiters are linked into the channels while parked: pinned with this future,
+    // in place for up to `INLINE_SELECT` channels (no allocation), else on the heap.
+    if channels.len() <= INLINE_SELECT {
+        let mut arms = std::pin::pin!(std::array::from_fn::<_, INLINE_SELECT, _>(|i| channels
+            .get(i)
+            .map(|c| RecvArm::new(c.chan()))));
+        let won = {
+            let slice: Pin<&mut [Option<RecvArm<'_, T>>]> = arms.as_mut();
+            let mut it = pin_each(slice);
+            let mut slots: [ArmSlot<'_>; INLINE_SELECT] = std::array::from_fn(|_| {
+                it.next()
+                    .and_then(Option::as_pin_mut)
+                    .map(|a| a as Pin<&mut dyn Arm>)
+            });
+            drive(&mut slots[..channels.len()]).await
+        };
+        let slice: Pin<&mut [Option<RecvArm<'_, T>>]> = arms.as_mut();
+        let out = pin_each(slice)
+            .nth(won)
+            .and_then(Option::as_pin_mut)
+            .expect("the winner is one of the arms")
+            .take_output();
+        return (won, out);
+    }
     let mut arms: Pin<Box<[RecvArm<'_, T>]>> = channels
         .iter()
         .map(|c| RecvArm::new(c.chan()))
         .collect::<Box<[_]>>()
         .into();
     let won = {
-        // Built once, not on every poll. `sel` is declared last, so it is dropped (finishing
-        // its token) before the arms remove their waiters, also if this future is dropped.
         let mut slots: Vec<ArmSlot<'_>> = pin_each(arms.as_mut())
             .map(|a| Some(a as Pin<&mut dyn Arm>))
             .collect();
-        let mut sel = Select::new(false, false);
-        std::future::poll_fn(|cx| sel.poll(cx, &mut slots))
-            .await
-            .expect("no default arm")
+        drive(&mut slots).await
     };
     let out = pin_each(arms.as_mut())
         .nth(won)
         .expect("the winner is one of the arms")
         .take_output();
     (won, out)
+}
+
+/// Channels a [`select`](crate::select()) call takes without allocating.
+const INLINE_SELECT: usize = 8;
+
+/// Runs a select without `default` over `slots` to its end; returns the winning arm.
+async fn drive(slots: &mut [ArmSlot<'_>]) -> usize {
+    // Declared after the arms (the caller's), so it is dropped (finishing its token) before
+    // they remove their waiters, also if this future is dropped.
+    let mut sel = Select::new(false, false);
+    std::future::poll_fn(|cx| sel.poll(cx, slots))
+        .await
+        .expect("no default arm")
 }
