@@ -1,12 +1,14 @@
 //! A small channel workload for counting instructions (`valgrind --tool=callgrind`) or
 //! system calls and context switches (`perf stat`, `perf trace -s`) rather than timing it.
 //!
-//! `channel_count CRATE CAPACITY MESSAGES [PRODUCERS CONSUMERS WORKERS RUNTIME]`:
+//! `channel_count CRATE CAPACITY MESSAGES [PRODUCERS CONSUMERS WORKERS RUNTIME ROUNDS]`:
 //! - `CRATE`: `weft`, `weft-unc` (each operation inside `weft::task::unconstrained`) or `kanal`;
 //! - `CAPACITY`: a number, or `unbounded`;
 //! - `PRODUCERS` / `CONSUMERS`: tasks (1 and 1 by default), `MESSAGES` in all;
 //! - `WORKERS`: worker threads (1 by default);
-//! - `RUNTIME`: `weft` (default) or `tokio`.
+//! - `RUNTIME`: `weft` (default) or `tokio`;
+//! - `ROUNDS`: the messages are sent in this many rounds (1 by default) on one runtime, each
+//!   with fresh tasks, as the criterion bench does.
 //!
 //! The cost of one message is the difference between two runs with different `MESSAGES`,
 //! divided by the difference in messages, which cancels the runtime's start and stop.
@@ -15,9 +17,35 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Where the first producer and the consumers last ran, sampled every 256 messages: how often a
+/// consumer ran on the thread the producer last ran on shows whether the pair shares a worker.
+static PRODUCER_THREAD: AtomicU64 = AtomicU64::new(0);
+static SAME: AtomicU64 = AtomicU64::new(0);
+static APART: AtomicU64 = AtomicU64::new(0);
+
+fn thread_tag() -> u64 {
+    thread_local! { static TAG: u64 = NEXT.fetch_add(1, Relaxed); }
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    TAG.with(|t| *t)
+}
+
+fn sample(producer: bool, i: u64) {
+    if !i.is_multiple_of(256) {
+        return;
+    }
+    if producer {
+        PRODUCER_THREAD.store(thread_tag(), Relaxed);
+    } else if PRODUCER_THREAD.load(Relaxed) == thread_tag() {
+        SAME.fetch_add(1, Relaxed);
+    } else {
+        APART.fetch_add(1, Relaxed);
+    }
+}
 
 fn tasks(krate: &str, cap: Option<usize>, msgs: u64, producers: u64, consumers: u64) -> Vec<Task> {
     let per = msgs / producers;
@@ -29,10 +57,13 @@ fn tasks(krate: &str, cap: Option<usize>, msgs: u64, producers: u64, consumers: 
                 Some(n) => weft::channel::bounded::<u64>(n),
                 None => weft::channel::unbounded(),
             };
-            for _ in 0..producers {
+            for p in 0..producers {
                 let tx = tx.clone();
                 out.push(Box::pin(async move {
                     for i in 0..per {
+                        if p == 0 {
+                            sample(true, i);
+                        }
                         if unc {
                             weft::task::unconstrained(tx.send(i)).await.unwrap();
                         } else {
@@ -44,7 +75,10 @@ fn tasks(krate: &str, cap: Option<usize>, msgs: u64, producers: u64, consumers: 
             for _ in 0..consumers {
                 let rx = rx.clone();
                 out.push(Box::pin(async move {
+                    let mut n = 0u64;
                     loop {
+                        sample(false, n);
+                        n += 1;
                         let v = if unc {
                             weft::task::unconstrained(rx.recv()).await
                         } else {
@@ -62,10 +96,13 @@ fn tasks(krate: &str, cap: Option<usize>, msgs: u64, producers: u64, consumers: 
                 Some(n) => kanal::bounded_async::<u64>(n),
                 None => kanal::unbounded_async(),
             };
-            for _ in 0..producers {
+            for p in 0..producers {
                 let tx = tx.clone();
                 out.push(Box::pin(async move {
                     for i in 0..per {
+                        if p == 0 {
+                            sample(true, i);
+                        }
                         tx.send(i).await.unwrap();
                     }
                 }));
@@ -73,7 +110,16 @@ fn tasks(krate: &str, cap: Option<usize>, msgs: u64, producers: u64, consumers: 
             let rx = Arc::new(rx);
             for _ in 0..consumers {
                 let rx = rx.clone();
-                out.push(Box::pin(async move { while rx.recv().await.is_ok() {} }));
+                out.push(Box::pin(async move {
+                    let mut n = 0u64;
+                    loop {
+                        sample(false, n);
+                        n += 1;
+                        if rx.recv().await.is_err() {
+                            break;
+                        }
+                    }
+                }));
             }
         }
         other => panic!("unknown crate {other}"),
@@ -94,32 +140,44 @@ fn main() {
     let consumers: u64 = arg(4, "1").parse().expect("consumers");
     let workers: usize = arg(5, "1").parse().expect("workers");
     let runtime = arg(6, "weft");
-    let ts = tasks(&krate, cap, msgs, producers, consumers);
+    let rounds: u64 = arg(7, "1").parse().expect("rounds");
+    let per_round = msgs / rounds;
     let start = std::time::Instant::now();
     match runtime.as_str() {
         "weft" => {
             let rt = weft::Executor::new(workers);
-            let hs: Vec<_> = ts.into_iter().map(|t| rt.spawn(t)).collect();
-            rt.block_on(async {
-                for h in hs {
-                    h.await;
-                }
-            });
+            for _ in 0..rounds {
+                let ts = tasks(&krate, cap, per_round, producers, consumers);
+                let hs: Vec<_> = ts.into_iter().map(|t| rt.spawn(t)).collect();
+                rt.block_on(async {
+                    for h in hs {
+                        h.await;
+                    }
+                });
+            }
         }
         "tokio" => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(workers)
                 .build()
                 .unwrap();
-            let hs: Vec<_> = ts.into_iter().map(|t| rt.spawn(t)).collect();
-            rt.block_on(async {
-                for h in hs {
-                    h.await.unwrap();
-                }
-            });
+            for _ in 0..rounds {
+                let ts = tasks(&krate, cap, per_round, producers, consumers);
+                let hs: Vec<_> = ts.into_iter().map(|t| rt.spawn(t)).collect();
+                rt.block_on(async {
+                    for h in hs {
+                        h.await.unwrap();
+                    }
+                });
+            }
         }
         other => panic!("unknown runtime {other}"),
     }
     let ns = start.elapsed().as_nanos() as f64 / msgs as f64;
-    eprintln!("{krate} cap={cap:?} {msgs} msgs {producers}p{consumers}c {workers}w on {runtime}: {ns:.1} ns/msg");
+    let (same, apart) = (SAME.load(Relaxed), APART.load(Relaxed));
+    let shared = 100.0 * same as f64 / (same + apart).max(1) as f64;
+    eprintln!(
+        "{krate} cap={cap:?} {msgs} msgs {producers}p{consumers}c {workers}w on {runtime}: \
+         {ns:.1} ns/msg, consumer on the producer's thread {shared:.0} %"
+    );
 }
