@@ -283,6 +283,7 @@ impl Executor {
     /// let handle = executor.spawn(async { "done" });
     /// assert_eq!(handle.join(), "done");
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -292,6 +293,7 @@ impl Executor {
     }
 
     /// Runs a blocking function on this executor's blocking pool.
+    #[track_caller]
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

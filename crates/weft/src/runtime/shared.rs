@@ -8,13 +8,14 @@ use super::context;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
-use super::task::{Runnable, TaskMeta};
+use super::task::{Runnable, TaskInfo, TaskMeta, TaskRef};
 use super::timers::Timers;
 use crate::sys::Driver;
 use crate::task::JoinHandle;
 use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 use std::future::Future;
+use std::panic::Location;
 use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
@@ -133,8 +134,18 @@ impl Shared {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Spawns a task onto this executor.
+    /// Spawns a task onto this executor; its spawn site is the caller's.
+    #[track_caller]
     pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(future, TaskInfo::new(None, Location::caller()))
+    }
+
+    /// Spawns a task onto this executor, with its name and spawn site in `info`.
+    pub(crate) fn spawn_with<F>(self: &Arc<Self>, future: F, info: TaskInfo) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -142,8 +153,8 @@ impl Shared {
         let shard = self.registry.pick_shard();
         let (runnable, task) = self.registry.register(shard, &self.shutdown, |slot| {
             let (runnable, task) =
-                crate::runtime::task::spawn(TaskMeta::new(self.clone(), slot), future);
-            (slot.map(|_| runnable.waker()), (runnable, task))
+                crate::runtime::task::spawn(TaskMeta::new(self.clone(), slot, info), future);
+            (slot.map(|_| TaskRef::new(&runnable)), (runnable, task))
         });
         if runnable.metadata().is_registered() {
             runnable.schedule();
@@ -157,13 +168,17 @@ impl Shared {
     }
 
     /// Runs `f` on the blocking pool.
+    #[track_caller]
     pub(crate) fn spawn_blocking<F, T>(self: &Arc<Self>, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let info = TaskInfo::new(None, Location::caller());
         let (runnable, task) =
-            crate::runtime::task::spawn(TaskMeta::new(self.clone(), None), async move { f() });
+            crate::runtime::task::spawn(TaskMeta::new(self.clone(), None, info), async move {
+                f()
+            });
         // Counted out by `run_blocking_job` (a paused clock does not jump while one runs).
         self.blocking_started();
         runnable.schedule();
