@@ -26,6 +26,7 @@ pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod context;
 mod global;
+pub(crate) mod metrics;
 pub(crate) mod park;
 pub(crate) mod registry;
 pub(crate) mod scheduler;
@@ -43,6 +44,7 @@ use std::thread;
 use std::time::Duration;
 
 pub use crate::sys::IoBackend;
+pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub(crate) use global::{global, try_global};
 
 /// A multi-threaded work-stealing executor.
@@ -267,6 +269,12 @@ impl Executor {
     /// The number of worker threads.
     pub fn workers(&self) -> usize {
         self.shared.num_workers()
+    }
+
+    /// A snapshot of this executor's figures: tasks, polls, steals, parks, queue depths,
+    /// the blocking pool, timers and I/O. See [`Metrics`].
+    pub fn metrics(&self) -> Metrics {
+        Metrics::collect(&self.shared)
     }
 
     /// The I/O backend the workers use ([`IoBackend::Uring`] or [`IoBackend::Epoll`]).

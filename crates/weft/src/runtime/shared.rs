@@ -5,6 +5,7 @@
 use super::blocking::BlockingPool;
 use super::clock::Clock;
 use super::context;
+use super::metrics::{SharedCounter, WorkerCounters};
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
@@ -16,7 +17,7 @@ use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -53,6 +54,12 @@ pub(crate) struct Shared {
     /// One timer wheel per worker.
     pub(crate) timers: Timers,
     pub(crate) clock: Clock,
+    /// Each worker's counters, written by that worker only.
+    pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
+    /// `TcpListener::accept` back-offs (rare: out of descriptors or buffers).
+    pub(crate) accept_backoffs: SharedCounter,
+    /// Stalls the watchdog reported.
+    pub(crate) stalls: SharedCounter,
 }
 
 impl std::fmt::Debug for Shared {
@@ -71,6 +78,9 @@ impl std::fmt::Debug for Shared {
 pub(crate) struct WorkerLifo {
     pub(crate) slot: LifoSlot<Runnable>,
     pub(crate) polls: AtomicU32,
+    /// The registry slot word ([`TaskMeta::slot_word`]) of the task in the poll under way, 0
+    /// between polls: for the stall watchdog. Written by the owner only.
+    pub(crate) running: AtomicU64,
 }
 
 impl Overflow<Runnable> for Shared {
@@ -99,6 +109,7 @@ impl Shared {
                     CachePadded::new(WorkerLifo {
                         slot: LifoSlot::new(),
                         polls: AtomicU32::new(0),
+                        running: AtomicU64::new(0),
                     })
                 })
                 .collect(),
@@ -118,6 +129,9 @@ impl Shared {
             fail_thread_spawns: AtomicBool::new(false),
             timers: Timers::new(n),
             clock: Clock::new(),
+            counters: (0..n).map(|_| CachePadded::default()).collect(),
+            accept_backoffs: SharedCounter::default(),
+            stalls: SharedCounter::default(),
         }
     }
 
