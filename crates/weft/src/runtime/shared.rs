@@ -6,6 +6,7 @@ use super::blocking::BlockingPool;
 use super::clock::Clock;
 use super::context;
 use super::metrics::{SharedCounter, WorkerCounters};
+use super::watchdog::WatchdogStop;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
@@ -60,6 +61,8 @@ pub(crate) struct Shared {
     pub(crate) accept_backoffs: SharedCounter,
     /// Stalls the watchdog reported.
     pub(crate) stalls: SharedCounter,
+    /// Stops the stall watchdog's thread (if it runs) at shutdown.
+    pub(crate) watchdog: WatchdogStop,
 }
 
 impl std::fmt::Debug for Shared {
@@ -132,6 +135,7 @@ impl Shared {
             counters: (0..n).map(|_| CachePadded::default()).collect(),
             accept_backoffs: SharedCounter::default(),
             stalls: SharedCounter::default(),
+            watchdog: WatchdogStop::default(),
         }
     }
 
@@ -244,6 +248,20 @@ impl Shared {
         }
     }
 
+    /// Queues a task from a thread that is not one of the workers (the stall watchdog moving
+    /// a stuck worker's LIFO task), as `schedule` does for a wake-up from outside.
+    pub(crate) fn inject(self: &Arc<Self>, runnable: Runnable) {
+        self.injector.push(runnable);
+        fence(Ordering::SeqCst);
+        if self.is_shutdown() {
+            while let Some(r) = self.pop_injector() {
+                self.entomb(r);
+            }
+        } else {
+            self.wake_one_parked();
+        }
+    }
+
     fn push_blocking(&self, runnable: Runnable) {
         let shared = runnable.metadata().shared.clone();
         let spawn_thread = || {
@@ -323,6 +341,7 @@ impl Shared {
     pub(crate) fn shutdown(self: &Arc<Self>, timeout: Option<Duration>) -> bool {
         let _enter = context::enter(self.clone());
         self.shutdown.store(true, Ordering::SeqCst);
+        self.watchdog.stop();
         for (worker, driver) in self.drivers.iter().enumerate() {
             driver.shutdown();
             self.unpark(worker);
