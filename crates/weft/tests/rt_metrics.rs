@@ -128,7 +128,9 @@ fn timers_and_blocking_pool_are_seen_while_busy() {
     release_tx.send(()).unwrap();
     assert_eq!(job.join(), Some(()));
     sleeper.abort();
-    eventually(&ex, "the timer went with its task", |m| m.timers_armed() == 0);
+    eventually(&ex, "the timer went with its task", |m| {
+        m.timers_armed() == 0
+    });
     eventually(&ex, "the pool thread went idle", |m| {
         m.blocking_idle_threads() >= 1
     });

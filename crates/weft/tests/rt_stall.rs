@@ -38,10 +38,9 @@ fn a_stuck_poll_is_reported_once_within_twice_the_threshold_with_its_spawn_site(
     let started = Arc::new(Mutex::new(None));
     let s = started.clone();
     let line = line!() + 1;
-    let task = weft::task::Builder::new().name("sleeper").spawn_on(
-        async move { block(Duration::from_millis(600), &s) },
-        &ex,
-    );
+    let task = weft::task::Builder::new()
+        .name("sleeper")
+        .spawn_on(async move { block(Duration::from_millis(600), &s) }, &ex);
     let (report, at) = reports
         .recv_timeout(Duration::from_secs(5))
         .expect("no stall report");
@@ -80,7 +79,9 @@ fn two_stalls_in_two_polls_are_two_reports() {
     });
     task.join();
     let first = reports.recv_timeout(Duration::from_secs(5)).expect("first");
-    let second = reports.recv_timeout(Duration::from_secs(5)).expect("second");
+    let second = reports
+        .recv_timeout(Duration::from_secs(5))
+        .expect("second");
     assert_eq!(first.0.task_id(), second.0.task_id());
     assert!(
         reports.recv_timeout(Duration::from_millis(300)).is_err(),

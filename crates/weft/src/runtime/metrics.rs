@@ -16,6 +16,7 @@
 use super::shared::Shared;
 use crate::sys::IoBackend;
 use std::fmt;
+#[cfg(feature = "metrics")]
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 

@@ -47,9 +47,9 @@ use std::time::Duration;
 
 pub use crate::sys::IoBackend;
 pub use dump::{dump, TaskDump, TaskSnapshot, TaskState};
+pub(crate) use global::{global, try_global};
 pub use metrics::{metrics, Metrics, WorkerMetrics};
 pub use watchdog::StallReport;
-pub(crate) use global::{global, try_global};
 
 /// A multi-threaded work-stealing executor.
 ///

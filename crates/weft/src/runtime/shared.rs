@@ -6,12 +6,12 @@ use super::blocking::BlockingPool;
 use super::clock::Clock;
 use super::context;
 use super::metrics::{SharedCounter, WorkerCounters};
-use super::watchdog::WatchdogStop;
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
 use super::task::{Runnable, TaskInfo, TaskMeta, TaskRef};
 use super::timers::Timers;
+use super::watchdog::WatchdogStop;
 use crate::sys::Driver;
 use crate::task::JoinHandle;
 use crossbeam_deque::{Injector, Steal};
@@ -163,7 +163,11 @@ impl Shared {
     }
 
     /// Spawns a task onto this executor, with its name and spawn site in `info`.
-    pub(crate) fn spawn_with<F>(self: &Arc<Self>, future: F, info: TaskInfo) -> JoinHandle<F::Output>
+    pub(crate) fn spawn_with<F>(
+        self: &Arc<Self>,
+        future: F,
+        info: TaskInfo,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -193,10 +197,10 @@ impl Shared {
         T: Send + 'static,
     {
         let info = TaskInfo::new(None, Location::caller());
-        let (runnable, task) =
-            crate::runtime::task::spawn(TaskMeta::new(self.clone(), None, info), async move {
-                f()
-            });
+        let (runnable, task) = crate::runtime::task::spawn(
+            TaskMeta::new(self.clone(), None, info),
+            async move { f() },
+        );
         // Counted out by `run_blocking_job` (a paused clock does not jump while one runs).
         self.blocking_started();
         runnable.schedule();
