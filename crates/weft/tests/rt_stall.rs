@@ -37,10 +37,10 @@ fn a_stuck_poll_is_reported_once_within_twice_the_threshold_with_its_spawn_site(
     let (ex, reports) = watched(2);
     let started = Arc::new(Mutex::new(None));
     let s = started.clone();
+    let sleeper = weft::task::Builder::new().name("sleeper");
+    let body = async move { block(Duration::from_millis(600), &s) };
     let line = line!() + 1;
-    let task = weft::task::Builder::new()
-        .name("sleeper")
-        .spawn_on(async move { block(Duration::from_millis(600), &s) }, &ex);
+    let task = sleeper.spawn_on(body, &ex);
     let (report, at) = reports
         .recv_timeout(Duration::from_secs(5))
         .expect("no stall report");

@@ -7,6 +7,7 @@ use super::shared::Shared;
 use super::task;
 use std::fmt;
 use std::panic::Location;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// What a task is doing when the dump is taken.
@@ -118,18 +119,28 @@ pub struct TaskDump {
 impl TaskDump {
     pub(crate) fn collect(shared: &Shared) -> Self {
         let now = shared.clock.real();
+        // The tasks the workers are polling now.
+        let running: Vec<u64> = shared
+            .lifos
+            .iter()
+            .map(|l| l.running.load(Ordering::Relaxed))
+            .filter(|&w| w != 0)
+            .collect();
         let mut tasks = Vec::new();
         shared.registry.for_each(|meta| {
             let info = &meta.info;
+            let state = if running.contains(&meta.slot_word()) {
+                TaskState::Running
+            } else if info.state() == task::SCHEDULED {
+                TaskState::Scheduled
+            } else {
+                TaskState::Idle
+            };
             tasks.push(TaskSnapshot {
                 id: info.id,
                 name: info.name.as_deref().map(str::to_owned),
                 location: info.location,
-                state: match info.state() {
-                    task::RUNNING => TaskState::Running,
-                    task::SCHEDULED => TaskState::Scheduled,
-                    _ => TaskState::Idle,
-                },
+                state,
                 since_last_poll: info
                     .last_poll()
                     .map(|t| Duration::from_nanos(now.saturating_sub(t))),

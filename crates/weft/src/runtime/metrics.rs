@@ -75,7 +75,6 @@ impl SharedCounter {
 /// One worker's counters, written by that worker only.
 #[derive(Debug, Default)]
 pub(crate) struct WorkerCounters {
-    pub(crate) polls: Counter,
     pub(crate) lifo_hits: Counter,
     pub(crate) steals: Counter,
     pub(crate) stolen: Counter,
@@ -165,7 +164,10 @@ impl Metrics {
             .map(|i| {
                 let c = &shared.counters[i];
                 WorkerMetrics {
-                    polls: c.polls.get(),
+                    // Kept for the stuck-worker looks anyway (so also without the feature).
+                    polls: shared.lifos[i]
+                        .polls
+                        .load(std::sync::atomic::Ordering::Relaxed),
                     lifo_hits: c.lifo_hits.get(),
                     steals: c.steals.get(),
                     stolen_tasks: c.stolen.get(),

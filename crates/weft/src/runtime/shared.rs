@@ -18,7 +18,7 @@ use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 use std::future::Future;
 use std::panic::Location;
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -80,7 +80,8 @@ impl std::fmt::Debug for Shared {
 #[derive(Debug)]
 pub(crate) struct WorkerLifo {
     pub(crate) slot: LifoSlot<Runnable>,
-    pub(crate) polls: AtomicU32,
+    /// 64 bits, so that it also serves as the worker's poll counter in metrics.
+    pub(crate) polls: AtomicU64,
     /// The registry slot word ([`TaskMeta::slot_word`]) of the task in the poll under way, 0
     /// between polls: for the stall watchdog. Written by the owner only.
     pub(crate) running: AtomicU64,
@@ -111,7 +112,7 @@ impl Shared {
                 .map(|_| {
                     CachePadded::new(WorkerLifo {
                         slot: LifoSlot::new(),
-                        polls: AtomicU32::new(0),
+                        polls: AtomicU64::new(0),
                         running: AtomicU64::new(0),
                     })
                 })
@@ -163,6 +164,7 @@ impl Shared {
     }
 
     /// Spawns a task onto this executor, with its name and spawn site in `info`.
+    #[inline]
     pub(crate) fn spawn_with<F>(
         self: &Arc<Self>,
         future: F,

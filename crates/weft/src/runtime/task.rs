@@ -52,7 +52,8 @@ pub(crate) struct TaskInfo {
     pub(crate) id: u64,
     pub(crate) location: &'static Location<'static>,
     pub(crate) name: Option<Box<str>>,
-    /// `IDLE`, `SCHEDULED` or `RUNNING`: plain stores by whoever schedules or runs the task.
+    /// `SCHEDULED` once woken, `IDLE` once a poll starts: plain stores by the schedule function
+    /// and the worker.
     state: AtomicU8,
     /// Polls started (only the thread running the task writes it).
     #[cfg(feature = "metrics")]
@@ -65,10 +66,9 @@ pub(crate) struct TaskInfo {
     pub(crate) span: tracing::Span,
 }
 
-/// What a task is doing, as a dump shows it.
+/// Whether a task is queued, as a dump shows it.
 pub(crate) const IDLE: u8 = 0;
 pub(crate) const SCHEDULED: u8 = 1;
-pub(crate) const RUNNING: u8 = 2;
 
 /// Task ids are taken in blocks by each thread, so spawning does not share a counter.
 const ID_BLOCK: u64 = 1024;
@@ -92,6 +92,7 @@ fn next_id() -> u64 {
 }
 
 impl TaskInfo {
+    #[inline]
     pub(crate) fn new(name: Option<Box<str>>, location: &'static Location<'static>) -> Self {
         let id = next_id();
         #[cfg(feature = "tracing")]
@@ -139,10 +140,12 @@ impl TaskInfo {
         None
     }
 
-    /// A poll starts at (about) real time `now`.
+    /// A poll starts at (about) real time `now`. The task is no longer queued: it is idle
+    /// unless woken again (whether it is running, the worker polling it says: see
+    /// `WorkerLifo::running`).
     #[inline]
     fn poll_started(&self, now: u64) {
-        self.state.store(RUNNING, Ordering::Relaxed);
+        self.state.store(IDLE, Ordering::Relaxed);
         #[cfg(feature = "metrics")]
         {
             // Only the thread running the task writes these.
@@ -167,6 +170,7 @@ pub(crate) fn slot_of(w: u64) -> Option<Slot> {
 }
 
 impl TaskMeta {
+    #[inline]
     pub(crate) fn new(shared: Arc<Shared>, slot: Option<Slot>, info: TaskInfo) -> Self {
         let word = slot.map_or(0, |s| {
             REGISTERED | (u64::from(s.shard & 0x3FFF_FFFF) << 32) | u64::from(s.key)
@@ -372,14 +376,7 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         #[cfg(feature = "tracing")]
         let _span = this.guard.0.map(|m| m.info.span.enter());
         let (out, outcome) = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
-            Ok(Poll::Pending) => {
-                // Before async-task looks for a wake-up that came during the poll (and then
-                // schedules the task again, which marks it scheduled).
-                if let Some(meta) = this.guard.0 {
-                    meta.info.state.store(IDLE, Ordering::Relaxed);
-                }
-                return Poll::Pending;
-            }
+            Ok(Poll::Pending) => return Poll::Pending,
             Ok(Poll::Ready(v)) => (Ok(v), Outcome::Completed),
             Err(panic) => (Err(panic), Outcome::Panicked),
         };

@@ -127,7 +127,7 @@ impl WatchdogStop {
 /// What the watchdog saw of one worker at its last look.
 #[derive(Debug, Clone, Copy, Default)]
 struct Seen {
-    polls: u32,
+    polls: u64,
     running: u64,
     /// Real clock (ns) when it first saw this poll.
     since: u64,
@@ -215,7 +215,7 @@ fn report(
     shared: &Shared,
     worker: usize,
     running: u64,
-    polls: u32,
+    polls: u64,
     elapsed: u64,
 ) -> Option<StallReport> {
     let slot = slot_of(running)?;

@@ -66,7 +66,7 @@ const WATCH_PERIOD: Duration = Duration::from_millis(5);
 /// What a worker saw of another at its last look for stuck workers: that worker's poll count,
 /// and when (clock time) the looker first saw that count with tasks waiting in its LIFO slot or
 /// queue.
-type StuckSeen = Option<(u32, Option<u64>)>;
+type StuckSeen = Option<(u64, Option<u64>)>;
 
 /// A worker's state, owned by its thread and reachable from the thread-local context so that
 /// wake-ups on this thread can use the local queue.
@@ -133,11 +133,9 @@ impl WorkerCtx {
     }
 
     /// Polls one task, counted, with the task published for the stall watchdog.
-    #[inline]
-    fn poll_task(&self, runnable: Runnable) {
-        self.count_poll();
-        self.counters().polls.incr();
-        let lifo = self.lifo();
+    #[inline(always)]
+    fn poll_task(&self, lifo: &WorkerLifo, runnable: Runnable) {
+        self.count_poll(lifo);
         lifo.running
             .store(runnable.metadata().slot_word(), Ordering::Relaxed);
         task::run_at(runnable, self.clock_seen.get());
@@ -368,8 +366,8 @@ impl WorkerCtx {
     }
 
     /// Counts a poll about to start, for other workers' [`WorkerCtx::take_stranded`].
-    fn count_poll(&self) {
-        let polls = &self.lifo().polls;
+    fn count_poll(&self, lifo: &WorkerLifo) {
+        let polls = &lifo.polls;
         // Only this thread writes the count.
         polls.store(
             polls.load(Ordering::Relaxed).wrapping_add(1),
@@ -386,12 +384,13 @@ impl WorkerCtx {
             self.shared.idle.stop_watching(self.index);
         }
         let _budget = coop::with_budget();
-        self.poll_task(runnable);
+        let lifo = self.lifo();
+        self.poll_task(lifo, runnable);
         for _ in 0..MAX_LIFO_POLLS {
-            match self.lifo().slot.take() {
+            match lifo.slot.take() {
                 Some(t) => {
                     self.counters().lifo_hits.incr();
-                    self.poll_task(t);
+                    self.poll_task(lifo, t);
                 }
                 None => return,
             }
