@@ -137,8 +137,8 @@ impl TaskDump {
                 TaskState::Idle
             };
             tasks.push(TaskSnapshot {
-                id: info.id,
-                name: info.name.as_deref().map(str::to_owned),
+                id: info.id(),
+                name: info.name().map(str::to_owned),
                 location: info.location,
                 state,
                 since_last_poll: info

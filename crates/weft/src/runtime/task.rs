@@ -16,7 +16,7 @@ use std::mem::ManuallyDrop;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -49,12 +49,12 @@ pub(crate) struct TaskMeta {
 /// A task's identity (id, name, spawn site) and what it has done so far.
 #[derive(Debug)]
 pub(crate) struct TaskInfo {
-    pub(crate) id: u64,
+    /// The id in bits 8.., the state (`IDLE` or `SCHEDULED`) in bits 0..8: one word for both
+    /// keeps the task allocation small.
+    ident: AtomicU64,
     pub(crate) location: &'static Location<'static>,
-    pub(crate) name: Option<Box<str>>,
-    /// `SCHEDULED` once woken, `IDLE` once a poll starts: plain stores by the schedule function
-    /// and the worker.
-    state: AtomicU8,
+    /// Boxed, so an unnamed task pays one word for it.
+    name: Option<Box<TaskName>>,
     /// Polls started (only the thread running the task writes it).
     #[cfg(feature = "metrics")]
     polls: AtomicU64,
@@ -65,6 +65,10 @@ pub(crate) struct TaskInfo {
     #[cfg(feature = "tracing")]
     pub(crate) span: tracing::Span,
 }
+
+/// A task's name.
+#[derive(Debug)]
+struct TaskName(Box<str>);
 
 /// Whether a task is queued, as a dump shows it.
 pub(crate) const IDLE: u8 = 0;
@@ -106,10 +110,9 @@ impl TaskInfo {
         #[cfg(feature = "tracing")]
         tracing::trace!(target: "weft::task", parent: &span, "spawn");
         Self {
-            id,
+            ident: AtomicU64::new(id << 8 | u64::from(IDLE)),
             location,
-            name,
-            state: AtomicU8::new(IDLE),
+            name: name.map(|n| Box::new(TaskName(n))),
             #[cfg(feature = "metrics")]
             polls: AtomicU64::new(0),
             #[cfg(feature = "metrics")]
@@ -119,8 +122,25 @@ impl TaskInfo {
         }
     }
 
+    pub(crate) fn id(&self) -> u64 {
+        self.ident.load(Ordering::Relaxed) >> 8
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &*n.0)
+    }
+
+    /// `SCHEDULED` once woken, `IDLE` once a poll starts.
     pub(crate) fn state(&self) -> u8 {
-        self.state.load(Ordering::Relaxed)
+        self.ident.load(Ordering::Relaxed) as u8
+    }
+
+    /// Plain load and store by the schedule function and the worker (the id bits never change).
+    #[inline]
+    fn set_state(&self, state: u8) {
+        let ident = self.ident.load(Ordering::Relaxed);
+        self.ident
+            .store(ident & !0xff | u64::from(state), Ordering::Relaxed);
     }
 
     /// Polls started so far (0 without the `metrics` feature).
@@ -145,7 +165,7 @@ impl TaskInfo {
     /// `WorkerLifo::running`).
     #[inline]
     fn poll_started(&self, now: u64) {
-        self.state.store(IDLE, Ordering::Relaxed);
+        self.set_state(IDLE);
         #[cfg(feature = "metrics")]
         {
             // Only the thread running the task writes these.
@@ -219,7 +239,7 @@ impl TaskMeta {
 
 fn schedule(runnable: Runnable, info: ScheduleInfo) {
     let task = &runnable.metadata().info;
-    task.state.store(SCHEDULED, Ordering::Relaxed);
+    task.set_state(SCHEDULED);
     #[cfg(feature = "tracing")]
     tracing::trace!(target: "weft::task", parent: &task.span, "wake");
     let shared: *const Shared = Arc::as_ptr(&runnable.metadata().shared);
@@ -308,7 +328,7 @@ unsafe impl Sync for TaskRef {}
 impl std::fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskRef")
-            .field("id", &self.meta().info.id)
+            .field("id", &self.meta().info.id())
             .finish()
     }
 }

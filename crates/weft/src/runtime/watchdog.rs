@@ -220,8 +220,8 @@ fn report(
 ) -> Option<StallReport> {
     let slot = slot_of(running)?;
     let report = shared.registry.with_task(slot, |meta| StallReport {
-        task_id: meta.info.id,
-        task_name: meta.info.name.as_deref().map(str::to_owned),
+        task_id: meta.info.id(),
+        task_name: meta.info.name().map(str::to_owned),
         location: meta.info.location,
         elapsed: Duration::from_nanos(elapsed),
         worker,
