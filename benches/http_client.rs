@@ -83,6 +83,15 @@ fn main() {
             shown.join(" / "),
             server.connections()
         );
+        weft_benches::record(
+            "http_client",
+            &[
+                ("client", name.into()),
+                ("body", if json_mode() { "json" } else { "text" }.into()),
+                ("best", top.into()),
+                ("worst", rates.iter().cloned().fold(f64::INFINITY, f64::min).into()),
+            ],
+        );
         best.push(top);
         server.stop();
     }

@@ -87,6 +87,18 @@ fn main() {
                 "{:<11} {:>6} {:>12.0} {:>9.3} {:>9.3} {:>12.2}",
                 s, n, r.rate, r.p50_ms, r.p99_ms, cpu_per_req
             );
+            weft_benches::record(
+                "http_hello",
+                &[
+                    ("proto", if h2 { "h2" } else { "h1" }.into()),
+                    ("server", s.into()),
+                    ("conns", n.into()),
+                    ("rate", r.rate.into()),
+                    ("p50_ms", r.p50_ms.into()),
+                    ("p99_ms", r.p99_ms.into()),
+                    ("cpu_us_per_req", cpu_per_req.into()),
+                ],
+            );
             server.stop();
         }
     }

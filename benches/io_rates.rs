@@ -37,6 +37,15 @@ fn main() {
         let accepts = accept_rate(kind, Duration::from_secs_f64(secs));
         let (w, r) = file_rates(kind);
         println!("{kind:<11} {accepts:>14.0} {w:>14.0} {r:>14.0}");
+        weft_benches::record(
+            "io_rates",
+            &[
+                ("runtime", kind.into()),
+                ("accepts_per_s", accepts.into()),
+                ("write_mib_s", w.into()),
+                ("read_mib_s", r.into()),
+            ],
+        );
     }
 }
 

@@ -6,7 +6,8 @@
 //! results of `rt` into the ns-per-operation table of the README.
 //!
 //! This library holds what several benchmarks share: the counting allocator that the memory
-//! figures come from, and the server processes of the network benchmarks ([`procs`]).
+//! figures come from, the server processes of the network benchmarks ([`procs`]), and
+//! [`record`], which the benchmark report (`benches/report/run.py`) reads results from.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
@@ -39,6 +40,86 @@ unsafe impl GlobalAlloc for Counting {
         LIVE.fetch_add(new_size as isize - layout.size() as isize, Relaxed);
         // SAFETY: same contract as ours.
         unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// A value in a [`record`]ed row.
+#[derive(Debug, Clone)]
+pub enum Val {
+    /// Written as a JSON string.
+    Str(String),
+    /// Written as a JSON number (`null` if not finite).
+    Num(f64),
+}
+
+impl From<&str> for Val {
+    fn from(s: &str) -> Self {
+        Val::Str(s.to_owned())
+    }
+}
+
+impl From<&String> for Val {
+    fn from(s: &String) -> Self {
+        Val::Str(s.clone())
+    }
+}
+
+impl From<f64> for Val {
+    fn from(v: f64) -> Self {
+        Val::Num(v)
+    }
+}
+
+impl From<usize> for Val {
+    fn from(v: usize) -> Self {
+        Val::Num(v as f64)
+    }
+}
+
+impl From<u64> for Val {
+    fn from(v: u64) -> Self {
+        Val::Num(v as f64)
+    }
+}
+
+/// Appends one result row, as a JSON object with `"bench": bench` and `fields`, to the file
+/// named by `WEFT_BENCH_OUT`, if set (the report collects rows this way; the printed tables
+/// stay as they are). A row that cannot be written is reported on stderr, not fatal.
+pub fn record(bench: &str, fields: &[(&str, Val)]) {
+    let Ok(path) = std::env::var("WEFT_BENCH_OUT") else {
+        return;
+    };
+    fn quote(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+    let mut line = format!("{{\"bench\":{}", quote(bench));
+    for (k, v) in fields {
+        let v = match v {
+            Val::Str(s) => quote(s),
+            Val::Num(n) if n.is_finite() => format!("{n}"),
+            Val::Num(_) => "null".to_owned(),
+        };
+        line.push_str(&format!(",{}:{v}", quote(k)));
+    }
+    line.push_str("}\n");
+    use std::io::Write;
+    let written = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()));
+    if let Err(e) = written {
+        eprintln!("could not record a result in {path}: {e}");
     }
 }
 

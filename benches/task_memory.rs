@@ -122,6 +122,14 @@ fn main() {
             r.with_handle,
             r.with_handle / t_handle
         );
+        weft_benches::record(
+            "task_memory",
+            &[
+                ("runtime", r.name.into()),
+                ("task", r.task.into()),
+                ("with_handle", r.with_handle.into()),
+            ],
+        );
     }
 }
 

@@ -69,6 +69,19 @@ fn main() {
                 r.cs_per_krt,
                 format!("{}/{}", r.min_conn, r.max_conn)
             );
+            weft_benches::record(
+                "tcp_echo",
+                &[
+                    ("server", s.into()),
+                    ("conns", n.into()),
+                    ("workers", env_or("ECHO_WORKERS", "2").as_str().into()),
+                    ("rate", r.rate.into()),
+                    ("p50_us", r.p50_us.into()),
+                    ("p99_us", r.p99_us.into()),
+                    ("cpu_us_per_rt", r.cpu_us_per_rt.into()),
+                    ("cs_per_krt", r.cs_per_krt.into()),
+                ],
+            );
             server.stop();
         }
     }

@@ -125,6 +125,23 @@ fn lateness<R: Runtime>(
         percentile(&late, 0.99).as_secs_f64() * 1e3,
         late.last().unwrap().as_secs_f64() * 1e3,
     );
+    let ms = |q: f64| percentile(&late, q).as_secs_f64() * 1e3;
+    weft_benches::record(
+        "timer_lateness",
+        &[
+            ("runtime", R::NAME.into()),
+            ("sleeps", n.into()),
+            ("wall_ms", (wall.as_secs_f64() * 1e3).into()),
+            ("p10_ms", ms(0.10).into()),
+            ("p25_ms", ms(0.25).into()),
+            ("p50_ms", ms(0.50).into()),
+            ("p75_ms", ms(0.75).into()),
+            ("p90_ms", ms(0.90).into()),
+            ("p99_ms", ms(0.99).into()),
+            ("p999_ms", ms(0.999).into()),
+            ("max_ms", (late.last().unwrap().as_secs_f64() * 1e3).into()),
+        ],
+    );
 }
 
 const SLEEPERS: usize = 1_000_000;
@@ -193,6 +210,10 @@ fn sleeping_task_memory(weft: &Weft, tokio: &Tokio, smol: &Smol) {
         println!(
             "  {name:>6}: {bytes:6.1} B/task ({:.2}x tokio)",
             bytes / tokio_bytes
+        );
+        weft_benches::record(
+            "sleep_memory",
+            &[("runtime", name.into()), ("bytes_per_task", bytes.into())],
         );
     }
 }

@@ -40,6 +40,9 @@
 // Lets `select!` (which names `::weft`) expand inside this crate's own tests.
 extern crate self as weft;
 
+// The book's chapters, compiled and run as doctests (see `book.rs`).
+#[cfg(doctest)]
+mod book;
 pub mod channel;
 pub mod fs;
 pub mod future;

@@ -8,27 +8,21 @@
 
 #![cfg(feature = "http")]
 
+mod common;
+
+use common::h2::{
+    Frame, DATA, END_HEADERS, END_STREAM, GOAWAY, HEADERS, PING, PREFACE, SETTINGS, WINDOW_UPDATE,
+};
+use common::Server;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 use weft::http::{Body, Request, Response};
-use weft::net::TcpListener;
-use weft::sync::Event;
 
 static ALONE: Mutex<()> = Mutex::new(());
 static PANICS: AtomicUsize = AtomicUsize::new(0);
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const DATA: u8 = 0;
-const HEADERS: u8 = 1;
-const SETTINGS: u8 = 4;
-const PING: u8 = 6;
-const GOAWAY: u8 = 7;
-const WINDOW_UPDATE: u8 = 8;
-const END_STREAM: u8 = 1;
-const END_HEADERS: u8 = 4;
 
 fn count_panics() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -41,63 +35,28 @@ fn count_panics() {
     });
 }
 
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<Event>,
-    handled: Arc<AtomicUsize>,
-    task: Option<weft::JoinHandle<std::io::Result<()>>>,
-}
-
 impl Server {
+    /// The server the probes run against: short timeouts, small limits.
     fn start() -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(Event::new());
-        let handled = Arc::new(AtomicUsize::new(0));
-        let seen = handled.clone();
-        let signal = stop.clone();
-        let serve = weft::http::serve(listener, move |req: Request<Body>| {
-            seen.fetch_add(1, Ordering::SeqCst);
-            async move {
-                match req.uri().path() {
-                    "/big" => Response::new(Body::from(vec![b'x'; 1 << 20])),
-                    path => Response::new(Body::from(format!("hello {path}"))),
+        Server::with_seen(
+            |s| {
+                s.idle_timeout(Duration::from_secs(5))
+                    .header_read_timeout(Duration::from_secs(2))
+                    .max_body_size(4096)
+                    .max_header_size(2048)
+                    .shutdown_timeout(Duration::from_millis(500))
+            },
+            |req: Request<Body>, seen| {
+                seen.requests.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    match req.uri().path() {
+                        "/big" => Response::new(Body::from(vec![b'x'; 1 << 20])),
+                        path => Response::new(Body::from(format!("hello {path}"))),
+                    }
                 }
-            }
-        })
-        .idle_timeout(Duration::from_secs(5))
-        .header_read_timeout(Duration::from_secs(2))
-        .max_body_size(4096)
-        .max_header_size(2048)
-        .shutdown_timeout(Duration::from_millis(500))
-        .with_graceful_shutdown(async move { signal.wait().await });
-        let task = weft::spawn(std::future::IntoFuture::into_future(serve));
-        Server {
-            addr,
-            stop,
-            handled,
-            task: Some(task),
-        }
+            },
+        )
     }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.set();
-        if let Some(task) = self.task.take() {
-            let done = weft::block_on(weft::timeout(task, Duration::from_secs(10)));
-            if !std::thread::panicking() {
-                done.expect("serve did not return in time").unwrap();
-            }
-        }
-    }
-}
-
-struct Frame {
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: Vec<u8>,
 }
 
 fn frame(out: &mut Vec<u8>, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
@@ -389,7 +348,7 @@ fn random_frames_never_break_the_server() {
     }
     // Both outcomes happened: the sequences reach past the first frames.
     assert!(answered > 100 && refused > 100, "{answered} {refused}");
-    assert!(server.handled.load(Ordering::SeqCst) > 0);
+    assert!(server.seen.requests.load(Ordering::SeqCst) > 0);
     // A good request is still served.
     let mut conn = connect(server.addr, Duration::from_secs(10));
     let mut out = PREFACE.to_vec();

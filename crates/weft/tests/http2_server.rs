@@ -7,23 +7,18 @@
 
 #![cfg(feature = "http")]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
+use common::h2::*;
+#[cfg(feature = "tls")]
+use common::tls_config;
+use common::{curl, Seen, Server, DEADLINE};
+use std::io::Write;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use weft::http::{Body, Method, Request, Response, Serve, StatusCode};
-use weft::net::TcpListener;
-use weft::sync::Event;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-#[derive(Default)]
-struct Seen {
-    slow_started: Event,
-    requests: AtomicUsize,
-}
+use weft::http::{Body, Method, Request, Response, StatusCode};
 
 async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, weft::http::Error> {
     seen.requests.fetch_add(1, Ordering::SeqCst);
@@ -45,6 +40,30 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
             Response::new(Body::from_chunks(parts))
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; 1 << 20])),
+        (_, "/trailers") => {
+            let body = req.into_body();
+            let sum = body
+                .trailers()
+                .map(|t| {
+                    let all: Vec<_> = t.get_all("x-sum").iter().collect();
+                    format!("{all:?}")
+                })
+                .unwrap_or_else(|| "none".to_owned());
+            let n = body.bytes().await?.len();
+            Response::new(Body::from(format!("{n} bytes, x-sum {sum}")))
+        }
+        (_, "/peer") => {
+            let text = match req.extensions().get::<weft::http::ConnectInfo>() {
+                Some(info) => format!(
+                    "{} {} {}",
+                    info.remote_addr(),
+                    info.local_addr(),
+                    info.is_tls()
+                ),
+                None => "no ConnectInfo".to_owned(),
+            };
+            Response::new(Body::from(text))
+        }
         (_, "/info") => {
             let host = req
                 .headers()
@@ -70,72 +89,13 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
     Ok(res)
 }
 
-type Handler = Box<
-    dyn Fn(
-            Request<Body>,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Response<Body>, weft::http::Error>> + Send>,
-        > + Send
-        + Sync,
->;
-
-/// A server on 127.0.0.1 on the global runtime, stopped gracefully by `stop`.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<Event>,
-    seen: Arc<Seen>,
-    task: Option<weft::JoinHandle<std::io::Result<()>>>,
-}
-
 impl Server {
-    fn start(configure: impl FnOnce(Serve<Handler>) -> Serve<Handler>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(Seen::default());
-        let stop = Arc::new(Event::new());
-        let h = seen.clone();
-        let handler: Handler = Box::new(move |req| Box::pin(handler(req, h.clone())));
-        let signal = stop.clone();
-        let serve = configure(weft::http::serve(listener, handler))
-            .with_graceful_shutdown(async move { signal.wait().await });
-        let task = weft::spawn(std::future::IntoFuture::into_future(serve));
-        Server {
-            addr,
-            stop,
-            seen,
-            task: Some(task),
-        }
+    /// A server of [`handler`], configured by `configure`.
+    fn start(
+        configure: impl FnOnce(weft::http::Serve<common::Handler>) -> weft::http::Serve<common::Handler>,
+    ) -> Server {
+        Server::with_seen(configure, handler)
     }
-
-    fn shutdown(&mut self) -> std::io::Result<()> {
-        self.stop.set();
-        let task = self.task.take().expect("shut down once");
-        weft::block_on(weft::timeout(task, DEADLINE)).expect("serve did not return in time")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.task.is_some() && !std::thread::panicking() {
-            self.shutdown().unwrap();
-        } else {
-            self.stop.set();
-        }
-    }
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl runs (install it: apt-get install -y curl)");
-    assert!(
-        out.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -220,24 +180,9 @@ fn curl_limits_give_413_and_431() {
 }
 
 #[cfg(feature = "tls")]
-fn tls_config() -> weft::http::rustls::ServerConfig {
-    use weft::http::rustls::{self, pki_types};
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
-    let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
-        cert.key_pair.serialize_der(),
-    ));
-    rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap()
-}
-
-#[cfg(feature = "tls")]
 #[test]
 fn curl_http2_over_tls() {
-    let server = Server::start(|s| s.tls(Arc::new(tls_config())));
+    let server = Server::start(|s| s.tls(Arc::new(tls_config().0)));
     let base = format!("https://localhost:{}", server.addr.port());
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
     let out = curl(&[
@@ -306,145 +251,81 @@ fn curl_http2_over_tls() {
     assert_eq!(out, "hello /x 1.1");
 }
 
-// The raw frame client.
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-const DATA: u8 = 0;
-const HEADERS: u8 = 1;
-const RST_STREAM: u8 = 3;
-const SETTINGS: u8 = 4;
-const PING: u8 = 6;
-const GOAWAY: u8 = 7;
-const WINDOW_UPDATE: u8 = 8;
-
-const END_STREAM: u8 = 1;
-const END_HEADERS: u8 = 4;
-
-const PROTOCOL_ERROR: u32 = 1;
-const FLOW_CONTROL_ERROR: u32 = 3;
-const FRAME_SIZE_ERROR: u32 = 6;
-const COMPRESSION_ERROR: u32 = 9;
-const ENHANCE_YOUR_CALM: u32 = 0xb;
-
-struct Frame {
-    kind: u8,
-    flags: u8,
-    stream: u32,
-    payload: Vec<u8>,
+/// The handler learns the connection's addresses from the request's `ConnectInfo`, on HTTP/2
+/// as on HTTP/1.1.
+#[test]
+fn a_handler_learns_the_client_and_server_addresses() {
+    let server = Server::start(|s| s);
+    let out = curl(&[
+        "--http2-prior-knowledge",
+        "-w",
+        " %{local_ip}:%{local_port} %{http_version}",
+        &format!("http://{}/peer", server.addr),
+    ]);
+    let mut words = out.rsplitn(3, ' ');
+    let (version, client, said) = (
+        words.next().unwrap(),
+        words.next().unwrap(),
+        words.next().unwrap(),
+    );
+    assert_eq!(version, "2");
+    assert_eq!(said, format!("{client} {} false", server.addr));
 }
 
-struct Client {
-    conn: TcpStream,
+#[cfg(feature = "tls")]
+#[test]
+fn a_handler_learns_the_addresses_over_tls() {
+    let server = Server::start(|s| s.tls(Arc::new(tls_config().0)));
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+    let out = curl(&[
+        "-k",
+        "--http2",
+        "--resolve",
+        &resolve,
+        "-w",
+        " %{local_ip}:%{local_port} %{http_version}",
+        &format!("https://localhost:{}/peer", server.addr.port()),
+    ]);
+    let mut words = out.rsplitn(3, ' ');
+    let (version, client, said) = (
+        words.next().unwrap(),
+        words.next().unwrap(),
+        words.next().unwrap(),
+    );
+    assert_eq!(version, "2");
+    assert_eq!(said, format!("{client} {} true", server.addr));
 }
 
-impl Client {
-    /// Connects and sends the preface and an empty SETTINGS.
-    fn connect(addr: SocketAddr) -> Client {
-        let mut c = Client::raw(addr);
-        c.conn.write_all(PREFACE).unwrap();
-        c.send(SETTINGS, 0, 0, &[]);
-        c
-    }
-
-    fn raw(addr: SocketAddr) -> Client {
-        let conn = TcpStream::connect(addr).unwrap();
-        conn.set_read_timeout(Some(DEADLINE)).unwrap();
-        conn.set_write_timeout(Some(DEADLINE)).unwrap();
-        Client { conn }
-    }
-
-    fn send(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
-        let len = payload.len();
-        let mut out = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
-        out.extend_from_slice(&stream.to_be_bytes());
-        out.extend_from_slice(payload);
-        // The server may close first: a failed write shows in what is read next.
-        let _ = self.conn.write_all(&out);
-    }
-
-    /// A GET of `path` on stream `id`.
-    fn get(&mut self, id: u32, path: &str) {
-        let mut block = vec![0x82, 0x86, 0x41, 1, b't', 0x04, path.len() as u8];
-        block.extend_from_slice(path.as_bytes());
-        self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
-    }
-
-    /// The next frame; `None` once the server has closed.
-    fn read(&mut self) -> Option<Frame> {
-        let mut head = [0u8; 9];
-        self.conn.read_exact(&mut head).ok()?;
-        let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
-        let mut payload = vec![0; len];
-        self.conn.read_exact(&mut payload).ok()?;
-        Some(Frame {
-            kind: head[3],
-            flags: head[4],
-            stream: u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff,
-            payload,
-        })
-    }
-
-    /// Reads until GOAWAY: its last stream id and error code; then the server closes.
-    fn goaway(&mut self) -> (u32, u32) {
-        for _ in 0..10_000 {
-            match self.read() {
-                None => panic!("closed without GOAWAY"),
-                Some(f) if f.kind == GOAWAY => {
-                    let p = &f.payload;
-                    let last = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
-                    let code = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
-                    return (last, code);
-                }
-                Some(_) => {}
-            }
-        }
-        panic!("no GOAWAY in 10,000 frames");
-    }
-
-    fn assert_closed(&mut self) {
-        for _ in 0..10_000 {
-            if self.read().is_none() {
-                return;
-            }
-        }
-        panic!("still open");
-    }
-
-    /// Reads the responses of `streams`: each one's status (from the first field of its
-    /// HEADERS: the server indexes 200 and 500) and body.
-    fn responses(&mut self, streams: &[u32]) -> Vec<(u16, Vec<u8>)> {
-        let mut out: Vec<(u32, u16, Vec<u8>, bool)> = streams
-            .iter()
-            .map(|&id| (id, 0, Vec::new(), false))
-            .collect();
-        for _ in 0..10_000 {
-            if out.iter().all(|r| r.3) {
-                break;
-            }
-            let f = self.read().expect("closed before the responses");
-            let Some(r) = out.iter_mut().find(|r| r.0 == f.stream) else {
-                continue;
-            };
-            match f.kind {
-                HEADERS => {
-                    let first = f.payload.iter().find(|&&b| b != 0x20).copied();
-                    r.1 = match first {
-                        Some(0x88) => 200,
-                        Some(0x8e) => 500,
-                        other => panic!("unexpected status field {other:?}"),
-                    };
-                }
-                DATA => r.2.extend_from_slice(&f.payload),
-                RST_STREAM => panic!("stream {} reset", f.stream),
-                _ => continue,
-            }
-            if f.flags & END_STREAM != 0 {
-                r.3 = true;
-            }
-        }
-        out.into_iter().map(|r| (r.1, r.2)).collect()
-    }
+/// `Expect: 100-continue` gets an interim 100 before the body is sent; any other
+/// expectation a 417 (RFC 9110 section 10.1.1).
+#[test]
+fn expect_100_continue_gets_100_and_other_expectations_417() {
+    let server = Server::start(|s| s);
+    let url = format!("http://{}/echo", server.addr);
+    let out = Command::new("curl")
+        .args(["-sS", "-v", "--max-time", "10", "--http2-prior-knowledge"])
+        .args(["-H", "Expect: 100-continue", "--data-binary", "waited for"])
+        .arg(&url)
+        .output()
+        .expect("curl runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("< HTTP/2 100"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "waited for");
+    let status = curl(&[
+        "--http2-prior-knowledge",
+        "-H",
+        "Expect: bogus",
+        "--data-binary",
+        "x",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &url,
+    ]);
+    assert_eq!(status, "417");
+    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 1);
 }
 
 #[test]
@@ -700,6 +581,101 @@ fn open_windows(c: &mut Client) {
         0,
         &(0x7fff_ffffu32 - 65_535).to_be_bytes(),
     );
+}
+
+/// A literal field without indexing, for hand-made header blocks.
+fn literal(name: &str, value: &str) -> Vec<u8> {
+    let mut out = vec![0x00, name.len() as u8];
+    out.extend_from_slice(name.as_bytes());
+    out.push(value.len() as u8);
+    out.extend_from_slice(value.as_bytes());
+    out
+}
+
+#[test]
+fn request_trailers_reach_the_handler_with_the_body() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    c.send(HEADERS, END_HEADERS, 1, &request_block("POST", "/trailers"));
+    c.send(DATA, 0, 1, b"abc");
+    let mut trailers = literal("x-sum", "42");
+    trailers.extend(literal("x-sum", "43"));
+    c.send(HEADERS, END_HEADERS | END_STREAM, 1, &trailers);
+    let got = c.responses(&[1]);
+    assert_eq!(got[0].0, 200);
+    assert_eq!(
+        String::from_utf8_lossy(&got[0].1),
+        r#"3 bytes, x-sum ["42", "43"]"#
+    );
+    // Without trailers the body has none.
+    c.send(HEADERS, END_HEADERS, 3, &request_block("POST", "/trailers"));
+    c.send(DATA, END_STREAM, 3, b"abcd");
+    let got = c.responses(&[3]);
+    assert_eq!(String::from_utf8_lossy(&got[0].1), "4 bytes, x-sum none");
+    // A pseudo-header in trailers makes the request malformed (RFC 9113 section 8.1).
+    c.send(HEADERS, END_HEADERS, 5, &request_block("POST", "/trailers"));
+    c.send(HEADERS, END_HEADERS | END_STREAM, 5, &[0x84]);
+    assert_eq!(next_error(&mut c), Some((RST_STREAM, 5, PROTOCOL_ERROR)));
+    c.get(7, "/x");
+    assert_eq!(c.responses(&[7]), [(200, b"hello /x".to_vec())]);
+}
+
+/// RFC 9113 section 5.4.2: frames the peer sent before it saw the server's RST_STREAM are
+/// ignored, not answered with another reset or a connection error.
+#[test]
+fn frames_on_a_stream_the_server_reset_are_ignored() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    // A malformed request whose body is still to come: the server resets it at once.
+    c.send(HEADERS, END_HEADERS, 1, &request_block("POST", "nope"));
+    assert_eq!(next_error(&mut c), Some((RST_STREAM, 1, PROTOCOL_ERROR)));
+    // What the client had already sent: body and trailers, then a new request.
+    c.send(DATA, 0, 1, b"late body");
+    c.send(DATA, 0, 1, b"more");
+    c.send(HEADERS, END_HEADERS | END_STREAM, 1, &literal("x-sum", "1"));
+    c.send(WINDOW_UPDATE, 0, 1, &1u32.to_be_bytes());
+    c.get(3, "/x");
+    let mut stray = Vec::new();
+    let mut body = Vec::new();
+    for _ in 0..1000 {
+        let f = c.read().expect("the connection stays open");
+        if f.stream == 3 {
+            if f.kind == DATA {
+                body.extend_from_slice(&f.payload);
+            }
+            if f.flags & END_STREAM != 0 {
+                break;
+            }
+        } else if f.kind == RST_STREAM || f.kind == GOAWAY {
+            stray.push((f.kind, f.stream));
+        }
+    }
+    assert_eq!(stray, [], "answers to the late frames");
+    assert_eq!(body, b"hello /x");
+}
+
+/// CVE-2019-9518: DATA frames with nothing in them and no END_STREAM, over and over, end
+/// the connection; a few of them do not.
+#[test]
+fn an_empty_data_frame_flood_gets_goaway() {
+    let server = Server::start(|s| s);
+    let mut c = Client::connect(server.addr);
+    c.send(HEADERS, END_HEADERS, 1, &request_block("POST", "/echo"));
+    for _ in 0..50 {
+        c.send(DATA, 0, 1, &[]);
+    }
+    c.send(DATA, 0, 1, b"o");
+    for _ in 0..50 {
+        c.send(DATA, 0, 1, &[]);
+    }
+    c.send(DATA, END_STREAM, 1, b"k");
+    assert_eq!(c.responses(&[1]), [(200, b"ok".to_vec())]);
+    c.send(HEADERS, END_HEADERS, 3, &request_block("POST", "/echo"));
+    for _ in 0..10_000 {
+        c.send(DATA, 0, 3, &[]);
+    }
+    assert_eq!(c.goaway().1, ENHANCE_YOUR_CALM);
+    c.assert_closed();
 }
 
 #[test]

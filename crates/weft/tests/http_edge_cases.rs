@@ -9,63 +9,25 @@
 
 #![cfg(feature = "http")]
 
+mod common;
+
+use common::{
+    connect, exchange, kept_alive, read_reply_to, read_to_close, statuses, Server, DEADLINE,
+};
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use weft::http::{header, Body, Client, HeaderValue, Request, Response, Serve, StatusCode};
-use weft::sync::Event;
-
-const DEADLINE: Duration = Duration::from_secs(10);
-
-type BoxFut = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
-type Handler = Box<dyn Fn(Request<Body>) -> BoxFut + Send + Sync>;
-
-/// A weft server on 127.0.0.1, stopped gracefully by `stop`.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<Event>,
-    task: Option<weft::JoinHandle<std::io::Result<()>>>,
-}
+use weft::http::{header, Body, Client, HeaderValue, Request, Response, StatusCode};
 
 impl Server {
-    fn start(configure: impl FnOnce(Serve<Handler>) -> Serve<Handler>) -> Server {
-        Self::with(configure, |req| Box::pin(default_handler(req)))
-    }
-
-    fn with(
-        configure: impl FnOnce(Serve<Handler>) -> Serve<Handler>,
-        handler: impl Fn(Request<Body>) -> BoxFut + Send + Sync + 'static,
+    /// A server of [`default_handler`], configured by `configure`.
+    fn start(
+        configure: impl FnOnce(weft::http::Serve<common::Handler>) -> weft::http::Serve<common::Handler>,
     ) -> Server {
-        let listener = weft::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let stop = Arc::new(Event::new());
-        let signal = stop.clone();
-        let handler: Handler = Box::new(handler);
-        let serve = configure(weft::http::serve(listener, handler))
-            .with_graceful_shutdown(async move { signal.wait().await });
-        let task = weft::spawn(std::future::IntoFuture::into_future(serve));
-        Server {
-            addr,
-            stop,
-            task: Some(task),
-        }
-    }
-
-    /// Stops the server; `Err` if `serve` did not return within the deadline.
-    fn shutdown(&mut self) -> Result<std::io::Result<()>, &'static str> {
-        self.stop.set();
-        let task = self.task.take().expect("shut down once");
-        weft::block_on(weft::timeout(task, DEADLINE)).map_err(|_| "serve did not return in time")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop.set();
+        Server::with(configure, default_handler)
     }
 }
 
@@ -78,90 +40,6 @@ async fn default_handler(req: Request<Body>) -> Response<Body> {
         }
         _ => Response::new(Body::from("hello")),
     }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let conn = TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(DEADLINE)).unwrap();
-    conn.set_write_timeout(Some(DEADLINE)).unwrap();
-    conn
-}
-
-/// Everything read until the peer closes (or resets after sending something).
-fn read_to_close(conn: &mut impl Read) -> String {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    for _ in 0..100_000 {
-        match conn.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
-            Err(e) => panic!("reading: {e} (got {:?})", String::from_utf8_lossy(&out)),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
-    let mut conn = connect(addr);
-    conn.write_all(raw).unwrap();
-    read_to_close(&mut conn)
-}
-
-/// The statuses of the responses in `wire`, in order.
-fn statuses(wire: &str) -> Vec<u16> {
-    wire.match_indices("HTTP/1.1 ")
-        .filter_map(|(i, _)| wire.get(i + 9..i + 12)?.parse().ok())
-        .collect()
-}
-
-/// One response from a kept-alive connection.
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-fn read_reply(r: &mut BufReader<TcpStream>, head_request: bool) -> Reply {
-    let mut head = String::new();
-    for _ in 0..200 {
-        let before = head.len();
-        r.read_line(&mut head).unwrap();
-        assert!(head.len() > before, "closed inside a head: {head:?}");
-        if head.ends_with("\r\n\r\n") {
-            break;
-        }
-    }
-    let status = head[9..12].parse().unwrap();
-    let lower = head.to_ascii_lowercase();
-    let mut body = Vec::new();
-    if head_request || status == 204 || status == 304 {
-        return Reply { status, head, body };
-    }
-    if let Some(i) = lower.find("content-length: ") {
-        let rest = &lower[i + 16..];
-        let n: usize = rest[..rest.find('\r').unwrap()].parse().unwrap();
-        body = vec![0; n];
-        r.read_exact(&mut body).unwrap();
-    } else if lower.contains("transfer-encoding: chunked") {
-        for _ in 0..1000 {
-            let mut line = String::new();
-            r.read_line(&mut line).unwrap();
-            let n = usize::from_str_radix(line.trim(), 16).unwrap();
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).unwrap();
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    }
-    Reply { status, head, body }
-}
-
-fn kept_alive(addr: SocketAddr) -> (BufReader<TcpStream>, TcpStream) {
-    let conn = connect(addr);
-    (BufReader::new(conn.try_clone().unwrap()), conn)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -322,7 +200,7 @@ fn probe_head_204_and_304_keep_the_connection_in_step() {
     );
     let (mut r, mut w) = kept_alive(server.addr);
     w.write_all(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    let head = read_reply(&mut r, true);
+    let head = read_reply_to(&mut r, true);
     assert_eq!(head.status, 200);
     assert!(
         head.head
@@ -334,14 +212,14 @@ fn probe_head_204_and_304_keep_the_connection_in_step() {
     for path in ["/204", "/304"] {
         w.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
             .unwrap();
-        let reply = read_reply(&mut r, false);
+        let reply = read_reply_to(&mut r, false);
         assert_eq!(reply.status.to_string(), path[1..]);
         let lower = reply.head.to_ascii_lowercase();
         assert!(!lower.contains("transfer-encoding"), "{lower}");
     }
     w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
-    let last = read_reply(&mut r, false);
+    let last = read_reply_to(&mut r, false);
     assert_eq!(
         (last.status, &last.body[..]),
         (200, &b"a body that must not be sent"[..])
@@ -369,7 +247,7 @@ fn probe_a_head_response_keeps_the_content_length_the_handler_set() {
     let (mut r, mut w) = kept_alive(server.addr);
     w.write_all(b"HEAD /file HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
-    let reply = read_reply(&mut r, true);
+    let reply = read_reply_to(&mut r, true);
     assert!(
         reply
             .head
@@ -380,7 +258,7 @@ fn probe_a_head_response_keeps_the_content_length_the_handler_set() {
     );
     // And the connection is still in step.
     w.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-    let next = read_reply(&mut r, false);
+    let next = read_reply_to(&mut r, false);
     assert_eq!(next.status, 200);
 }
 
@@ -391,7 +269,7 @@ fn probe_http_1_0_keep_alive_serves_several_requests() {
     for _ in 0..3 {
         w.write_all(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
             .unwrap();
-        let reply = read_reply(&mut r, false);
+        let reply = read_reply_to(&mut r, false);
         assert_eq!((reply.status, &reply.body[..]), (200, &b"hello"[..]));
     }
 }
@@ -482,7 +360,7 @@ fn probe_graceful_shutdown_finishes_a_request_caught_mid_body() {
     assert_eq!(statuses(&reply), vec![200], "{reply}");
     assert!(reply.ends_with("\r\n\r\nhelloworld"), "{reply}");
     assert!(reply.to_ascii_lowercase().contains("connection: close"));
-    server.shutdown().unwrap().unwrap();
+    server.try_shutdown().unwrap().unwrap();
 }
 
 /// Clients may send an extra CRLF after a request (RFC 9112 2.2 lets servers ignore it). The
@@ -494,11 +372,11 @@ fn probe_a_trailing_crlf_does_not_hold_up_graceful_shutdown() {
     let (mut r, mut w) = kept_alive(server.addr);
     w.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi\r\n")
         .unwrap();
-    let reply = read_reply(&mut r, false);
+    let reply = read_reply_to(&mut r, false);
     assert_eq!((reply.status, &reply.body[..]), (200, &b"hi"[..]));
     std::thread::sleep(Duration::from_millis(100));
     server
-        .shutdown()
+        .try_shutdown()
         .expect("serve waited on a connection that was idle but for a CRLF")
         .unwrap();
 }
@@ -535,7 +413,7 @@ fn probe_concurrent_clients_during_shutdown_get_whole_answers_or_refusals() {
         })
         .collect();
     std::thread::sleep(Duration::from_millis(50));
-    server.shutdown().unwrap().unwrap();
+    server.try_shutdown().unwrap().unwrap();
     for t in threads {
         t.join().unwrap();
     }

@@ -6,6 +6,13 @@
 
 #![cfg(feature = "http")]
 
+mod common;
+
+#[cfg(feature = "tls")]
+use common::tls_config;
+use common::{
+    connect, curl, exchange, read_reply, read_to_close, status_of, Seen, Server, DEADLINE,
+};
 use futures_lite::StreamExt;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -13,7 +20,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
-use weft::http::{Body, Method, Request, Response, Serve};
+use weft::http::{Body, Method, Request, Response};
 use weft::net::TcpListener;
 use weft::sync::Event;
 
@@ -28,17 +35,8 @@ fn exclusive_lock() -> RwLockWriteGuard<'static, ()> {
     FDS.write().unwrap_or_else(|e| e.into_inner())
 }
 
-const DEADLINE: Duration = Duration::from_secs(10);
-
 /// The size of `/big`'s body: more than loopback's socket buffers hold.
 const BIG: usize = 64 << 20;
-
-/// What the test handler saw, for tests that wait on it.
-#[derive(Default)]
-struct Seen {
-    slow_started: Event,
-    requests: AtomicUsize,
-}
 
 async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, weft::http::Error> {
     seen.requests.fetch_add(1, Ordering::SeqCst);
@@ -73,6 +71,18 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
             Response::new(Body::from_chunks(parts))
         }
         (_, "/big") => Response::new(Body::from(vec![b'x'; BIG])),
+        (_, "/peer") => {
+            let text = match req.extensions().get::<weft::http::ConnectInfo>() {
+                Some(info) => format!(
+                    "{} {} {}",
+                    info.remote_addr(),
+                    info.local_addr(),
+                    info.is_tls()
+                ),
+                None => "no ConnectInfo".to_owned(),
+            };
+            Response::new(Body::from(text))
+        }
         (_, "/method") => Response::new(Body::from(req.method().to_string())),
         (_, "/informational") => {
             // Not a final status: the server must not send it as the answer.
@@ -94,143 +104,13 @@ async fn handler(req: Request<Body>, seen: Arc<Seen>) -> Result<Response<Body>, 
     Ok(res)
 }
 
-type Handler = Box<
-    dyn Fn(
-            Request<Body>,
-        ) -> std::pin::Pin<
-            Box<dyn std::future::Future<Output = Result<Response<Body>, weft::http::Error>> + Send>,
-        > + Send
-        + Sync,
->;
-
-/// A server on 127.0.0.1 on the global runtime, stopped gracefully by `stop`.
-struct Server {
-    addr: SocketAddr,
-    stop: Arc<Event>,
-    seen: Arc<Seen>,
-    task: Option<weft::JoinHandle<std::io::Result<()>>>,
-}
-
 impl Server {
-    fn start(configure: impl FnOnce(Serve<Handler>) -> Serve<Handler>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let seen = Arc::new(Seen::default());
-        let stop = Arc::new(Event::new());
-        let h = seen.clone();
-        let handler: Handler = Box::new(move |req| Box::pin(handler(req, h.clone())));
-        let signal = stop.clone();
-        let serve = configure(weft::http::serve(listener, handler))
-            .with_graceful_shutdown(async move { signal.wait().await });
-        let task = weft::spawn(std::future::IntoFuture::into_future(serve));
-        Server {
-            addr,
-            stop,
-            seen,
-            task: Some(task),
-        }
+    /// A server of [`handler`], configured by `configure`.
+    fn start(
+        configure: impl FnOnce(weft::http::Serve<common::Handler>) -> weft::http::Serve<common::Handler>,
+    ) -> Server {
+        Server::with_seen(configure, handler)
     }
-
-    /// Stops the server and waits (with a deadline) for `serve` to return.
-    fn shutdown(&mut self) -> std::io::Result<()> {
-        self.stop.set();
-        let task = self.task.take().expect("shut down once");
-        weft::block_on(weft::timeout(task, DEADLINE)).expect("serve did not return in time")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if self.task.is_some() && !std::thread::panicking() {
-            self.shutdown().unwrap();
-        } else {
-            self.stop.set();
-        }
-    }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let conn = TcpStream::connect(addr).unwrap();
-    conn.set_read_timeout(Some(DEADLINE)).unwrap();
-    conn.set_write_timeout(Some(DEADLINE)).unwrap();
-    conn
-}
-
-/// Sends `raw` and reads until the server closes the connection.
-fn exchange(addr: SocketAddr, raw: &[u8]) -> String {
-    let mut conn = connect(addr);
-    conn.write_all(raw).unwrap();
-    read_to_close(&mut conn)
-}
-
-fn read_to_close(conn: &mut TcpStream) -> String {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 8192];
-    for _ in 0..10_000 {
-        match conn.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset && !out.is_empty() => break,
-            Err(e) => panic!(
-                "reading the response: {e} (got {:?})",
-                String::from_utf8_lossy(&out)
-            ),
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// One response read from a kept-alive connection: status, head, body.
-struct Reply {
-    status: u16,
-    head: String,
-    body: Vec<u8>,
-}
-
-fn read_reply(reader: &mut BufReader<TcpStream>) -> Reply {
-    let mut head = String::new();
-    for _ in 0..200 {
-        let before = head.len();
-        reader.read_line(&mut head).unwrap();
-        assert!(
-            head.len() > before,
-            "the connection closed inside a head: {head:?}"
-        );
-        if head.ends_with("\r\n\r\n") {
-            break;
-        }
-    }
-    let status = head[9..12].parse().unwrap();
-    let lower = head.to_ascii_lowercase();
-    let body = if let Some(i) = lower.find("content-length: ") {
-        let rest = &lower[i + 16..];
-        let n: usize = rest[..rest.find('\r').unwrap()].parse().unwrap();
-        let mut body = vec![0; n];
-        reader.read_exact(&mut body).unwrap();
-        body
-    } else if lower.contains("transfer-encoding: chunked") {
-        let mut body = Vec::new();
-        for _ in 0..1000 {
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let n = usize::from_str_radix(line.trim(), 16).unwrap();
-            let mut chunk = vec![0; n + 2];
-            reader.read_exact(&mut chunk).unwrap();
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-        body
-    } else {
-        Vec::new()
-    };
-    Reply { status, head, body }
-}
-
-fn status_of(reply: &str) -> u16 {
-    assert!(reply.starts_with("HTTP/1.1 "), "not a response: {reply:?}");
-    reply[9..12].parse().unwrap()
 }
 
 /// A good request still gets its answer.
@@ -241,20 +121,6 @@ fn assert_serving(addr: SocketAddr) {
     );
     assert_eq!(status_of(&reply), 200, "{reply}");
     assert!(reply.ends_with("\r\n\r\nhello"), "{reply}");
-}
-
-fn curl(args: &[&str]) -> String {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10"])
-        .args(args)
-        .output()
-        .expect("curl runs (install it: apt-get install -y curl)");
-    assert!(
-        out.status.success(),
-        "curl {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -303,24 +169,6 @@ fn curl_get_post_and_keep_alive() {
     ]);
     std::fs::remove_file(&path).unwrap();
     assert_eq!(echoed.len(), big.len());
-}
-
-/// A rustls server config for `localhost` with a fresh self-signed certificate, and that
-/// certificate (DER) for a client to trust.
-#[cfg(feature = "tls")]
-fn tls_config() -> (weft::http::rustls::ServerConfig, Vec<u8>) {
-    use weft::http::rustls::{self, pki_types};
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let chain = vec![pki_types::CertificateDer::from(cert.cert.der().to_vec())];
-    let key = pki_types::PrivateKeyDer::Pkcs8(pki_types::PrivatePkcs8KeyDer::from(
-        cert.key_pair.serialize_der(),
-    ));
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-    (config, cert.cert.der().to_vec())
 }
 
 #[cfg(feature = "tls")]
@@ -401,6 +249,42 @@ fn curl_over_tls() {
         curl(&["-k", "--resolve", &resolve, &format!("{base}/")]),
         "hello"
     );
+}
+
+/// The handler learns the connection's addresses from the request's `ConnectInfo`.
+#[test]
+fn a_handler_learns_the_client_and_server_addresses() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let mut conn = connect(server.addr);
+    let me = conn.local_addr().unwrap();
+    conn.write_all(b"GET /peer HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut conn);
+    assert!(
+        reply.ends_with(&format!("\r\n\r\n{me} {} false", server.addr)),
+        "{reply}"
+    );
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn a_handler_learns_the_addresses_over_tls() {
+    let _lock = shared_lock();
+    let (config, _) = tls_config();
+    let server = Server::start(|s| s.tls(Arc::new(config)));
+    let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
+    let out = curl(&[
+        "-k",
+        "--http1.1",
+        "--resolve",
+        &resolve,
+        "-w",
+        " %{local_ip}:%{local_port}",
+        &format!("https://localhost:{}/peer", server.addr.port()),
+    ]);
+    let (said, client) = out.rsplit_once(' ').unwrap();
+    assert_eq!(said, format!("{client} {} true", server.addr));
 }
 
 /// Over TLS the first head's deadline still counts from the accept: a client that takes most
@@ -630,6 +514,51 @@ fn expect_100_continue_is_answered_before_the_body_is_read() {
     writer.write_all(b"body").unwrap();
     let reply = read_reply(&mut reader);
     assert_eq!((reply.status, &reply.body[..]), (200, &b"body"[..]));
+}
+
+/// RFC 9110 section 10.1.1: an expectation the server cannot meet (anything but
+/// 100-continue) gets 417, before the body is read and without calling the handler.
+#[test]
+fn an_expectation_other_than_100_continue_gets_417() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    for expect in ["bogus", "100-continue, x-more", "100-continue=1"] {
+        let request = format!(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: {expect}\r\n\r\nbody"
+        );
+        let reply = exchange(server.addr, request.as_bytes());
+        assert_eq!(status_of(&reply), 417, "{expect}: {reply}");
+        assert!(!reply.contains("100 Continue"), "{reply}");
+        assert!(
+            reply.to_ascii_lowercase().contains("connection: close"),
+            "{reply}"
+        );
+    }
+    assert_eq!(server.seen.requests.load(Ordering::SeqCst), 0);
+    // An empty member means nothing; the case of 100-continue does not matter.
+    let reply = exchange(
+        server.addr,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nConnection: close\r\nExpect: , 100-CONTINUE\r\n\r\nbody",
+    );
+    assert_eq!(status_of(&reply), 200, "{reply}");
+    assert!(reply.ends_with("\r\n\r\nbody"), "{reply}");
+    assert_serving(server.addr);
+}
+
+/// RFC 9110 section 10.1.1: a 100-continue expectation in an HTTP/1.0 request is ignored.
+#[test]
+fn expect_100_continue_in_http_1_0_is_ignored() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"POST /echo HTTP/1.0\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        .unwrap();
+    // Give the server time to read the head alone (were it to answer 100, it would now).
+    std::thread::sleep(Duration::from_millis(200));
+    conn.write_all(b"body").unwrap();
+    let reply = read_to_close(&mut conn);
+    assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"), "{reply}");
+    assert!(reply.ends_with("\r\n\r\nbody"), "{reply}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::Error;
+use super::{Error, HeaderMap};
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use std::fmt;
@@ -39,6 +39,8 @@ pub struct Body {
     limit: Option<u64>,
     /// Bytes read so far through this handle.
     read: u64,
+    /// The trailer fields that came after a received body.
+    trailers: Option<Box<HeaderMap>>,
 }
 
 enum Kind {
@@ -61,6 +63,7 @@ impl Body {
             kind: Kind::Full(bytes),
             limit: None,
             read: 0,
+            trailers: None,
         }
     }
 
@@ -137,7 +140,41 @@ impl Body {
             kind: Kind::Stream { stream, len },
             limit: None,
             read: 0,
+            trailers: None,
         }
+    }
+
+    /// The trailer fields sent after the body, if there were any: on the server, those of an
+    /// HTTP/2 request (which is read whole, trailers included, before the handler runs).
+    ///
+    /// HTTP/1.1 trailers (after a chunked body) are read and dropped, and a body's
+    /// trailers are not sent: a response or a client request goes without them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::http::{Body, Request, Response};
+    ///
+    /// async fn checksum(req: Request<Body>) -> Response<Body> {
+    ///     let body = req.into_body();
+    ///     let sum = body
+    ///         .trailers()
+    ///         .and_then(|t| t.get("x-checksum"))
+    ///         .and_then(|v| v.to_str().ok())
+    ///         .map(str::to_owned);
+    ///     let bytes = body.bytes().await.unwrap_or_default();
+    ///     Response::new(Body::from(format!("{} bytes, checksum {sum:?}", bytes.len())))
+    /// }
+    /// # let _ = checksum;
+    /// ```
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.trailers.as_deref()
+    }
+
+    /// This body with `trailers`, as received after it.
+    pub(crate) fn with_trailers(mut self, trailers: HeaderMap) -> Self {
+        self.trailers = Some(Box::new(trailers));
+        self
     }
 
     /// Caps the bytes read from this body at `max`: reading past it fails with an

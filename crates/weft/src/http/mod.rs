@@ -20,12 +20,13 @@ mod error;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub mod server;
+pub mod upgrade;
 
 pub use body::Body;
 pub use bytes::Bytes;
 pub use client::{get, Client, ClientBuilder, RequestBuilder};
 pub use error::Error;
-pub use server::{serve, IntoResponse, Serve};
+pub use server::{serve, ConnectInfo, IntoResponse, Serve};
 
 /// rustls, the TLS library of `weft::http` (cargo feature `tls`): its `ServerConfig` is what
 /// [`Serve::tls`] takes.

@@ -35,3 +35,31 @@ pub use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV
 pub use tcp::{Incoming, IntoStdError, OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixListener, UnixStream};
+
+/// The raw descriptor of each socket type, for socket options weft has no method for (through
+/// `socket2::SockRef`, say). Reading or writing it directly bypasses weft's readiness
+/// tracking; options are safe.
+macro_rules! impl_as_fd {
+    ($($t:ty),*) => {$(
+        impl std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                self.io.get_ref().as_fd()
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                self.io.get_ref().as_raw_fd()
+            }
+        }
+    )*};
+}
+
+impl_as_fd!(
+    TcpListener,
+    TcpStream,
+    UdpSocket,
+    UnixListener,
+    UnixStream,
+    UnixDatagram
+);

@@ -49,7 +49,22 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(20);
 /// ```
 #[derive(Debug)]
 pub struct TcpListener {
-    io: IoSource<std::net::TcpListener>,
+    pub(super) io: IoSource<std::net::TcpListener>,
+    /// `TCP_INQ` is set on the listener, so every accepted socket has it.
+    inq: bool,
+}
+
+/// `accept4(2)` with the new socket non-blocking and close-on-exec from the start: one
+/// syscall where std's `accept` and `set_nonblocking` take two.
+fn accept_nonblocking(
+    listener: &std::net::TcpListener,
+) -> io::Result<(std::net::TcpStream, SocketAddr)> {
+    let (socket, addr) =
+        socket2::SockRef::from(listener).accept4(libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC)?;
+    let addr = addr
+        .as_socket()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not an IP peer address"))?;
+    Ok((socket.into(), addr))
 }
 
 fn is_resource_exhaustion(e: &io::Error) -> bool {
@@ -79,8 +94,11 @@ impl TcpListener {
     /// Fails if the mode cannot be set or the I/O driver cannot take the socket.
     pub fn from_std(listener: std::net::TcpListener) -> io::Result<Self> {
         listener.set_nonblocking(true)?;
+        // Accepted sockets inherit it, which saves a `setsockopt` per connection.
+        let inq = crate::sys::enable_tcp_inq(listener.as_raw_fd());
         Ok(Self {
             io: IoSource::new(listener)?,
+            inq,
         })
     }
 
@@ -114,9 +132,10 @@ impl TcpListener {
                 ready!(Pin::new(sleep).poll(cx));
                 *backoff = None;
             }
-            match ready!(self.io.poll_io(cx, Direction::Read, |l| l.accept())) {
+            match ready!(self.io.poll_io(cx, Direction::Read, accept_nonblocking)) {
                 Ok((stream, peer)) => {
-                    return Poll::Ready(TcpStream::from_std(stream).map(|s| (s, peer)))
+                    let stream = IoSource::new(stream).map(|io| TcpStream::accepted(io, self.inq));
+                    return Poll::Ready(stream.map(|s| (s, peer)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
                 Err(e) if is_resource_exhaustion(&e) => {
@@ -220,7 +239,7 @@ impl std::error::Error for IntoStdError {}
 /// written nothing.
 #[derive(Debug)]
 pub struct TcpStream {
-    io: IoSource<std::net::TcpStream>,
+    pub(super) io: IoSource<std::net::TcpStream>,
     /// Bytes of owned reads whose futures were dropped; made by the first owned read.
     stash: OnceLock<Arc<Stash>>,
     /// The kernel reports with each read how many bytes are left (`TCP_INQ`), so a read that
@@ -290,7 +309,13 @@ impl TcpStream {
     }
 
     fn with(io: IoSource<std::net::TcpStream>) -> Self {
-        let inq = crate::sys::enable_tcp_inq(io.get_ref().as_raw_fd());
+        Self::accepted(io, false)
+    }
+
+    /// A stream whose `TCP_INQ` may be set already (`inherited`: a listener's accepted sockets
+    /// have it when the listener has it).
+    fn accepted(io: IoSource<std::net::TcpStream>, inherited: bool) -> Self {
+        let inq = inherited || crate::sys::enable_tcp_inq(io.get_ref().as_raw_fd());
         Self {
             io,
             stash: OnceLock::new(),

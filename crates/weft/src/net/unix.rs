@@ -39,7 +39,7 @@ use std::task::{ready, Context, Poll};
 /// ```
 #[derive(Debug)]
 pub struct UnixListener {
-    io: IoSource<std::os::unix::net::UnixListener>,
+    pub(super) io: IoSource<std::os::unix::net::UnixListener>,
 }
 
 impl UnixListener {
@@ -81,7 +81,7 @@ impl UnixListener {
 /// [`TcpStream`](super::TcpStream).
 #[derive(Debug)]
 pub struct UnixStream {
-    io: IoSource<std::os::unix::net::UnixStream>,
+    pub(super) io: IoSource<std::os::unix::net::UnixStream>,
     /// Bytes of owned reads whose futures were dropped; made by the first owned read.
     stash: OnceLock<Arc<Stash>>,
 }
@@ -287,7 +287,7 @@ unix_io!(&UnixStream);
 /// ```
 #[derive(Debug)]
 pub struct UnixDatagram {
-    io: IoSource<std::os::unix::net::UnixDatagram>,
+    pub(super) io: IoSource<std::os::unix::net::UnixDatagram>,
 }
 
 impl UnixDatagram {

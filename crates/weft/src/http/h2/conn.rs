@@ -17,14 +17,15 @@ use super::frame::{self, flag, kind, setting, Reason, DEFAULT_WINDOW, MAX_WINDOW
 use super::hpack::{Decoder, Encoder};
 use super::message;
 use super::PREFACE;
+use crate::http::server::expect::{expectation, Expect};
 use crate::http::server::response::{date, status_response, HandlerError, IntoResponse};
-use crate::http::server::{Config, Shared};
-use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode};
+use crate::http::server::{Config, ConnectInfo, Shared};
+use crate::http::{header, Body, HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
 use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::time::Instant;
 use bytes::{Bytes, BytesMut};
 use std::any::Any;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::future::{poll_fn, Future};
 use std::ops::Bound;
 use std::panic::AssertUnwindSafe;
@@ -55,6 +56,18 @@ const CONTROL_MAX: usize = 1000;
 
 /// Past this many unwritten bytes, no more frames are read nor response data produced.
 const WRITE_HIGH: usize = 256 * 1024;
+
+/// How long frames on a stream the server reset are ignored (RFC 9113 section 5.4.2: the
+/// peer may have sent them before it saw the reset), and how many such streams are
+/// remembered at most (the oldest is forgotten first). Past that, such a frame is one on a
+/// closed stream: DATA gets RST_STREAM(STREAM_CLOSED), HEADERS a connection error.
+const RESET_REMEMBER: Duration = Duration::from_secs(30);
+const RESET_REMEMBER_MAX: usize = 1024;
+
+/// The most DATA frames with no data and no END_STREAM in a row (DATA that carries data
+/// starts the count again): more is the empty-frame flood of CVE-2019-9518, which costs
+/// the server work and the peer no flow-control window.
+const EMPTY_DATA_MAX: u32 = 100;
 
 /// The most CONTINUATION frames one header block may have.
 const CONTINUATION_MAX: usize = 256;
@@ -111,6 +124,8 @@ enum State<F> {
         request: Request<()>,
         body: BytesMut,
         content_length: Option<u64>,
+        /// The trailer fields that ended the request, if it had any.
+        trailers: Option<Box<HeaderMap>>,
     },
     /// The handler runs.
     Running {
@@ -167,6 +182,8 @@ struct Conn<'a, S, H, F> {
     io: S,
     handler: &'a H,
     cfg: &'a Config,
+    /// The addresses, given to every request.
+    info: ConnectInfo,
     shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
     shutdown_seen: bool,
     opened: Instant,
@@ -207,6 +224,11 @@ struct Conn<'a, S, H, F> {
 
     resets: u32,
     resets_since: Instant,
+    /// Streams the server reset, and when: the peer's frames on them are ignored for
+    /// [`RESET_REMEMBER`].
+    reset_by_us: VecDeque<(u32, Instant)>,
+    /// DATA frames without data or END_STREAM since the last one with data.
+    empty_data: u32,
     control_queued: usize,
     last_activity: Instant,
     timer: crate::time::Sleep,
@@ -218,6 +240,7 @@ pub(crate) async fn serve<S, H, F, R>(
     io: S,
     already: &[u8],
     opened: Instant,
+    info: ConnectInfo,
     handler: &H,
     cfg: &Config,
     shared: &Shared,
@@ -232,6 +255,7 @@ pub(crate) async fn serve<S, H, F, R>(
         io,
         handler,
         cfg,
+        info,
         shutdown: Box::pin(shared.shutdown.wait()),
         shutdown_seen: false,
         opened,
@@ -260,6 +284,8 @@ pub(crate) async fn serve<S, H, F, R>(
         peer_max_frame: frame::MIN_MAX_FRAME as usize,
         resets: 0,
         resets_since: now,
+        reset_by_us: VecDeque::new(),
+        empty_data: 0,
         control_queued: 0,
         last_activity: now,
         timer: crate::time::sleep_until(
@@ -582,9 +608,25 @@ where
         if self.idle(head.stream) {
             return Err(ConnError(Reason::PROTOCOL_ERROR, "DATA on an idle stream"));
         }
+        if data.is_empty() && !end_stream {
+            self.empty_data += 1;
+            if self.empty_data > EMPTY_DATA_MAX {
+                return Err(ConnError(
+                    Reason::ENHANCE_YOUR_CALM,
+                    "too many empty DATA frames",
+                ));
+            }
+        } else {
+            self.empty_data = 0;
+        }
         let max_body = self.cfg.max_body_size;
+        if !self.streams.contains_key(&head.stream) {
+            if !self.reset_by_us(head.stream) {
+                self.reset(head.stream, Reason::STREAM_CLOSED);
+            }
+            return Ok(());
+        }
         let Some(stream) = self.streams.get_mut(&head.stream) else {
-            self.reset(head.stream, Reason::STREAM_CLOSED);
             return Ok(());
         };
         if stream.recv_closed {
@@ -708,7 +750,7 @@ where
         .map_err(|e| ConnError(Reason::COMPRESSION_ERROR, e.0))?;
         let id = block.stream;
         if let Some(stream) = self.streams.get_mut(&id) {
-            // Trailers: they end the stream; their fields are dropped.
+            // Trailers: they end the stream, and go to the handler with the body.
             if stream.recv_closed {
                 return Err(ConnError(Reason::STREAM_CLOSED, "HEADERS after END_STREAM"));
             }
@@ -720,17 +762,32 @@ where
                 self.streams.remove(&id);
                 return Ok(());
             }
+            if fields.too_large {
+                let res = status_response(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+                self.respond(id, res, &Method::POST);
+                return Ok(());
+            }
+            let Ok(fields) = message::trailers(fields) else {
+                return self.stream_error(id, Reason::PROTOCOL_ERROR);
+            };
             if let State::Receiving {
                 body,
-                content_length: Some(n),
+                content_length,
+                trailers,
                 ..
-            } = &stream.state
+            } = &mut stream.state
             {
-                if body.len() as u64 != *n {
+                if content_length.is_some_and(|n| body.len() as u64 != n) {
                     return self.stream_error(id, Reason::PROTOCOL_ERROR);
                 }
+                *trailers = Some(Box::new(fields));
             }
             self.start(id);
+            return Ok(());
+        }
+        if !self.idle(id) && self.reset_by_us(id) {
+            // HEADERS (trailers, most likely) the peer sent before it saw our reset: the
+            // block is decoded (the HPACK table stays in step) and dropped.
             return Ok(());
         }
         if !self.idle(id) {
@@ -786,10 +843,30 @@ where
                     self.reset(id, Reason::PROTOCOL_ERROR);
                     return Ok(());
                 }
+                match expectation(head.request.headers()) {
+                    Expect::Unknown => {
+                        self.streams.insert(id, stream);
+                        let res = status_response(StatusCode::EXPECTATION_FAILED);
+                        self.respond(id, res, head.request.method());
+                        return Ok(());
+                    }
+                    Expect::Continue if !block.end_stream => {
+                        // The client waits for this before it sends the body (RFC 9110
+                        // section 10.1.1); an interim response, so no END_STREAM.
+                        let interim = message::response_block(
+                            &mut self.encoder,
+                            StatusCode::CONTINUE,
+                            &HeaderMap::new(),
+                        );
+                        frame::headers(&mut self.wbuf, id, &interim, false, self.peer_max_frame);
+                    }
+                    _ => {}
+                }
                 stream.state = State::Receiving {
                     request: head.request,
                     body: BytesMut::new(),
                     content_length: head.content_length,
+                    trailers: None,
                 };
                 self.streams.insert(id, stream);
                 if block.end_stream {
@@ -968,6 +1045,29 @@ where
         self.streams.remove(&id);
         frame::rst_stream(&mut self.wbuf, id, reason);
         self.control_queued += 1;
+        self.remember_reset(id);
+    }
+
+    /// Notes that the server reset stream `id`: what the peer still sends on it is ignored
+    /// for a while.
+    fn remember_reset(&mut self, id: u32) {
+        if self.reset_by_us.len() >= RESET_REMEMBER_MAX {
+            self.reset_by_us.pop_front();
+        }
+        self.reset_by_us.push_back((id, Instant::now()));
+    }
+
+    /// True if the server reset stream `id` within [`RESET_REMEMBER`].
+    fn reset_by_us(&mut self, id: u32) -> bool {
+        let now = Instant::now();
+        while self
+            .reset_by_us
+            .front()
+            .is_some_and(|&(_, at)| now.duration_since(at) > RESET_REMEMBER)
+        {
+            self.reset_by_us.pop_front();
+        }
+        self.reset_by_us.iter().any(|&(reset, _)| reset == id)
     }
 
     /// Queues GOAWAY with the last stream id served.
@@ -1010,15 +1110,24 @@ where
         let Some(stream) = self.streams.get_mut(&id) else {
             return;
         };
-        let State::Receiving { request, body, .. } =
-            std::mem::replace(&mut stream.state, State::Done)
+        let State::Receiving {
+            request,
+            body,
+            trailers,
+            ..
+        } = std::mem::replace(&mut stream.state, State::Done)
         else {
             return;
         };
         let (parts, ()) = request.into_parts();
         let method = parts.method.clone();
         let path = parts.uri.path().to_owned();
-        let req = Request::from_parts(parts, Body::from(body.freeze()));
+        let mut body = Body::from(body.freeze());
+        if let Some(trailers) = trailers {
+            body = body.with_trailers(*trailers);
+        }
+        let mut req = Request::from_parts(parts, body);
+        req.extensions_mut().insert(self.info);
         let handler = self.handler;
         match std::panic::catch_unwind(AssertUnwindSafe(|| handler(req))) {
             Ok(fut) => {
@@ -1160,6 +1269,7 @@ where
             if let Some(s) = self.streams.remove(&id) {
                 if !s.recv_closed {
                     frame::rst_stream(&mut self.wbuf, id, Reason::NO_ERROR);
+                    self.remember_reset(id);
                 }
                 progress = true;
             }

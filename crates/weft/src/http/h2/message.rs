@@ -151,6 +151,27 @@ pub(crate) fn request(fields: Fields) -> Result<Head, &'static str> {
     })
 }
 
+/// The trailer fields of a request (RFC 9113 section 8.1): regular fields only, by the
+/// rules of a request's; `Err` names why they are malformed.
+pub(crate) fn trailers(fields: Fields) -> Result<HeaderMap, &'static str> {
+    let mut headers = HeaderMap::new();
+    for (name, value) in fields.list {
+        if name.starts_with(b":") {
+            return Err("a pseudo-header in trailers");
+        }
+        if name.iter().any(u8::is_ascii_uppercase) {
+            return Err("an uppercase field name");
+        }
+        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
+            return Err("a connection-specific field");
+        }
+        let name = HeaderName::from_bytes(&name).map_err(|_| "an invalid field name")?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| "an invalid field value")?;
+        headers.append(name, value);
+    }
+    Ok(headers)
+}
+
 /// The header block of a response with `status` and `headers` (minus the fields HTTP/2 has
 /// no place for).
 pub(crate) fn response_block(
@@ -245,5 +266,25 @@ mod tests {
         assert!(request(fields(&base)).is_ok());
         let options = [(":method", "OPTIONS"), (":scheme", "http"), (":path", "*")];
         assert!(request(fields(&options)).is_ok());
+    }
+
+    #[test]
+    fn trailers_are_regular_fields_only() {
+        let ok = trailers(fields(&[
+            ("x-sum", "1"),
+            ("x-sum", "2"),
+            ("grpc-status", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(ok.get_all("x-sum").iter().count(), 2);
+        assert_eq!(ok["grpc-status"], "0");
+        for bad in [
+            (":path", "/"),
+            ("Upper", "x"),
+            ("connection", "close"),
+            ("a b", "c"),
+        ] {
+            assert!(trailers(fields(&[bad])).is_err(), "{bad:?}");
+        }
     }
 }

@@ -11,10 +11,12 @@
 
 #![forbid(unsafe_code)]
 
+use super::expect::{expectation, Expect};
 use super::response::{date, status_response, HandlerError, IntoResponse};
-use super::{Config, Shared};
+use super::{Config, ConnectInfo, Shared};
 use crate::http::h1::{self, BodyState, Framing, ReadBuf, RequestHead};
 use crate::http::h2::PREFACE_LINE;
+use crate::http::upgrade::{self, Upgraded};
 use crate::http::{header, Body, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use crate::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use crate::time::Instant;
@@ -65,6 +67,8 @@ struct Conn<'a, S> {
     shutdown: Pin<Box<dyn Future<Output = ()> + Send + 'a>>,
     /// A response has been written on this connection.
     answered: bool,
+    /// The addresses, given to every request.
+    info: ConnectInfo,
 }
 
 /// Serves HTTP/1.x on `io` (accepted at `opened`: the first head's deadline counts from
@@ -73,11 +77,12 @@ struct Conn<'a, S> {
 pub(super) async fn serve_connection<S, H, F, R>(
     io: S,
     opened: Instant,
+    info: ConnectInfo,
     handler: &H,
     cfg: &Config,
     shared: &Shared,
 ) where
-    S: AsyncRead + AsyncWrite + Unpin,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Fn(Request<Body>) -> F,
     F: Future<Output = R>,
     R: IntoResponse,
@@ -90,6 +95,7 @@ pub(super) async fn serve_connection<S, H, F, R>(
         shared,
         shutdown: Box::pin(shared.shutdown.wait()),
         answered: false,
+        info,
     };
     loop {
         let head = match conn.read_head(opened).await {
@@ -101,15 +107,23 @@ pub(super) async fn serve_connection<S, H, F, R>(
             }
             Next::H2 => {
                 let Conn { io, buf, .. } = conn;
-                crate::http::h2::serve(io, buf.data(), opened, handler, cfg, shared).await;
+                crate::http::h2::serve(io, buf.data(), opened, info, handler, cfg, shared).await;
                 return;
             }
         };
         match conn.exchange(head, handler).await {
-            Ok(true) => {}
-            Ok(false) => {
+            Ok(After::Open) => {}
+            Ok(After::Close) => {
                 conn.close().await;
                 break;
+            }
+            Ok(After::Switch(pending)) => {
+                // No longer HTTP: the stream, and what was read past the request, are the
+                // upgrade's. If nobody waits for it, dropping it closes the connection.
+                let Conn { io, buf, .. } = conn;
+                let rest = Bytes::copy_from_slice(buf.data());
+                drop(pending.fulfill(Upgraded::new(io, rest)));
+                return;
             }
             Err(Reject(status, why)) => {
                 conn.reject(status, why).await;
@@ -121,6 +135,17 @@ pub(super) async fn serve_connection<S, H, F, R>(
 
 /// A request refused before the handler ran: its status and why.
 struct Reject(StatusCode, &'static str);
+
+/// What becomes of the connection after an exchange.
+enum After {
+    /// It stays open for the next request.
+    Open,
+    /// It closes.
+    Close,
+    /// The response switched protocols: the connection goes to whoever waits on the
+    /// request's upgrade.
+    Switch(upgrade::Pending),
+}
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     /// Waits for and parses the next request head.
@@ -231,8 +256,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         }
     }
 
-    /// One request and its response; `Ok(true)` if the connection stays open.
-    async fn exchange<H, F, R>(&mut self, head: RequestHead, handler: &H) -> Result<bool, Reject>
+    /// One request and its response, and what becomes of the connection.
+    async fn exchange<H, F, R>(&mut self, head: RequestHead, handler: &H) -> Result<After, Reject>
     where
         H: Fn(Request<Body>) -> F,
         F: Future<Output = R>,
@@ -262,15 +287,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         }
         let keep_alive = h1::keep_alive(head.version, &head.headers);
         let has_body = framing != Framing::Length(0);
+        // RFC 9110 section 10.1.1: 100-continue is the one expectation there is (ignored in
+        // HTTP/1.0); any other cannot be met.
+        let expect = expectation(&head.headers);
+        if expect == Expect::Unknown {
+            return Err(Reject(
+                StatusCode::EXPECTATION_FAILED,
+                "the only expectation served is 100-continue",
+            ));
+        }
+        let mut continued = false;
         if has_body
             && head.version == Version::HTTP_11
-            && expects_continue(&head)
+            && expect == Expect::Continue
             && self.buf.is_empty()
         {
             self.write(b"HTTP/1.1 100 Continue\r\n\r\n")
                 .await
                 .map_err(|_| Reject(StatusCode::BAD_REQUEST, "the connection failed"))?;
+            continued = true;
         }
+        // RFC 9110 section 7.8 (Upgrade is HTTP/1.1's) and 9.3.6 (CONNECT): the handler may
+        // take the connection. Nothing past this request is read before it answers.
+        let upgradable = head.method == Method::CONNECT
+            || (head.version == Version::HTTP_11 && head.headers.contains_key(header::UPGRADE));
         let body = if has_body {
             self.read_body(framing).await?
         } else {
@@ -284,6 +324,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         *req.uri_mut() = uri;
         *req.version_mut() = version;
         *req.headers_mut() = head.headers;
+        req.extensions_mut().insert(self.info);
+        let mut pending = None;
+        if upgradable {
+            let (tx, on_upgrade) = upgrade::pending();
+            req.extensions_mut().insert(on_upgrade);
+            pending = Some(tx);
+        }
         let path = req.uri().path().to_owned();
 
         let called = std::panic::catch_unwind(AssertUnwindSafe(|| handler(req)));
@@ -306,6 +353,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         if let Some(HandlerError(msg)) = res.extensions_mut().remove::<HandlerError>() {
             eprintln!("weft::http: the handler failed on {method} {path}: {msg}");
         }
+        let switches = res.status() == StatusCode::SWITCHING_PROTOCOLS
+            || (method == Method::CONNECT && res.status().is_success());
+        if let Some(pending) = pending.take().filter(|_| switches && !panicked) {
+            // RFC 9110 section 7.8: a client that expects 100-continue gets it before the 101.
+            if expect == Expect::Continue
+                && !continued
+                && version == Version::HTTP_11
+                && self.write(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err()
+            {
+                return Ok(After::Close);
+            }
+            return Ok(self.switch(res, pending).await);
+        }
+        drop(pending);
         if res.status().is_informational() {
             // A 1xx is not an answer: the client would wait for the final response forever.
             eprintln!(
@@ -317,7 +378,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         let close = panicked || !keep_alive || self.shared.shutdown.is_set();
         let kept = self.respond(res, &method, version, close).await;
         self.answered = true;
-        Ok(kept)
+        Ok(if kept { After::Open } else { After::Close })
+    }
+
+    /// Writes the head of a response that switches protocols (no body, no framing fields)
+    /// and hands the connection to `pending`.
+    async fn switch(&mut self, res: Response<Body>, pending: upgrade::Pending) -> After {
+        let (mut parts, _body) = res.into_parts();
+        let headers = &mut parts.headers;
+        if !headers.contains_key(header::DATE) {
+            headers.insert(header::DATE, date());
+        }
+        self.out.clear();
+        h1::write_response_head(
+            &mut self.out,
+            parts.status,
+            headers,
+            Framing::Length(0),
+            false,
+        );
+        let out = std::mem::take(&mut self.out);
+        let written = self.write(&out).await;
+        self.out = out;
+        self.answered = true;
+        if written.is_err() {
+            return After::Close;
+        }
+        // A TLS stream may hold the head back until flushed.
+        let flushed = crate::time::timeout(self.io.flush(), self.cfg.idle_timeout).await;
+        if !matches!(flushed, Ok(Ok(()))) {
+            return After::Close;
+        }
+        After::Switch(pending)
     }
 
     /// Reads a whole request body, up to `max_body_size`.
@@ -566,13 +658,6 @@ fn head_deadline(first: bool, opened: Instant, limit: Duration) -> Instant {
     let from = if first { opened } else { Instant::now() };
     from.checked_add(limit)
         .unwrap_or_else(|| from + Duration::from_secs(100 * 365 * 24 * 3600))
-}
-
-fn expects_continue(head: &RequestHead) -> bool {
-    head.headers
-        .get(header::EXPECT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {

@@ -53,7 +53,9 @@
 //! - A request's body is read whole before the handler runs, up to
 //!   [`max_body_size`](Serve::max_body_size) (a larger one is answered `413`), and handed over
 //!   as a [`Body`] in memory. `Expect: 100-continue` is answered with `100 Continue` before the
-//!   body is read.
+//!   body is read (on HTTP/1.1, unless body bytes have already come; ignored on HTTP/1.0,
+//!   as RFC 9110 says; an interim HEADERS on HTTP/2); any other expectation gets
+//!   `417 Expectation Failed` without the handler being called.
 //! - A response body whose length is known goes out with `content-length`, a streaming one
 //!   ([`Body::from_stream`], [`Body::from_chunks`]) with chunked coding (to an HTTP/1.0 client:
 //!   until the connection closes). A response to `HEAD` has no body; its `content-length`
@@ -70,12 +72,20 @@
 //! - A handler that panics gives its request a `500` (the panic is written to stderr), and that
 //!   connection is closed; the server and its other connections go on. A handler's response
 //!   with an informational (`1xx`) status, which is no final answer, is sent as a `500` too
-//!   (and reported on stderr).
+//!   (and reported on stderr), except a `101 Switching Protocols` to a request that asked
+//!   to upgrade.
+//! - HTTP/1.1 upgrades (`Upgrade`, and `CONNECT`): a `101` (a `2xx` to `CONNECT`) hands the
+//!   connection to the task awaiting [`upgrade::on`](crate::http::upgrade::on), with the
+//!   bytes read past the request first; see [`upgrade`](crate::http::upgrade). An upgraded
+//!   connection is no longer the server's: graceful shutdown neither waits for it nor
+//!   closes it.
 //! - Slow clients are cut off: a head has [`header_read_timeout`](Serve::header_read_timeout)
 //!   (`408` if the connection had no answer yet), an idle kept-alive connection
 //!   [`idle_timeout`](Serve::idle_timeout), and each body read and response write
 //!   `idle_timeout` too. At most [`max_connections`](Serve::max_connections) are open at once:
 //!   beyond that, accepting waits.
+//! - Every request carries a [`ConnectInfo`] in its extensions: the client's address, the
+//!   server's, and whether the connection is HTTPS (on HTTP/1.1 and HTTP/2 alike).
 //! - [`with_graceful_shutdown`](Serve::with_graceful_shutdown) stops it cleanly.
 //! - HTTP/2 is served to clients that open with its preface on plain TCP (prior knowledge)
 //!   and to those that pick `h2` by ALPN over TLS. Its streams are handled concurrently
@@ -89,10 +99,13 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+pub(crate) mod expect;
+mod info;
 pub(crate) mod response;
 #[cfg(feature = "tls")]
 mod tls;
 
+pub use info::ConnectInfo;
 pub use response::IntoResponse;
 
 use crate::http::{Body, Request};
@@ -457,6 +470,7 @@ impl<H> Serve<H> {
         let permits = Arc::new(Semaphore::new(config.max_connections));
         let mut signal = signal.unwrap_or_else(|| Box::pin(std::future::pending()));
 
+        let listening = listener.local_addr().ok();
         let mut failed = None;
         loop {
             let next = async {
@@ -470,8 +484,8 @@ impl<H> Serve<H> {
             let Some((permit, accepted)) = next.or(stop).await else {
                 break;
             };
-            let stream = match accepted {
-                Ok((stream, _peer)) => stream,
+            let (stream, peer) = match accepted {
+                Ok(accepted) => accepted,
                 Err(e) if skippable(&e) => continue,
                 Err(e) => {
                     failed = Some(e);
@@ -483,7 +497,16 @@ impl<H> Serve<H> {
                 shared: shared.clone(),
                 _permit: permit,
             };
-            let task = connection(stream, tls.clone(), handler.clone(), config.clone(), guard);
+            let local = stream.local_addr().ok().or(listening).unwrap_or(peer);
+            let info = ConnectInfo::new(peer, local);
+            let task = connection(
+                stream,
+                info,
+                tls.clone(),
+                handler.clone(),
+                config.clone(),
+                guard,
+            );
             drop(crate::spawn(task));
         }
 
@@ -516,6 +539,7 @@ impl<H> Serve<H> {
 /// the server's shutdown timeout stops it.
 async fn connection<H, F, R>(
     stream: TcpStream,
+    info: ConnectInfo,
     tls: Option<Tls>,
     handler: Arc<H>,
     config: Arc<Config>,
@@ -536,16 +560,26 @@ async fn connection<H, F, R>(
                 if let Ok(Ok(stream)) =
                     crate::time::timeout(handshake, config.header_read_timeout).await
                 {
+                    let info = info.with_tls();
                     // ALPN decides the protocol.
                     if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
-                        crate::http::h2::serve(stream, &[], opened, &*handler, &config, &shared)
-                            .await;
+                        crate::http::h2::serve(
+                            stream,
+                            &[],
+                            opened,
+                            info,
+                            &*handler,
+                            &config,
+                            &shared,
+                        )
+                        .await;
                     } else {
-                        conn::serve_connection(stream, opened, &*handler, &config, &shared).await;
+                        conn::serve_connection(stream, opened, info, &*handler, &config, &shared)
+                            .await;
                     }
                 }
             }
-            _ => conn::serve_connection(stream, opened, &*handler, &config, &shared).await,
+            _ => conn::serve_connection(stream, opened, info, &*handler, &config, &shared).await,
         }
     };
     // A panic past the handler (in a response body's stream, say) ends this task, which
