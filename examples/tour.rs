@@ -414,3 +414,91 @@ fn executor_demo() {
     executor.shutdown();
     println!("  executor shut down");
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use weft::time::Instant;
+
+    const MIN: u64 = 60;
+    const HOUR: u64 = 3600;
+
+    /// A day of sleeps, intervals and timeouts on a paused clock: it takes well under a second
+    /// of real time, and the events come in the order (and at the times) real time would give.
+    #[weft::test(start_paused = true)]
+    async fn a_paused_day_runs_in_order_in_under_a_second() {
+        let real = std::time::Instant::now();
+        let start = Instant::now();
+        let log = Arc::new(Mutex::new(Vec::<(&'static str, u64)>::new()));
+        let note = {
+            let log = log.clone();
+            move |what: &'static str| {
+                let at = Instant::now().duration_since(start).as_secs();
+                log.lock().unwrap().push((what, at));
+            }
+        };
+        let tasks = vec![
+            weft::spawn({
+                let note = note.clone();
+                async move {
+                    weft::sleep(Duration::from_secs(6 * HOUR)).await;
+                    note("sleep 6h");
+                    weft::sleep(Duration::from_secs(30 * MIN)).await;
+                    note("sleep 6h30");
+                }
+            }),
+            weft::spawn({
+                let note = note.clone();
+                async move {
+                    let mut every = weft::time::interval(Duration::from_secs(5 * HOUR));
+                    for label in ["tick 0h", "tick 5h", "tick 10h", "tick 15h", "tick 20h"] {
+                        every.tick().await;
+                        note(label);
+                    }
+                }
+            }),
+            weft::spawn({
+                let note = note.clone();
+                async move {
+                    let slow = weft::sleep(Duration::from_secs(10 * HOUR));
+                    assert!(weft::timeout(slow, Duration::from_secs(3 * HOUR))
+                        .await
+                        .is_err());
+                    note("timeout 3h");
+                    let quick = weft::sleep(Duration::from_secs(MIN));
+                    let in_time = weft::timeout(quick, Duration::from_secs(2 * HOUR)).await;
+                    assert!(in_time.is_ok());
+                    note("in time 3h01");
+                }
+            }),
+            weft::spawn({
+                let note = note.clone();
+                async move {
+                    weft::sleep_until(start + Duration::from_secs(24 * HOUR)).await;
+                    note("until 24h");
+                }
+            }),
+        ];
+        weft::join(tasks).await;
+        let log = log.lock().unwrap().clone();
+        let expected = [
+            ("tick 0h", 0),
+            ("timeout 3h", 3 * HOUR),
+            ("in time 3h01", 3 * HOUR + MIN),
+            ("tick 5h", 5 * HOUR),
+            ("sleep 6h", 6 * HOUR),
+            ("sleep 6h30", 6 * HOUR + 30 * MIN),
+            ("tick 10h", 10 * HOUR),
+            ("tick 15h", 15 * HOUR),
+            ("tick 20h", 20 * HOUR),
+            ("until 24h", 24 * HOUR),
+        ];
+        assert_eq!(log, expected);
+        assert!(
+            real.elapsed() < Duration::from_secs(1),
+            "a paused day took {:?}",
+            real.elapsed()
+        );
+    }
+}

@@ -139,6 +139,7 @@ impl TcpListener {
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
                 Err(e) if is_resource_exhaustion(&e) => {
+                    crate::runtime::metrics::accept_backoff();
                     *backoff = Some(crate::sleep(ACCEPT_BACKOFF));
                 }
                 Err(e) => return Poll::Ready(Err(e)),

@@ -56,6 +56,21 @@ impl BlockingPool {
         }
     }
 
+    /// Threads of the pool now.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads.load(SeqCst)
+    }
+
+    /// Threads waiting for a job.
+    pub(crate) fn idle_threads(&self) -> usize {
+        self.idle.load(SeqCst)
+    }
+
+    /// Jobs sent and not yet taken by a thread.
+    pub(crate) fn queue_depth(&self) -> usize {
+        self.queued.load(SeqCst)
+    }
+
     /// Queues a blocking task, starting a thread for it if none is idle.
     ///
     /// `spawn_thread` starts a pool thread running [`BlockingPool::thread_main`] and says

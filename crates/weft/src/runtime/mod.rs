@@ -25,13 +25,16 @@ pub(crate) mod block_on;
 pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod context;
+mod dump;
 mod global;
+pub(crate) mod metrics;
 pub(crate) mod park;
 pub(crate) mod registry;
 pub(crate) mod scheduler;
 pub(crate) mod shared;
 pub(crate) mod task;
 pub(crate) mod timers;
+mod watchdog;
 pub(crate) mod worker;
 
 use crate::task::JoinHandle;
@@ -43,7 +46,10 @@ use std::thread;
 use std::time::Duration;
 
 pub use crate::sys::IoBackend;
+pub use dump::{dump, TaskDump, TaskSnapshot, TaskState};
 pub(crate) use global::{global, try_global};
+pub use metrics::{metrics, Metrics, WorkerMetrics};
+pub use watchdog::StallReport;
 
 /// A multi-threaded work-stealing executor.
 ///
@@ -60,6 +66,7 @@ pub(crate) use global::{global, try_global};
 pub struct Executor {
     shared: Arc<Shared>,
     threads: Vec<thread::JoinHandle<()>>,
+    watchdog: Option<thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Executor {
@@ -91,6 +98,8 @@ pub struct Builder {
     io: IoBackend,
     stack_size: Option<usize>,
     start_paused: bool,
+    stall_threshold: Option<Duration>,
+    on_stall: watchdog::StallHook,
 }
 
 impl Default for Builder {
@@ -103,6 +112,8 @@ impl Default for Builder {
             io: IoBackend::Auto,
             stack_size: None,
             start_paused: false,
+            stall_threshold: Some(watchdog::DEFAULT_THRESHOLD),
+            on_stall: watchdog::StallHook::default(),
         }
     }
 }
@@ -180,6 +191,45 @@ impl Builder {
         self
     }
 
+    /// How long a worker may stay inside one poll before the stall watchdog reports it
+    /// (default 100 ms; `None` turns the watchdog off). The watchdog is one sleeping thread per
+    /// executor that looks at the workers every quarter of the threshold; see
+    /// [`Builder::on_stall`] for what it reports, and [`StallReport`].
+    pub fn stall_threshold(mut self, threshold: Option<Duration>) -> Self {
+        self.stall_threshold = threshold;
+        self
+    }
+
+    /// Sets what the stall watchdog does with a stall: called once per stall, on the
+    /// watchdog's thread, while the worker is still stuck (the default writes one line to
+    /// stderr). A panic in the hook is caught.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    ///
+    /// let (tx, rx) = mpsc::channel();
+    /// let tx = std::sync::Mutex::new(tx);
+    /// let executor = weft::Executor::builder()
+    ///     .workers(1)
+    ///     .stall_threshold(Some(Duration::from_millis(50)))
+    ///     .on_stall(move |report| {
+    ///         let _ = tx.lock().unwrap().send(report.location().line());
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let line = line!() + 1;
+    /// let blocker = executor.spawn(async { std::thread::sleep(Duration::from_millis(200)) });
+    /// assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(line));
+    /// blocker.join();
+    /// ```
+    pub fn on_stall(mut self, hook: impl Fn(&StallReport) + Send + Sync + 'static) -> Self {
+        self.on_stall = watchdog::StallHook(Arc::new(hook));
+        self
+    }
+
     /// Chooses the I/O backend (default [`IoBackend::Auto`]: io_uring where it works, else
     /// epoll; the `WEFT_IO` environment variable overrides `Auto`).
     pub fn io(mut self, backend: IoBackend) -> Self {
@@ -218,6 +268,7 @@ impl Builder {
         let mut executor = Executor {
             shared: shared.clone(),
             threads: Vec::with_capacity(n),
+            watchdog: None,
         };
         for (index, local) in locals.into_iter().enumerate() {
             let shared = shared.clone();
@@ -236,6 +287,14 @@ impl Builder {
                     return Err(e);
                 }
             }
+        }
+        if let Some(threshold) = self.stall_threshold {
+            let shared = shared.clone();
+            let hook = self.on_stall.clone();
+            let watchdog = thread::Builder::new()
+                .name(format!("{}-watchdog", self.thread_name))
+                .spawn(move || watchdog::run(shared, threshold, hook))?;
+            executor.watchdog = Some(watchdog);
         }
         Ok(executor)
     }
@@ -269,6 +328,18 @@ impl Executor {
         self.shared.num_workers()
     }
 
+    /// The alive tasks: id, name, spawn site, state (idle, scheduled, running), time since
+    /// the last poll and polls so far. Its `Display` prints one line per task.
+    pub fn dump(&self) -> TaskDump {
+        TaskDump::collect(&self.shared)
+    }
+
+    /// A snapshot of this executor's figures: tasks, polls, steals, parks, queue depths,
+    /// the blocking pool, timers and I/O. See [`Metrics`].
+    pub fn metrics(&self) -> Metrics {
+        Metrics::collect(&self.shared)
+    }
+
     /// The I/O backend the workers use ([`IoBackend::Uring`] or [`IoBackend::Epoll`]).
     pub fn io_backend(&self) -> IoBackend {
         self.shared.drivers[0].backend()
@@ -283,6 +354,7 @@ impl Executor {
     /// let handle = executor.spawn(async { "done" });
     /// assert_eq!(handle.join(), "done");
     /// ```
+    #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
@@ -292,6 +364,7 @@ impl Executor {
     }
 
     /// Runs a blocking function on this executor's blocking pool.
+    #[track_caller]
     pub fn spawn_blocking<F, T>(&self, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -332,6 +405,12 @@ impl Executor {
         }
         let all_exited = self.shared.shutdown(timeout);
         let me = thread::current().id();
+        if let Some(w) = self.watchdog.take() {
+            // It stops at once (shutdown told it to), unless it is running a stall hook.
+            if w.thread().id() != me {
+                let _ = w.join();
+            }
+        }
         for t in self.threads.drain(..) {
             if all_exited && t.thread().id() != me {
                 let _ = t.join();

@@ -5,17 +5,20 @@
 use super::blocking::BlockingPool;
 use super::clock::Clock;
 use super::context;
+use super::metrics::{SharedCounter, WorkerCounters};
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
 use super::scheduler::queue::{LifoSlot, Overflow, Stealer};
-use super::task::{Runnable, TaskMeta};
+use super::task::{Runnable, TaskInfo, TaskMeta, TaskRef};
 use super::timers::Timers;
+use super::watchdog::WatchdogStop;
 use crate::sys::Driver;
 use crate::task::JoinHandle;
 use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
 use std::future::Future;
-use std::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::panic::Location;
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -52,6 +55,14 @@ pub(crate) struct Shared {
     /// One timer wheel per worker.
     pub(crate) timers: Timers,
     pub(crate) clock: Clock,
+    /// Each worker's counters, written by that worker only.
+    pub(crate) counters: Box<[CachePadded<WorkerCounters>]>,
+    /// `TcpListener::accept` back-offs (rare: out of descriptors or buffers).
+    pub(crate) accept_backoffs: SharedCounter,
+    /// Stalls the watchdog reported.
+    pub(crate) stalls: SharedCounter,
+    /// Stops the stall watchdog's thread (if it runs) at shutdown.
+    pub(crate) watchdog: WatchdogStop,
 }
 
 impl std::fmt::Debug for Shared {
@@ -69,7 +80,11 @@ impl std::fmt::Debug for Shared {
 #[derive(Debug)]
 pub(crate) struct WorkerLifo {
     pub(crate) slot: LifoSlot<Runnable>,
-    pub(crate) polls: AtomicU32,
+    /// 64 bits, so that it also serves as the worker's poll counter in metrics.
+    pub(crate) polls: AtomicU64,
+    /// The registry slot word ([`TaskMeta::slot_word`]) of the task in the poll under way, 0
+    /// between polls: for the stall watchdog. Written by the owner only.
+    pub(crate) running: AtomicU64,
 }
 
 impl Overflow<Runnable> for Shared {
@@ -97,7 +112,8 @@ impl Shared {
                 .map(|_| {
                     CachePadded::new(WorkerLifo {
                         slot: LifoSlot::new(),
-                        polls: AtomicU32::new(0),
+                        polls: AtomicU64::new(0),
+                        running: AtomicU64::new(0),
                     })
                 })
                 .collect(),
@@ -117,6 +133,10 @@ impl Shared {
             fail_thread_spawns: AtomicBool::new(false),
             timers: Timers::new(n),
             clock: Clock::new(),
+            counters: (0..n).map(|_| CachePadded::default()).collect(),
+            accept_backoffs: SharedCounter::default(),
+            stalls: SharedCounter::default(),
+            watchdog: WatchdogStop::default(),
         }
     }
 
@@ -133,8 +153,23 @@ impl Shared {
         self.shutdown.load(Ordering::Acquire)
     }
 
-    /// Spawns a task onto this executor.
+    /// Spawns a task onto this executor; its spawn site is the caller's.
+    #[track_caller]
     pub(crate) fn spawn<F>(self: &Arc<Self>, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with(future, TaskInfo::new(None, Location::caller()))
+    }
+
+    /// Spawns a task onto this executor, with its name and spawn site in `info`.
+    #[inline]
+    pub(crate) fn spawn_with<F>(
+        self: &Arc<Self>,
+        future: F,
+        info: TaskInfo,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -142,8 +177,8 @@ impl Shared {
         let shard = self.registry.pick_shard();
         let (runnable, task) = self.registry.register(shard, &self.shutdown, |slot| {
             let (runnable, task) =
-                crate::runtime::task::spawn(TaskMeta::new(self.clone(), slot), future);
-            (slot.map(|_| runnable.waker()), (runnable, task))
+                crate::runtime::task::spawn(TaskMeta::new(self.clone(), slot, info), future);
+            (slot.map(|_| TaskRef::new(&runnable)), (runnable, task))
         });
         if runnable.metadata().is_registered() {
             runnable.schedule();
@@ -157,13 +192,17 @@ impl Shared {
     }
 
     /// Runs `f` on the blocking pool.
+    #[track_caller]
     pub(crate) fn spawn_blocking<F, T>(self: &Arc<Self>, f: F) -> JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let (runnable, task) =
-            crate::runtime::task::spawn(TaskMeta::new(self.clone(), None), async move { f() });
+        let info = TaskInfo::new(None, Location::caller());
+        let (runnable, task) = crate::runtime::task::spawn(
+            TaskMeta::new(self.clone(), None, info),
+            async move { f() },
+        );
         // Counted out by `run_blocking_job` (a paused clock does not jump while one runs).
         self.blocking_started();
         runnable.schedule();
@@ -212,6 +251,20 @@ impl Shared {
             } else {
                 shared.wake_one_parked();
             }
+        }
+    }
+
+    /// Queues a task from a thread that is not one of the workers (the stall watchdog moving
+    /// a stuck worker's LIFO task), as `schedule` does for a wake-up from outside.
+    pub(crate) fn inject(self: &Arc<Self>, runnable: Runnable) {
+        self.injector.push(runnable);
+        fence(Ordering::SeqCst);
+        if self.is_shutdown() {
+            while let Some(r) = self.pop_injector() {
+                self.entomb(r);
+            }
+        } else {
+            self.wake_one_parked();
         }
     }
 
@@ -294,6 +347,7 @@ impl Shared {
     pub(crate) fn shutdown(self: &Arc<Self>, timeout: Option<Duration>) -> bool {
         let _enter = context::enter(self.clone());
         self.shutdown.store(true, Ordering::SeqCst);
+        self.watchdog.stop();
         for (worker, driver) in self.drivers.iter().enumerate() {
             driver.shutdown();
             self.unpark(worker);

@@ -6,17 +6,19 @@
 //! reason this file needs `unsafe`). The wrapper catches the task's panics, turning them into
 //! the task's output, and unregisters the task from its executor when it completes or is dropped.
 
-use super::registry::Slot;
+use super::registry::{Outcome, Slot};
 use super::shared::Shared;
 use async_task::{Builder, ScheduleInfo, WithInfo};
 use std::any::Any;
+use std::cell::Cell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 /// A panic payload.
 pub(crate) type Panic = Box<dyn Any + Send + 'static>;
@@ -40,29 +42,175 @@ pub(crate) struct TaskMeta {
     /// polling it), bit 62 says the task is registered (blocking-pool tasks are not), bits
     /// 32..62 hold the registry shard and bits 0..32 the key.
     word: AtomicU64,
+    /// Who the task is and how it has run, for task dumps and stall reports.
+    pub(crate) info: TaskInfo,
+}
+
+/// A task's identity (id, name, spawn site) and what it has done so far.
+#[derive(Debug)]
+pub(crate) struct TaskInfo {
+    /// The id in bits 8.., the state (`IDLE` or `SCHEDULED`) in bits 0..8: one word for both
+    /// keeps the task allocation small.
+    ident: AtomicU64,
+    pub(crate) location: &'static Location<'static>,
+    /// Boxed, so an unnamed task pays one word for it.
+    name: Option<Box<TaskName>>,
+    /// Polls started (only the thread running the task writes it).
+    #[cfg(feature = "metrics")]
+    polls: AtomicU64,
+    /// When the last poll started (the worker's real clock reading, ns, plus 1; 0: never),
+    /// as of the worker's last clock read, which is at most 61 polls or a park old.
+    #[cfg(feature = "metrics")]
+    last_poll: AtomicU64,
+    #[cfg(feature = "tracing")]
+    pub(crate) span: tracing::Span,
+}
+
+/// A task's name.
+#[derive(Debug)]
+struct TaskName(Box<str>);
+
+/// Whether a task is queued, as a dump shows it.
+pub(crate) const IDLE: u8 = 0;
+pub(crate) const SCHEDULED: u8 = 1;
+
+/// Task ids are taken in blocks by each thread, so spawning does not share a counter.
+const ID_BLOCK: u64 = 1024;
+static NEXT_ID_BLOCK: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The next id this thread hands out, and the end of its block.
+    static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+fn next_id() -> u64 {
+    IDS.with(|c| {
+        let (mut next, mut end) = c.get();
+        if next == end {
+            next = NEXT_ID_BLOCK.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            end = next + ID_BLOCK;
+        }
+        c.set((next + 1, end));
+        next
+    })
+}
+
+impl TaskInfo {
+    #[inline]
+    pub(crate) fn new(name: Option<Box<str>>, location: &'static Location<'static>) -> Self {
+        let id = next_id();
+        #[cfg(feature = "tracing")]
+        let span = tracing::trace_span!(
+            target: "weft::task",
+            "task",
+            id,
+            name = name.as_deref().unwrap_or(""),
+            location = %location
+        );
+        #[cfg(feature = "tracing")]
+        tracing::trace!(target: "weft::task", parent: &span, "spawn");
+        Self {
+            ident: AtomicU64::new(id << 8 | u64::from(IDLE)),
+            location,
+            name: name.map(|n| Box::new(TaskName(n))),
+            #[cfg(feature = "metrics")]
+            polls: AtomicU64::new(0),
+            #[cfg(feature = "metrics")]
+            last_poll: AtomicU64::new(0),
+            #[cfg(feature = "tracing")]
+            span,
+        }
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.ident.load(Ordering::Relaxed) >> 8
+    }
+
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref().map(|n| &*n.0)
+    }
+
+    /// `SCHEDULED` once woken, `IDLE` once a poll starts.
+    pub(crate) fn state(&self) -> u8 {
+        self.ident.load(Ordering::Relaxed) as u8
+    }
+
+    /// Plain load and store by the schedule function and the worker (the id bits never change).
+    #[inline]
+    fn set_state(&self, state: u8) {
+        let ident = self.ident.load(Ordering::Relaxed);
+        self.ident
+            .store(ident & !0xff | u64::from(state), Ordering::Relaxed);
+    }
+
+    /// Polls started so far (0 without the `metrics` feature).
+    pub(crate) fn polls(&self) -> u64 {
+        #[cfg(feature = "metrics")]
+        return self.polls.load(Ordering::Relaxed);
+        #[cfg(not(feature = "metrics"))]
+        0
+    }
+
+    /// The real clock's reading (ns) when the last poll started, if it was ever polled (and the
+    /// `metrics` feature keeps it).
+    pub(crate) fn last_poll(&self) -> Option<u64> {
+        #[cfg(feature = "metrics")]
+        return self.last_poll.load(Ordering::Relaxed).checked_sub(1);
+        #[cfg(not(feature = "metrics"))]
+        None
+    }
+
+    /// A poll starts at (about) real time `now`. The task is no longer queued: it is idle
+    /// unless woken again (whether it is running, the worker polling it says: see
+    /// `WorkerLifo::running`).
+    #[inline]
+    fn poll_started(&self, now: u64) {
+        self.set_state(IDLE);
+        #[cfg(feature = "metrics")]
+        {
+            // Only the thread running the task writes these.
+            let polls = self.polls.load(Ordering::Relaxed);
+            self.polls.store(polls.wrapping_add(1), Ordering::Relaxed);
+            self.last_poll.store(now.wrapping_add(1), Ordering::Relaxed);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = now;
+    }
 }
 
 const ABORTED: u64 = 1 << 63;
 const REGISTERED: u64 = 1 << 62;
 
+/// The registry slot a [`TaskMeta::slot_word`] names.
+pub(crate) fn slot_of(w: u64) -> Option<Slot> {
+    (w & REGISTERED != 0).then_some(Slot {
+        shard: ((w >> 32) & 0x3FFF_FFFF) as u32,
+        key: w as u32,
+    })
+}
+
 impl TaskMeta {
-    pub(crate) fn new(shared: Arc<Shared>, slot: Option<Slot>) -> Self {
+    #[inline]
+    pub(crate) fn new(shared: Arc<Shared>, slot: Option<Slot>, info: TaskInfo) -> Self {
         let word = slot.map_or(0, |s| {
             REGISTERED | (u64::from(s.shard & 0x3FFF_FFFF) << 32) | u64::from(s.key)
         });
         Self {
             shared,
             word: AtomicU64::new(word),
+            info,
         }
+    }
+
+    /// The task's registry slot as one nonzero word (0 for tasks that are not registered), for
+    /// a worker to publish which task it is polling.
+    pub(crate) fn slot_word(&self) -> u64 {
+        self.word.load(Ordering::Relaxed) & !ABORTED
     }
 
     /// The task's registry entry; `None` for blocking-pool tasks.
     fn slot(&self) -> Option<Slot> {
-        let w = self.word.load(Ordering::Relaxed);
-        (w & REGISTERED != 0).then_some(Slot {
-            shard: ((w >> 32) & 0x3FFF_FFFF) as u32,
-            key: w as u32,
-        })
+        slot_of(self.word.load(Ordering::Relaxed))
     }
 
     fn is_aborted(&self) -> bool {
@@ -90,6 +238,10 @@ impl TaskMeta {
 }
 
 fn schedule(runnable: Runnable, info: ScheduleInfo) {
+    let task = &runnable.metadata().info;
+    task.set_state(SCHEDULED);
+    #[cfg(feature = "tracing")]
+    tracing::trace!(target: "weft::task", parent: &task.span, "wake");
     let shared: *const Shared = Arc::as_ptr(&runnable.metadata().shared);
     // SAFETY: `shared` points into the `Arc<Shared>` held by the task's metadata. `schedule`
     // runs while the caller holds a waker or the runnable, both of which keep the task (and so
@@ -123,33 +275,85 @@ where
 
 /// Runs one task: polls it, unless it was aborted, in which case it is dropped (cancelled).
 pub(crate) fn run(runnable: Runnable) {
+    run_at(runnable, 0);
+}
+
+/// [`run`], on a worker whose real clock last read `now` (ns): the poll's time, for dumps.
+#[inline]
+pub(crate) fn run_at(runnable: Runnable, now: u64) {
     if runnable.metadata().is_aborted() {
         drop(runnable);
         return;
     }
+    runnable.metadata().info.poll_started(now);
     // The future's own panics are caught inside `TaskFuture`; this catches the rest (a panic
     // in a destructor or a waker) so a worker thread never dies.
     let _ = catch_unwind(AssertUnwindSafe(|| runnable.run()));
 }
 
-/// Unregisters the task when dropped (or earlier, at completion).
+/// Unregisters the task when dropped (cancelled), or earlier, at completion.
 struct Unregister<'a>(Option<&'a TaskMeta>);
 
 impl Unregister<'_> {
-    fn release(&mut self) {
+    fn release(&mut self, outcome: Outcome) {
         if let Some(slot) = self
             .0
             .take()
             .and_then(|meta| meta.slot().map(|s| (meta, s)))
         {
-            slot.0.shared.registry.remove(slot.1);
+            slot.0.shared.registry.remove(slot.1, outcome);
         }
     }
 }
 
 impl Drop for Unregister<'_> {
     fn drop(&mut self) {
-        self.release();
+        self.release(Outcome::Cancelled);
+    }
+}
+
+/// A registered task as the registry keeps it: a waker of the task, and a pointer to its
+/// metadata, which that waker keeps alive.
+pub(crate) struct TaskRef {
+    waker: Waker,
+    meta: NonNull<TaskMeta>,
+}
+
+// SAFETY: `TaskRef` hands out only `&TaskMeta` (which is `Sync`: atomics, immutable fields and
+// an `Arc<Shared>`) and the waker (`Send + Sync`); it is what `Runnable::metadata` would give.
+unsafe impl Send for TaskRef {}
+// SAFETY: as above.
+unsafe impl Sync for TaskRef {}
+
+impl std::fmt::Debug for TaskRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskRef")
+            .field("id", &self.meta().info.id())
+            .finish()
+    }
+}
+
+impl TaskRef {
+    pub(crate) fn new(runnable: &Runnable) -> Self {
+        Self {
+            waker: runnable.waker(),
+            meta: NonNull::from(runnable.metadata()),
+        }
+    }
+
+    pub(crate) fn meta(&self) -> &TaskMeta {
+        // SAFETY: the pointer was taken from the task's own metadata, which lives in the task
+        // allocation's header and is dropped only when the allocation is freed; `self.waker`
+        // holds a reference to that allocation for as long as `self` exists.
+        unsafe { self.meta.as_ref() }
+    }
+
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
+    pub(crate) fn into_waker(self) -> Waker {
+        self.waker
     }
 }
 
@@ -189,12 +393,14 @@ impl<F: Future> Future for TaskFuture<'_, F> {
         }
         // SAFETY: see above; `this.future` stays where it is for the rest of its life.
         let future = unsafe { Pin::new_unchecked(&mut *this.future) };
-        let out = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        #[cfg(feature = "tracing")]
+        let _span = this.guard.0.map(|m| m.info.span.enter());
+        let (out, outcome) = match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
             Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(v)) => Ok(v),
-            Err(panic) => Err(panic),
+            Ok(Poll::Ready(v)) => (Ok(v), Outcome::Completed),
+            Err(panic) => (Err(panic), Outcome::Panicked),
         };
-        this.guard.release();
+        this.guard.release(outcome);
         Poll::Ready(out)
     }
 }
@@ -231,10 +437,11 @@ mod tests {
         let shared = ex.shared().clone();
         let shard = shared.registry.pick_shard();
         let (runnable, task) = shared.registry.register(shard, &shared.shutdown, |slot| {
-            let (runnable, task) = spawn(TaskMeta::new(shared.clone(), slot), async move {
+            let info = TaskInfo::new(None, Location::caller());
+            let (runnable, task) = spawn(TaskMeta::new(shared.clone(), slot, info), async move {
                 let _flag = flag;
             });
-            (slot.map(|_| runnable.waker()), (runnable, task))
+            (slot.map(|_| TaskRef::new(&runnable)), (runnable, task))
         });
         assert!(runnable.metadata().is_registered());
         drop(runnable);
@@ -289,7 +496,8 @@ mod tests {
         let flag = DropFlag(dropped.clone());
         // Not registered: its schedule function hands it to the blocking pool, whose thread
         // runs it through `run`.
-        let (runnable, task) = spawn(TaskMeta::new(ex.shared().clone(), None), async move {
+        let info = TaskInfo::new(None, Location::caller());
+        let (runnable, task) = spawn(TaskMeta::new(ex.shared().clone(), None, info), async move {
             let _flag = flag;
             std::future::pending::<()>().await;
         });

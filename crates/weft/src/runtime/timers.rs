@@ -157,6 +157,11 @@ impl TimerDriver {
     }
 
     /// Number of timers held (fired or not), for the loom models.
+    /// Timers registered here that have not fired yet.
+    pub(crate) fn armed(&self) -> usize {
+        self.lock().armed()
+    }
+
     #[cfg(all(test, weft_loom))]
     pub(crate) fn len(&self) -> usize {
         self.lock().len()

@@ -25,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 use super::context;
+use super::metrics::WorkerCounters;
 use super::scheduler::coop;
 use super::scheduler::queue::LocalQueue;
 use super::shared::{Shared, WorkerLifo};
@@ -65,7 +66,7 @@ const WATCH_PERIOD: Duration = Duration::from_millis(5);
 /// What a worker saw of another at its last look for stuck workers: that worker's poll count,
 /// and when (clock time) the looker first saw that count with tasks waiting in its LIFO slot or
 /// queue.
-type StuckSeen = Option<(u32, Option<u64>)>;
+type StuckSeen = Option<(u64, Option<u64>)>;
 
 /// A worker's state, owned by its thread and reachable from the thread-local context so that
 /// wake-ups on this thread can use the local queue.
@@ -85,6 +86,11 @@ pub(crate) struct WorkerCtx {
     tick: Cell<u32>,
     /// Wakers of fired timers, reused between rounds.
     fired: RefCell<Vec<Waker>>,
+    /// The real clock's last reading on this worker (ns; at most 61 ticks or a park old): the
+    /// time task dumps give the polls that start now.
+    clock_seen: Cell<u64>,
+    /// When (real clock) the time this worker has been busy was last added up.
+    busy_since: Cell<u64>,
 }
 
 impl WorkerCtx {
@@ -98,6 +104,42 @@ impl WorkerCtx {
 
     fn lifo(&self) -> &WorkerLifo {
         &self.shared.lifos[self.index]
+    }
+
+    /// This worker's counters (only this thread writes them).
+    pub(crate) fn counters(&self) -> &WorkerCounters {
+        &self.shared.counters[self.index]
+    }
+
+    /// The real clock read `real` (ns): adds the time since the last reading to the busy time
+    /// (unless `busy` is false: the worker was parked since).
+    fn saw_clock(&self, real: u64, busy: bool) {
+        if busy {
+            let since = self.busy_since.get();
+            self.counters().busy_ns.add(real.saturating_sub(since));
+        }
+        self.busy_since.set(real);
+        self.clock_seen.set(real);
+    }
+
+    /// The real clock's time, given the executor clock's `now`, which it is unless a test
+    /// paused the clock.
+    fn real_time(&self, now: u64) -> u64 {
+        if self.shared.clock.touched() {
+            self.shared.clock.real()
+        } else {
+            now
+        }
+    }
+
+    /// Polls one task, counted, with the task published for the stall watchdog.
+    #[inline(always)]
+    fn poll_task(&self, lifo: &WorkerLifo, runnable: Runnable) {
+        self.count_poll(lifo);
+        lifo.running
+            .store(runnable.metadata().slot_word(), Ordering::Relaxed);
+        task::run_at(runnable, self.clock_seen.get());
+        lifo.running.store(0, Ordering::Relaxed);
     }
 
     /// Schedules a task woken on this worker.
@@ -148,13 +190,8 @@ impl WorkerCtx {
         job();
     }
 
-    /// Fires the due timers of every wheel (another worker's may be overdue while it is busy in
-    /// one poll); returns true if any fired (their tasks are queued here).
-    fn process_timers(&self) -> bool {
-        self.process_timers_at(self.shared.clock.now())
-    }
-
-    /// [`WorkerCtx::process_timers`] with the clock already read.
+    /// Fires the due timers of every wheel at clock time `now` (another worker's may be overdue
+    /// while it is busy in one poll); returns true if any fired (their tasks are queued here).
     fn process_timers_at(&self, now: u64) -> bool {
         // Take the buffer out so no borrow is held while wakers run.
         let mut fired = std::mem::take(&mut *self.fired.borrow_mut());
@@ -184,11 +221,13 @@ impl WorkerCtx {
             } else {
                 now
             };
+            self.saw_clock(real, true);
             if real.wrapping_sub(self.last_running_look.get()) >= RUNNING_LOOK_PERIOD {
                 self.last_running_look.set(real);
                 self.take_stranded(Some(real));
             }
             if let Some(t) = self.shared.pop_injector() {
+                self.counters().injector_pops.incr();
                 return Some(t);
             }
         }
@@ -213,12 +252,17 @@ impl WorkerCtx {
         let n = share
             .min(self.local.remaining() / 2)
             .min(MAX_INJECTOR_BATCH);
+        let mut taken = 1;
         for _ in 0..n {
             match self.shared.pop_injector() {
-                Some(t) => self.local.push_back(t, &*self.shared),
+                Some(t) => {
+                    self.local.push_back(t, &*self.shared);
+                    taken += 1;
+                }
                 None => break,
             }
         }
+        self.counters().injector_pops.add(taken);
         Some(first)
     }
 
@@ -236,7 +280,13 @@ impl WorkerCtx {
             if victim == self.index {
                 continue;
             }
+            let before = self.local.len();
             if let Some(t) = self.shared.stealers[victim].steal_into(&self.local) {
+                let counters = self.counters();
+                counters.steals.incr();
+                counters
+                    .stolen
+                    .add(1 + self.local.len().saturating_sub(before) as u64);
                 return Some(t);
             }
             // Events its busy owner has not looked at yet: their tasks run here.
@@ -296,6 +346,7 @@ impl WorkerCtx {
                 // Still stuck at later looks: whatever it queued since is taken at once.
                 Some(since) if now.saturating_sub(since) >= STRANDED_AFTER => {
                     // The queue's older tasks first, then the one its owner woke last.
+                    let before = self.local.len();
                     if let Some(t) = queue.steal_into(&self.local) {
                         self.local.push_back(t, shared);
                         took = true;
@@ -304,6 +355,9 @@ impl WorkerCtx {
                         self.local.push_back(t, shared);
                         took = true;
                     }
+                    self.counters()
+                        .stranded_taken
+                        .add(self.local.len().saturating_sub(before) as u64);
                 }
                 Some(_) => {}
             }
@@ -312,8 +366,8 @@ impl WorkerCtx {
     }
 
     /// Counts a poll about to start, for other workers' [`WorkerCtx::take_stranded`].
-    fn count_poll(&self) {
-        let polls = &self.lifo().polls;
+    fn count_poll(&self, lifo: &WorkerLifo) {
+        let polls = &lifo.polls;
         // Only this thread writes the count.
         polls.store(
             polls.load(Ordering::Relaxed).wrapping_add(1),
@@ -330,13 +384,13 @@ impl WorkerCtx {
             self.shared.idle.stop_watching(self.index);
         }
         let _budget = coop::with_budget();
-        self.count_poll();
-        task::run(runnable);
+        let lifo = self.lifo();
+        self.poll_task(lifo, runnable);
         for _ in 0..MAX_LIFO_POLLS {
-            match self.lifo().slot.take() {
+            match lifo.slot.take() {
                 Some(t) => {
-                    self.count_poll();
-                    task::run(t);
+                    self.counters().lifo_hits.incr();
+                    self.poll_task(lifo, t);
                 }
                 None => return,
             }
@@ -349,9 +403,13 @@ impl WorkerCtx {
 
     fn park(&self) {
         let shared = &*self.shared;
-        if self.process_timers() {
+        let now = shared.clock.now();
+        if self.process_timers_at(now) {
             // Timers woke tasks onto this worker: run them instead of parking.
             return;
+        }
+        if cfg!(feature = "metrics") {
+            self.saw_clock(self.real_time(now), true);
         }
         shared
             .idle
@@ -372,13 +430,18 @@ impl WorkerCtx {
             if watching {
                 timeout = Some(timeout.map_or(WATCH_PERIOD, |t| t.min(WATCH_PERIOD)));
             }
+            self.counters().parks.incr();
+            #[cfg(feature = "tracing")]
+            tracing::trace!(target: "weft::worker", worker = self.index, ?timeout, "park");
             shared.drivers[self.index].park(timeout);
         }
         shared.timers.awake(self.index);
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }
-        self.process_timers();
+        let now = shared.clock.now();
+        self.saw_clock(self.real_time(now), false);
+        self.process_timers_at(now);
         if self.watching.get() {
             self.take_stranded(None);
         }
@@ -423,6 +486,8 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         blocking: Cell::new(false),
         tick: Cell::new(0),
         fired: RefCell::new(Vec::new()),
+        clock_seen: Cell::new(shared.clock.real()),
+        busy_since: Cell::new(shared.clock.real()),
     });
     // Counted as exited however the thread ends, so `shutdown` never waits for a dead worker
     // (a panic can only escape from a waker or destructor that panics).

@@ -9,6 +9,7 @@ use super::readiness::{
     ScheduledIo, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED,
 };
 use super::sources::{ParkState, Sources, INTERNAL};
+use crate::runtime::metrics::{IoCounters, IoFigures};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,6 +27,7 @@ pub(crate) struct EpollDriver {
     /// The owner's event buffer (a mutex only to make the driver `Sync`; never contended).
     events: Mutex<Vec<libc::epoll_event>>,
     has_pwait2: AtomicBool,
+    counters: IoCounters,
 }
 
 impl std::fmt::Debug for EpollDriver {
@@ -59,6 +61,7 @@ impl EpollDriver {
             sources: Sources::default(),
             events: Mutex::new(Vec::with_capacity(EVENTS)),
             has_pwait2: AtomicBool::new(true),
+            counters: IoCounters::default(),
         })
     }
 
@@ -173,11 +176,21 @@ impl EpollDriver {
                 }
             }
         }
+        // Still under the event buffer's lock: this thread is the counter's only writer.
+        self.counters.events.add(ready.len() as u64);
         for (io, bits) in ready {
             io.set_ready(bits);
             woke = true;
         }
         woke
+    }
+
+    pub(crate) fn figures(&self) -> IoFigures {
+        IoFigures {
+            events: self.counters.events.get(),
+            sources: self.sources.len() as u64,
+            ..IoFigures::default()
+        }
     }
 
     fn epoll_wait(

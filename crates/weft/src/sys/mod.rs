@@ -199,6 +199,14 @@ impl Driver {
         }
     }
 
+    /// What this driver has done, for metrics.
+    pub(crate) fn figures(&self) -> crate::runtime::metrics::IoFigures {
+        match self {
+            Driver::Uring(d) => d.figures(),
+            Driver::Epoll(d) => d.figures(),
+        }
+    }
+
     /// The executor is shutting down: wakes every task waiting on a source, which then sees an
     /// error instead of waiting for events nobody will deliver.
     pub(crate) fn shutdown(&self) {

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 use crate::loom::sync::{Mutex, MutexGuard};
+use crate::runtime::metrics::Counter;
 use slab::Slab;
 use std::any::Any;
 use std::task::{Context, Poll, Waker};
@@ -83,6 +84,9 @@ pub(crate) enum Leftover {
 #[derive(Default)]
 pub(crate) struct Ops {
     slots: Mutex<Slab<Slot>>,
+    /// Operations taken and completed (written under the `slots` lock).
+    submitted: Counter,
+    completed: Counter,
 }
 
 impl std::fmt::Debug for Ops {
@@ -100,7 +104,9 @@ impl Ops {
 
     /// Takes `resources` for a new operation; returns its key (the ring's user data).
     pub(crate) fn insert(&self, resources: Resources, kind: OpKind) -> usize {
-        self.lock().insert(Slot {
+        let mut slots = self.lock();
+        self.submitted.incr();
+        slots.insert(Slot {
             state: State::Waiting(None),
             resources: Some(resources),
             kind,
@@ -109,7 +115,11 @@ impl Ops {
 
     /// The operation could not be submitted after all: the kernel never saw it.
     pub(crate) fn abandon(&self, key: usize) -> Resources {
-        let slot = self.lock().remove(key);
+        let mut slots = self.lock();
+        // Not submitted after all: take back the count `insert` made.
+        self.submitted.add(u64::MAX);
+        let slot = slots.remove(key);
+        drop(slots);
         slot.resources.expect("present until completion")
     }
 
@@ -120,6 +130,7 @@ impl Ops {
         let Some(slot) = slots.get_mut(key) else {
             return (None, Leftover::Nothing);
         };
+        self.completed.incr();
         match std::mem::replace(&mut slot.state, State::Done(result)) {
             State::Waiting(waker) => (waker, Leftover::Nothing),
             State::Orphaned => {
@@ -170,6 +181,16 @@ impl Ops {
             }
             State::Orphaned => unreachable!("orphaned once"),
         }
+    }
+
+    /// Operations submitted, completed, and in flight now (not completed).
+    pub(crate) fn figures(&self) -> (u64, u64, u64) {
+        let slots = self.lock();
+        let in_flight = slots
+            .iter()
+            .filter(|(_, s)| !matches!(s.state, State::Done(_)))
+            .count();
+        (self.submitted.get(), self.completed.get(), in_flight as u64)
     }
 
     /// Keys of operations the kernel has not completed.

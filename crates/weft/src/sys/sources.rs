@@ -36,6 +36,11 @@ impl Sources {
         self.slab.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Number of entries (sources registered, and deregistered ones the kernel still holds).
+    pub(crate) fn len(&self) -> usize {
+        self.lock().len()
+    }
+
     /// Adds a source; returns its token.
     pub(crate) fn insert(&self, io: Arc<ScheduledIo>, fd: RawFd) -> u64 {
         let generation = self.next_generation.fetch_add(1, SeqCst) & 0x7fff_ffff;

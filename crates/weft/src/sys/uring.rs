@@ -22,6 +22,7 @@ use super::readiness::{
     ScheduledIo, ERROR, PRIORITY, READABLE, READ_CLOSED, WRITABLE, WRITE_CLOSED,
 };
 use super::sources::{ParkState, Sources, INTERNAL};
+use crate::runtime::metrics::{IoCounters, IoFigures};
 use io_uring::{opcode, squeue, types, IoUring, Probe};
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -54,6 +55,7 @@ pub(crate) struct UringDriver {
     park: ParkState,
     sources: Sources,
     ops: Ops,
+    counters: IoCounters,
 }
 
 impl std::fmt::Debug for UringDriver {
@@ -120,6 +122,7 @@ impl UringDriver {
             park: ParkState::default(),
             sources: Sources::default(),
             ops: Ops::default(),
+            counters: IoCounters::default(),
         };
         // Queued only: the worker submits it, so the eventfd's completions run on the worker.
         driver.arm_wake()?;
@@ -348,6 +351,8 @@ impl UringDriver {
                 }
             }
         }
+        // Still under the completion queue's lock: this thread is the counter's only writer.
+        self.counters.events.add(ready.len() as u64);
         drop(done);
         for (io, bits) in ready {
             io.set_ready(bits);
@@ -388,6 +393,17 @@ impl UringDriver {
         match self.push(&entry, when) {
             Ok(()) => Ok(key),
             Err(e) => Err((e, self.ops.abandon(key))),
+        }
+    }
+
+    pub(crate) fn figures(&self) -> IoFigures {
+        let (submitted, completed, in_flight) = self.ops.figures();
+        IoFigures {
+            events: self.counters.events.get(),
+            submitted,
+            completed,
+            in_flight,
+            sources: self.sources.len() as u64,
         }
     }
 

@@ -15,10 +15,12 @@
 //! # });
 //! ```
 
+mod builder;
 mod join;
 mod scope;
 mod set;
 
+pub use builder::Builder;
 pub use join::{Catch, JoinError, JoinHandle};
 pub use scope::{scope, Scope};
 pub use set::TaskSet;
@@ -42,6 +44,7 @@ use std::task::{Context, Poll};
 /// let handle = weft::spawn(async { "hello" });
 /// assert_eq!(handle.join(), "hello");
 /// ```
+#[track_caller]
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
@@ -68,6 +71,7 @@ where
 /// assert!(n > 0);
 /// # });
 /// ```
+#[track_caller]
 pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
 where
     F: FnOnce() -> T + Send + 'static,

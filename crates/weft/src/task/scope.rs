@@ -57,6 +57,7 @@ impl Scope {
 
     /// Spawns a task that the scope waits for. Once a task of the scope has panicked, the
     /// scope is cancelling: a task spawned then is dropped without running.
+    #[track_caller]
     pub fn spawn<F>(&self, future: F)
     where
         F: Future<Output = ()> + Send + 'static,

@@ -107,6 +107,7 @@ impl<T: Send + 'static> TaskSet<T> {
     }
 
     /// Spawns a task (as [`weft::spawn`](crate::spawn) does) into the set.
+    #[track_caller]
     pub fn spawn<F>(&mut self, future: F)
     where
         F: Future<Output = T> + Send + 'static,

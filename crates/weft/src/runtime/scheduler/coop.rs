@@ -45,6 +45,7 @@ pub(crate) fn with_budget() -> BudgetGuard {
 pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
     CURRENT.with(|c| match c.get() {
         Some(0) => {
+            exhausted();
             cx.waker().wake_by_ref();
             Poll::Pending
         }
@@ -54,6 +55,18 @@ pub(crate) fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
         }
         None => Poll::Ready(RestoreOnPending(false)),
     })
+}
+
+/// Counts an exhausted budget on this worker.
+#[cold]
+fn exhausted() {
+    if cfg!(feature = "metrics") {
+        crate::runtime::context::with_worker(|w| {
+            if let Some(w) = w {
+                w.counters().budget_exhausted.incr();
+            }
+        });
+    }
 }
 
 /// Gives a spent unit back unless the operation made progress.

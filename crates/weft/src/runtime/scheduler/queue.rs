@@ -264,6 +264,11 @@ impl<T> Drop for LocalQueue<T> {
 }
 
 impl<T> Stealer<T> {
+    /// Number of tasks in the ring (for metrics: a snapshot, possibly stale at once).
+    pub(crate) fn len(&self) -> usize {
+        self.inner.len()
+    }
+
     /// True if there is nothing to steal.
     pub(crate) fn is_empty(&self) -> bool {
         self.inner.is_empty()

@@ -58,6 +58,8 @@ pub(crate) struct TimerWheel<T> {
     entries: Slab<Entry<T>>,
     /// The wheel's current tick: every slot before it has been processed.
     elapsed: u64,
+    /// Entries that have not fired (nor been removed).
+    armed: usize,
 }
 
 /// The level on which a deadline tick `when` belongs, seen from tick `elapsed`.
@@ -101,6 +103,7 @@ impl<T> TimerWheel<T> {
             }),
             entries: Slab::new(),
             elapsed: 0,
+            armed: 0,
         }
     }
 
@@ -108,6 +111,11 @@ impl<T> TimerWheel<T> {
     #[cfg(any(test, weft_loom))]
     pub(crate) fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Number of timers that have not fired yet.
+    pub(crate) fn armed(&self) -> usize {
+        self.armed
     }
 
     /// Adds a timer firing at `when` (ns) and returns its key. A deadline at or before the
@@ -123,6 +131,7 @@ impl<T> TimerWheel<T> {
             linked: false,
         });
         self.link(key);
+        self.armed += 1;
         key
     }
 
@@ -146,7 +155,11 @@ impl<T> TimerWheel<T> {
             return None;
         }
         self.unlink(key);
-        self.entries.remove(key).payload
+        let payload = self.entries.remove(key).payload;
+        if payload.is_some() {
+            self.armed -= 1;
+        }
+        payload
     }
 
     /// Hands out the payload of every pending timer, as if all had fired. Entries stay reserved
@@ -164,6 +177,7 @@ impl<T> TimerWheel<T> {
             level.occupied = 0;
             level.heads = [NIL; SLOTS];
         }
+        self.armed = 0;
     }
 
     /// When the wheel next needs to be advanced (ns): the exact deadline of the earliest timer,
@@ -212,6 +226,7 @@ impl<T> TimerWheel<T> {
                 entry.next = NIL;
                 if entry.when <= now {
                     if let Some(p) = entry.payload.take() {
+                        self.armed -= 1;
                         fire(p);
                     }
                 } else {
