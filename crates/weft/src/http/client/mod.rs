@@ -58,6 +58,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+mod h2;
 mod pool;
 mod redirect;
 mod request;
@@ -78,6 +79,17 @@ use pool::Pool;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+/// Which HTTP versions a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// HTTP/2 where TLS's ALPN picks it, HTTP/1.1 otherwise.
+    Auto,
+    /// HTTP/1.1 only.
+    Http1Only,
+    /// HTTP/2 on every connection, without asking.
+    PriorKnowledge,
+}
 
 /// The `User-Agent` a client sends unless told otherwise.
 const DEFAULT_USER_AGENT: &str = concat!("weft/", env!("CARGO_PKG_VERSION"));
@@ -116,6 +128,7 @@ pub struct Client {
 
 struct ClientRef {
     pool: Arc<Pool>,
+    proto: Proto,
     connector: Connector,
     headers: HeaderMap,
     timeout: Option<Duration>,
@@ -243,6 +256,7 @@ pub struct ClientBuilder {
     max_per_host: Option<usize>,
     redirect: Policy,
     headers: HeaderMap,
+    proto: Proto,
     #[cfg(feature = "tls")]
     roots: Vec<Vec<u8>>,
     error: Option<Error>,
@@ -260,6 +274,7 @@ impl ClientBuilder {
             max_per_host: None,
             redirect: Policy::default(),
             headers,
+            proto: Proto::Auto,
             #[cfg(feature = "tls")]
             roots: Vec::new(),
             error: None,
@@ -302,6 +317,21 @@ impl ClientBuilder {
     /// at `max` too. Default: no cap. A `max` of 0 counts as 1.
     pub fn max_connections_per_host(mut self, max: usize) -> Self {
         self.max_per_host = Some(max.max(1));
+        self
+    }
+
+    /// Speaks HTTP/1.1 only: TLS offers only `http/1.1` in ALPN (by default it offers `h2`
+    /// first, and the server's choice decides).
+    pub fn http1_only(mut self) -> Self {
+        self.proto = Proto::Http1Only;
+        self
+    }
+
+    /// Speaks HTTP/2 on every connection without asking first: on `http://` (h2c, for a
+    /// server known to take it) and on `https://` (ALPN then offers only `h2`, and HTTP/2 is
+    /// spoken whatever the server answers). Without it, `http://` is HTTP/1.1.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.proto = Proto::PriorKnowledge;
         self
     }
 
@@ -366,7 +396,14 @@ impl ClientBuilder {
         let connector = Connector {
             connect_timeout: self.connect_timeout,
             #[cfg(feature = "tls")]
-            tls: tls::connector(&self.roots)?,
+            tls: tls::connector(
+                &self.roots,
+                match self.proto {
+                    Proto::Auto => &[b"h2", b"http/1.1"],
+                    Proto::Http1Only => &[b"http/1.1"],
+                    Proto::PriorKnowledge => &[b"h2"],
+                },
+            )?,
         };
         Ok(Client {
             inner: Arc::new(ClientRef {
@@ -375,6 +412,7 @@ impl ClientBuilder {
                     self.idle_timeout,
                     self.max_per_host,
                 )),
+                proto: self.proto,
                 connector,
                 headers: self.headers,
                 timeout: self.timeout,
@@ -393,6 +431,7 @@ impl fmt::Debug for ClientBuilder {
             .field("pool_idle_timeout", &self.idle_timeout)
             .field("max_connections_per_host", &self.max_per_host)
             .field("redirect", &self.redirect)
+            .field("proto", &self.proto)
             .field("default_headers", &self.headers)
             .finish_non_exhaustive()
     }
