@@ -92,8 +92,7 @@ pub(crate) struct ConnectGuard {
 impl ConnectGuard {
     /// The connection is HTTP/2: the waiting requests share it.
     pub(crate) fn h2(self, handle: Handle) {
-        let mut state = self.pool.lock();
-        state.hosts.entry(self.key.clone()).or_default().h2 = Some(handle);
+        self.pool.put_h2(&self.key, handle);
     }
 
     /// The connection is HTTP/1.1: the waiting requests open their own.
@@ -230,6 +229,21 @@ impl Pool {
             hosts.remove(key);
         }
         (idle, expired)
+    }
+
+    /// Makes `handle` the HTTP/2 connection that requests to `key` share (unless one that
+    /// is open already is).
+    pub(crate) fn put_h2(&self, key: &Key, handle: Handle) {
+        let old = {
+            let mut state = self.lock();
+            let host = state.hosts.entry(key.clone()).or_default();
+            host.h1_seen = false;
+            match &host.h2 {
+                Some(h) if h.is_open() => None,
+                _ => host.h2.replace(handle),
+            }
+        };
+        drop(old);
     }
 
     /// Returns a connection whose last response was read to its end and that stays open.

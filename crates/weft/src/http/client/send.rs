@@ -230,8 +230,9 @@ async fn send_once(
                     idle_timeout: client.pool.idle_timeout(),
                 };
                 let handle = h2c::spawn(conn.io, cfg, Box::new(permit));
-                if let Some(guard) = guard {
-                    guard.h2(handle.clone());
+                match guard {
+                    Some(guard) => guard.h2(handle.clone()),
+                    None => client.pool.put_h2(&key, handle.clone()),
                 }
                 handle
             }

@@ -115,6 +115,9 @@ struct Inner {
     todo: Vec<u32>,
     /// Response bytes read by requests and not given back to the connection's window yet.
     conn_released: i64,
+    /// The connection's window is under half open: every read gives its bytes back at
+    /// once (a reader waiting for more must not wait on bytes other streams hold unread).
+    conn_low: bool,
     next_id: u32,
     /// False once no new stream may start here (GOAWAY, closing, failed).
     accepting: bool,
@@ -298,7 +301,8 @@ impl StreamRef {
                 && slot.released - n < STREAM_WINDOW / 4;
             let before = inner.conn_released;
             inner.conn_released += n;
-            let conn_due = before < CONN_WINDOW / 4 && inner.conn_released >= CONN_WINDOW / 4;
+            let conn_due = (before < CONN_WINDOW / 4 && inner.conn_released >= CONN_WINDOW / 4)
+                || (inner.conn_low && before == 0);
             let mut waker = None;
             if stream_due || conn_due {
                 if stream_due {
@@ -405,6 +409,7 @@ where
             queued: VecDeque::new(),
             todo: Vec::new(),
             conn_released: 0,
+            conn_low: false,
             next_id: 1,
             accepting: true,
             closed: false,
@@ -1298,12 +1303,14 @@ where
         let mut inner = shared.lock();
         refresh(&mut inner.waker, cx);
         // Windows the readers gave back.
-        if inner.conn_released >= CONN_WINDOW / 4 {
+        let low = self.recv_window < CONN_WINDOW / 2;
+        if inner.conn_released >= CONN_WINDOW / 4 || (low && inner.conn_released > 0) {
             let n = std::mem::take(&mut inner.conn_released);
             frame::window_update(&mut self.wbuf, 0, n as u32);
             self.recv_window += n;
             progress = true;
         }
+        inner.conn_low = self.recv_window < CONN_WINDOW / 2;
         let todo = std::mem::take(&mut inner.todo);
         for id in todo {
             let Some(slot) = inner.slots.get_mut(&id) else {

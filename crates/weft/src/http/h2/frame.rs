@@ -1,5 +1,5 @@
 //! HTTP/2 frames (RFC 9113 section 4 and 6): the frame header, the types, flags, settings and
-//! error codes, and the writers of the frames the server sends.
+//! error codes, and the writers of the frames the server and the client send.
 
 #![forbid(unsafe_code)]
 
