@@ -881,3 +881,73 @@ async fn garbage_from_the_server_is_an_error_not_a_hang() {
         );
     }
 }
+
+#[weft::test]
+async fn unread_streams_do_not_hold_up_a_reader_of_another() {
+    // Five responses of nearly 1 MiB each sit unread (over half of the connection's 8 MiB
+    // window); a sixth is read: its bytes must go back to the connection's window at once,
+    // or the server could not send it more.
+    let (tx, rx) = std::sync::mpsc::channel::<bool>();
+    let addr = raw::serve(1, move |mut c, _| {
+        let mut streams = Vec::new();
+        while streams.len() < 6 {
+            let Some(f) = c.until(|f| f.kind == HEADERS) else {
+                return;
+            };
+            streams.push(f.stream);
+        }
+        streams.sort();
+        let piece = vec![1u8; 16384];
+        for &id in &streams[..5] {
+            c.send(HEADERS, END_HEADERS, id, &[0x88]);
+        }
+        // The one to read is marked `x: y` (a literal field, new name, no Huffman).
+        c.send(
+            HEADERS,
+            END_HEADERS,
+            streams[5],
+            &[0x88, 0x00, 1, b'x', 1, b'y'],
+        );
+        for &id in &streams[..5] {
+            for _ in 0..63 {
+                c.send(DATA, 0, id, &piece);
+            }
+        }
+        for _ in 0..4 {
+            c.send(DATA, 0, streams[5], &piece);
+        }
+        let update = c.until(|f| f.kind == WINDOW_UPDATE && f.stream == 0);
+        let _ = tx.send(update.is_some());
+        for &id in &streams {
+            c.send(DATA, END_STREAM, id, b"");
+        }
+        let _ = c.until(|_| false);
+    });
+    let client = h2c_client();
+    let mut tasks = Vec::new();
+    for _ in 0..6 {
+        let (client, url) = (client.clone(), format!("http://{addr}/"));
+        tasks.push(weft::spawn(
+            async move { client.get(url).send().await.unwrap() },
+        ));
+    }
+    let mut responses = Vec::new();
+    for t in tasks {
+        responses.push(bounded(t).await);
+    }
+    let marked = responses
+        .iter()
+        .position(|r| r.headers().contains_key("x"))
+        .unwrap();
+    let mut last = responses.remove(marked);
+    let mut read = 0;
+    while read < 4 * 16384 {
+        read += bounded(last.chunk()).await.unwrap().unwrap().len();
+    }
+    let rx = Arc::new(Mutex::new(rx));
+    let got = weft::spawn_blocking(move || rx.lock().unwrap().recv_timeout(HANG)).await;
+    assert_eq!(got, Ok(true), "no WINDOW_UPDATE for the connection");
+    for res in responses {
+        assert_eq!(bounded(res.bytes()).await.unwrap().len(), 63 * 16384);
+    }
+}

@@ -322,8 +322,8 @@ impl StreamRef {
                 Failure::Error(e) => e,
                 Failure::Retry(_) => gone(),
             };
-            // Reported once; reads after it find the stream gone.
-            slot.end = true;
+            // Reads after it keep failing, never see a clean end.
+            slot.failure = Some(Failure::Error(gone()));
             return Poll::Ready(Some(Err(e)));
         }
         if closed {
@@ -1455,8 +1455,9 @@ where
             return false;
         };
         if upload.pending.is_empty() {
-            upload.started = true;
-            match upload.body.poll_chunk(cx) {
+            let polled = upload.body.poll_chunk(cx);
+            upload.started |= polled.is_ready();
+            match polled {
                 Poll::Pending => return false,
                 Poll::Ready(None) => {
                     frame::data(&mut self.wbuf, id, &[], true);
