@@ -12,8 +12,13 @@
 //! parses every body into a `serde_json::Value` (the guide's Example 5, `fetch_json`, end to
 //! end).
 //!
+//! With `HTTP_PROTO=h2` the exchange is HTTP/2 by prior knowledge: the server is hyper's
+//! HTTP/2 server (its streams spawned on the same current-thread runtime), and both clients
+//! are built with `http2_prior_knowledge()`, so the 64 tasks share one connection each.
+//!
 //! `cargo bench -p weft-benches --bench http_client` (environment: `HTTP_REQUESTS`, default
-//! 10000; `HTTP_TASKS`, default 64; `HTTP_ROUNDS`; `HTTP_BODY`, `hello` or `json`).
+//! 10000; `HTTP_TASKS`, default 64; `HTTP_ROUNDS`; `HTTP_BODY`, `hello` or `json`;
+//! `HTTP_PROTO`, `h1` or `h2`).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -27,6 +32,11 @@ const BODY: &str = "Hello, World!";
 /// True when the bodies are JSON documents to parse (`HTTP_BODY=json`).
 fn json_mode() -> bool {
     env_or("HTTP_BODY", "hello") == "json"
+}
+
+/// True for HTTP/2 by prior knowledge (`HTTP_PROTO=h2`).
+fn h2_mode() -> bool {
+    env_or("HTTP_PROTO", "h1") == "h2"
 }
 
 /// The body the server sends: `BODY`, or a JSON document of about 1 KiB.
@@ -59,7 +69,8 @@ fn main() {
     let tasks: usize = env_or("HTTP_TASKS", "64").parse().expect("HTTP_TASKS");
     let rounds: usize = env_or("HTTP_ROUNDS", "3").parse().expect("HTTP_ROUNDS");
     println!(
-        "http_client: {requests} GETs from {tasks} tasks, {rounds} rounds, {}-byte {} bodies, {} cores",
+        "http_client: {requests} {} GETs from {tasks} tasks, {rounds} rounds, {}-byte {} bodies, {} cores",
+        if h2_mode() { "HTTP/2" } else { "HTTP/1.1" },
         body().len(),
         if json_mode() { "JSON (parsed)" } else { "text" },
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -104,7 +115,12 @@ fn main() {
 /// A closure that runs one round on weft and returns how long it took.
 fn weft_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Duration {
     let ex = weft::Executor::new(2);
-    let client = weft::http::Client::new();
+    let client = match h2_mode() {
+        true => weft::http::Client::builder().http2_prior_knowledge(),
+        false => weft::http::Client::builder(),
+    }
+    .build()
+    .expect("weft client");
     let json = json_mode();
     move || {
         let left = Arc::new(AtomicUsize::new(requests));
@@ -141,7 +157,12 @@ fn reqwest_client(url: String, requests: usize, tasks: usize) -> impl Fn() -> Du
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let client = reqwest::Client::new();
+    let client = match h2_mode() {
+        true => reqwest::Client::builder().http2_prior_knowledge(),
+        false => reqwest::Client::builder(),
+    }
+    .build()
+    .expect("reqwest client");
     let json = json_mode();
     move || {
         let left = Arc::new(AtomicUsize::new(requests));
@@ -179,7 +200,8 @@ fn take(left: &AtomicUsize) -> bool {
         .is_ok()
 }
 
-/// The server process: hyper, HTTP/1.1 keep-alive, on a tokio current-thread runtime. It
+/// The server process: hyper, HTTP/1.1 keep-alive (or HTTP/2 with `HTTP_PROTO=h2`), on a
+/// tokio current-thread runtime. It
 /// prints its address, then the connection count for each line read from stdin, and exits at
 /// the end of stdin.
 fn serve() {
@@ -199,6 +221,7 @@ fn serve() {
         .expect("bind");
     println!("{}", listener.local_addr().expect("local_addr"));
     let body = Bytes::from(body());
+    let h2 = h2_mode();
     let counted = connections.clone();
     std::thread::spawn(move || {
         for line in std::io::stdin().lines() {
@@ -224,9 +247,17 @@ fn serve() {
                         Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(body)))
                     }
                 });
-                let _ = http1::Builder::new()
+                if h2 {
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
                     .serve_connection(TokioIo::new(tcp), service)
                     .await;
+                } else {
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(tcp), service)
+                        .await;
+                }
             });
         }
     });

@@ -1,4 +1,4 @@
-//! HTTP servers (HTTP/1.1 and HTTP/2) and HTTP/1.1 clients on weft (cargo feature `http`, on by default).
+//! HTTP servers and clients (HTTP/1.1 and HTTP/2) on weft (cargo feature `http`, on by default).
 //!
 //! The types are the [`http`](https://docs.rs/http) crate's, re-exported here; [`Body`] is the
 //! body type of both sides.

@@ -104,6 +104,15 @@ impl Conn {
         };
         !tcp.is_orphaned() && tcp.is_quiet()
     }
+
+    /// True if TLS negotiated HTTP/2 (ALPN `h2`).
+    pub(crate) fn alpn_h2(&self) -> bool {
+        match &self.io {
+            Io::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Io::Tls(s) => s.get_ref().1.alpn_protocol() == Some(b"h2"),
+        }
+    }
 }
 
 impl fmt::Debug for Conn {
@@ -387,14 +396,23 @@ pub(crate) fn response_body(
         url: url.clone(),
     };
     let stream = futures_lite::stream::unfold(reader, Reader::step);
-    Body::streaming(
-        Box::pin(WithDeadline {
-            inner: Some(Box::pin(stream)),
-            deadline: deadline.map(|d| (d, None)),
+    Body::streaming(with_deadline(Box::pin(stream), deadline, url), len)
+}
+
+/// `stream`, ended with a timeout error at `deadline` (dropping what it reads from).
+pub(crate) fn with_deadline(
+    stream: ChunkStream,
+    deadline: Option<Instant>,
+    url: Uri,
+) -> ChunkStream {
+    match deadline {
+        None => stream,
+        Some(at) => Box::pin(WithDeadline {
+            inner: Some(stream),
+            deadline: Some((at, None)),
             url,
         }),
-        len,
-    )
+    }
 }
 
 struct Reader {
@@ -458,7 +476,7 @@ impl Reader {
     }
 }
 
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+pub(crate) type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 
 /// A body stream that ends with a timeout error at the request's deadline (dropping the
 /// connection).

@@ -1,4 +1,4 @@
-//! The HTTP/1.1 client: [`Client`], with a pool of keep-alive connections, redirects,
+//! The HTTP client: [`Client`], with a pool of keep-alive connections, HTTP/2, redirects,
 //! timeouts that cover the whole exchange, and `https://` through rustls.
 //!
 //! The guide's Example 5, fetching and parsing JSON:
@@ -24,11 +24,27 @@
 //! the response lets it stay open); dropping a response or its body before that closes it.
 //! At most [`pool_max_idle_per_host`](ClientBuilder::pool_max_idle_per_host) connections per
 //! origin wait idle, the most recently used taken first, and one idle for longer than
-//! [`pool_idle_timeout`](ClientBuilder::pool_idle_timeout) is closed instead of used. That
+//! [`pool_idle_timeout`](ClientBuilder::pool_idle_timeout) is closed (by a task of the pool
+//! that sleeps until the next one expires, while any wait). That
 //! bounds idle connections, not concurrent requests: requests in flight at the same time
 //! each have their own connection. To bound those, set
 //! [`max_connections_per_host`](ClientBuilder::max_connections_per_host): requests beyond it
 //! wait for one in flight to finish (its body read or dropped).
+//!
+//! # HTTP/2
+//!
+//! Over `https://` the client offers `h2` then `http/1.1` in TLS's ALPN and speaks what the
+//! server picks ([`http1_only`](ClientBuilder::http1_only) offers only `http/1.1`). Plain
+//! `http://` is HTTP/1.1, unless [`http2_prior_knowledge`](ClientBuilder::http2_prior_knowledge)
+//! says the server speaks HTTP/2. An HTTP/2 connection is shared: all the requests to its
+//! origin go over it at once, as streams, up to the server's `MAX_CONCURRENT_STREAMS`
+//! (beyond it they wait for a stream; no second connection is opened). While the first
+//! connection to an origin is being opened, requests that could share it wait for it rather
+//! than open their own. A response body's flow-control window is given back as it is read,
+//! so a slow reader holds the server back rather than fill memory. Requests the server did
+//! not process (those past the last stream of its GOAWAY, or refused) go again on a new
+//! connection; a stream the server resets fails its request; a response (or its body)
+//! dropped early resets its stream only.
 //!
 //! A pooled connection that the server has closed while it was idle is noticed when it is
 //! taken from the pool, and a new one is opened instead. A request that still fails on a
@@ -58,6 +74,7 @@
 #![forbid(unsafe_code)]
 
 mod conn;
+mod h2;
 mod pool;
 mod redirect;
 mod request;
@@ -79,10 +96,21 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+/// Which HTTP versions a client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proto {
+    /// HTTP/2 where TLS's ALPN picks it, HTTP/1.1 otherwise.
+    Auto,
+    /// HTTP/1.1 only.
+    Http1Only,
+    /// HTTP/2 on every connection, without asking.
+    PriorKnowledge,
+}
+
 /// The `User-Agent` a client sends unless told otherwise.
 const DEFAULT_USER_AGENT: &str = concat!("weft/", env!("CARGO_PKG_VERSION"));
 
-/// An HTTP/1.1 client with a connection pool.
+/// An HTTP client (HTTP/1.1 and HTTP/2) with a connection pool.
 ///
 /// A `Client` is cheap to clone (the clones share one pool and configuration): make one and
 /// pass it around rather than one per request.
@@ -116,6 +144,7 @@ pub struct Client {
 
 struct ClientRef {
     pool: Arc<Pool>,
+    proto: Proto,
     connector: Connector,
     headers: HeaderMap,
     timeout: Option<Duration>,
@@ -213,8 +242,8 @@ pub async fn get(url: impl IntoUrl) -> Result<Response, Error> {
 /// Configures a [`Client`].
 ///
 /// The defaults: no timeouts, at most 32 idle connections per host kept for 90 seconds, no
-/// cap on connections per host, up to 10 redirects followed, `User-Agent: weft/<version>`, and
-/// the webpki roots trusted for `https`.
+/// cap on connections per host, up to 10 redirects followed, `User-Agent: weft/<version>`,
+/// the webpki roots trusted for `https`, and HTTP/2 where TLS's ALPN picks it.
 ///
 /// # Examples
 ///
@@ -243,6 +272,7 @@ pub struct ClientBuilder {
     max_per_host: Option<usize>,
     redirect: Policy,
     headers: HeaderMap,
+    proto: Proto,
     #[cfg(feature = "tls")]
     roots: Vec<Vec<u8>>,
     error: Option<Error>,
@@ -260,6 +290,7 @@ impl ClientBuilder {
             max_per_host: None,
             redirect: Policy::default(),
             headers,
+            proto: Proto::Auto,
             #[cfg(feature = "tls")]
             roots: Vec::new(),
             error: None,
@@ -289,8 +320,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Closes a connection that has been idle for longer than `timeout` rather than use it
-    /// (default 90 seconds).
+    /// Closes a connection that has been idle for longer than `timeout` (default 90
+    /// seconds; `None`: never): an HTTP/1.1 one waiting in the pool, an HTTP/2 one with no
+    /// request on it.
     pub fn pool_idle_timeout(mut self, timeout: impl Into<Option<Duration>>) -> Self {
         self.idle_timeout = timeout.into();
         self
@@ -299,9 +331,26 @@ impl ClientBuilder {
     /// Lets at most `max` requests to one origin be in flight at once (sent, and their
     /// response bodies not read to the end or dropped yet); the others wait their turn. As
     /// each request in flight holds one connection, this caps the connections to the origin
-    /// at `max` too. Default: no cap. A `max` of 0 counts as 1.
+    /// at `max` too. An HTTP/2 connection, which all the requests to its origin share,
+    /// counts as one for as long as it is open (its requests take no turn of their own).
+    /// Default: no cap. A `max` of 0 counts as 1.
     pub fn max_connections_per_host(mut self, max: usize) -> Self {
         self.max_per_host = Some(max.max(1));
+        self
+    }
+
+    /// Speaks HTTP/1.1 only: TLS offers only `http/1.1` in ALPN (by default it offers `h2`
+    /// first, and the server's choice decides).
+    pub fn http1_only(mut self) -> Self {
+        self.proto = Proto::Http1Only;
+        self
+    }
+
+    /// Speaks HTTP/2 on every connection without asking first: on `http://` (h2c, for a
+    /// server known to take it) and on `https://` (ALPN then offers only `h2`, and HTTP/2 is
+    /// spoken whatever the server answers). Without it, `http://` is HTTP/1.1.
+    pub fn http2_prior_knowledge(mut self) -> Self {
+        self.proto = Proto::PriorKnowledge;
         self
     }
 
@@ -366,7 +415,14 @@ impl ClientBuilder {
         let connector = Connector {
             connect_timeout: self.connect_timeout,
             #[cfg(feature = "tls")]
-            tls: tls::connector(&self.roots)?,
+            tls: tls::connector(
+                &self.roots,
+                match self.proto {
+                    Proto::Auto => &[b"h2", b"http/1.1"],
+                    Proto::Http1Only => &[b"http/1.1"],
+                    Proto::PriorKnowledge => &[b"h2"],
+                },
+            )?,
         };
         Ok(Client {
             inner: Arc::new(ClientRef {
@@ -375,6 +431,7 @@ impl ClientBuilder {
                     self.idle_timeout,
                     self.max_per_host,
                 )),
+                proto: self.proto,
                 connector,
                 headers: self.headers,
                 timeout: self.timeout,
@@ -393,6 +450,7 @@ impl fmt::Debug for ClientBuilder {
             .field("pool_idle_timeout", &self.idle_timeout)
             .field("max_connections_per_host", &self.max_per_host)
             .field("redirect", &self.redirect)
+            .field("proto", &self.proto)
             .field("default_headers", &self.headers)
             .finish_non_exhaustive()
     }

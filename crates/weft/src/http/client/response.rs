@@ -53,7 +53,7 @@ impl Response {
         self.status
     }
 
-    /// The HTTP version the server answered with.
+    /// The HTTP version the server answered with (`HTTP_2` over an HTTP/2 connection).
     pub fn version(&self) -> Version {
         self.version
     }

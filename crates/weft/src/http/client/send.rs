@@ -4,10 +4,11 @@
 #![forbid(unsafe_code)]
 
 use super::conn::{self, Return};
-use super::pool::Key;
+use super::pool::{Key, Reserve};
 use super::request::{self, Request};
-use super::{redirect, Client, ClientRef, Response};
+use super::{h2, redirect, Client, ClientRef, Proto, Response};
 use crate::http::h1::{self, Framing};
+use crate::http::h2::client::{self as h2c, Failure};
 use crate::http::header::{
     AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION,
     PROXY_AUTHORIZATION, TRANSFER_ENCODING,
@@ -141,6 +142,10 @@ async fn follow(
 /// True if the response's body has an end of its own (a length, or chunked coding), rather
 /// than running to the connection's close.
 fn delimited(response: &Response) -> bool {
+    if response.version() == Version::HTTP_2 {
+        // HTTP/2 frames every body.
+        return true;
+    }
     let chunked = response
         .headers()
         .get_all(TRANSFER_ENCODING)
@@ -152,7 +157,12 @@ fn delimited(response: &Response) -> bool {
     response.content_length().is_some() || chunked
 }
 
-/// One request and its response head, on a pooled connection or a new one.
+/// How many times a request goes again at most, on another connection, because the one it
+/// was on did not process it (a GOAWAY, a refused stream, a stale pooled connection).
+const MAX_ATTEMPTS: usize = 8;
+
+/// One request and its response head, on the origin's HTTP/2 connection, a pooled HTTP/1.1
+/// one, or a new one.
 async fn send_once(
     client: &ClientRef,
     method: &Method,
@@ -162,39 +172,170 @@ async fn send_once(
     deadline: Option<Instant>,
 ) -> Result<Response, Error> {
     let key = key(url);
-    let permit = client.pool.permit(&key).await;
-    let (framing, mut head) = encode_head(client, method, url, headers, &body)?;
-    let replay = match conn::idempotent(method) {
-        true => body.as_bytes().cloned(),
-        false => None,
+    let prior = client.proto == Proto::PriorKnowledge;
+    let may_h2 = match client.proto {
+        Proto::Http1Only => false,
+        Proto::PriorKnowledge => true,
+        Proto::Auto => key.https,
     };
-    let mut pooled = client.pool.checkout(&key);
-    let mut reused = pooled.is_some();
-    let (conn, response, out) = loop {
-        let mut conn = match pooled.take() {
-            Some(conn) => conn,
-            None => client.connector.connect(&key, url).await?,
-        };
-        let this_head = match reused {
-            true => head.clone(),
-            false => std::mem::take(&mut head),
-        };
-        match conn::exchange(&mut conn, this_head, std::mem::take(&mut body), framing).await {
-            Ok((response, out)) => break (conn, response, out),
-            Err(failed) => {
-                // A pooled connection the server closed while it was idle: once more, on a
-                // new connection, if sending the request again is safe.
-                if let (true, true, Some(bytes)) = (reused, failed.nothing_received, &replay) {
-                    reused = false;
-                    body = Body::from(bytes.clone());
-                    continue;
+    // A body in memory can go again on another connection.
+    let replay: Option<Bytes> = body.as_bytes().cloned();
+    let mut fresh_only = false;
+    let mut attempts = 0;
+    // Waiting for another request's connection is bounded too, in case connects keep failing
+    // for the leaders and succeeding for nobody.
+    for _ in 0..MAX_ATTEMPTS * 8 {
+        if attempts > MAX_ATTEMPTS {
+            break;
+        }
+        let handle = match client.pool.reserve(&key, may_h2, prior) {
+            Reserve::H2(handle) => handle,
+            Reserve::Wait(event) => {
+                event.wait().await;
+                continue;
+            }
+            Reserve::Connect(guard) => {
+                attempts += 1;
+                let permit = client.pool.permit(&key).await;
+                let pooled = match prior || fresh_only {
+                    true => None,
+                    false => client.pool.checkout(&key),
+                };
+                let (conn, reused) = match pooled {
+                    Some(conn) => (conn, true),
+                    None => (client.connector.connect(&key, url).await?, false),
+                };
+                if !(prior || conn.alpn_h2()) {
+                    if let (Some(guard), false) = (guard, reused) {
+                        guard.h1();
+                    }
+                    let replayable = conn::idempotent(method) && replay.is_some();
+                    match send_h1(
+                        client, &key, conn, permit, method, url, headers, body, deadline,
+                    )
+                    .await
+                    {
+                        Ok(response) => return Ok(response),
+                        // A pooled connection the server closed while it was idle: once more,
+                        // on a new connection, if sending the request again is safe.
+                        Err(failed) if reused && failed.nothing_received && replayable => {
+                            fresh_only = true;
+                            body = Body::from(replay.clone().unwrap_or_default());
+                            continue;
+                        }
+                        Err(failed) => return Err(failed.error.with_url(url)),
+                    }
                 }
-                return Err(failed.error.with_url(url));
+                let cfg = h2c::Config {
+                    idle_timeout: client.pool.idle_timeout(),
+                };
+                let handle = h2c::spawn(conn.io, cfg, Box::new(permit));
+                match guard {
+                    Some(guard) => guard.h2(handle.clone()),
+                    None => client.pool.put_h2(&key, handle.clone()),
+                }
+                handle
+            }
+        };
+        let req = h2_request(client, method, url, headers, body)?;
+        match h2::exchange(&handle, req, url, deadline).await {
+            Ok(response) => return Ok(response),
+            Err(Failure::Error(e)) => return Err(e.with_url(url)),
+            Err(Failure::Retry(returned)) => {
+                attempts += 1;
+                body = match (returned, &replay) {
+                    (Some(b), _) => b,
+                    (None, Some(bytes)) => Body::from(bytes.clone()),
+                    (None, None) => {
+                        return Err(Error::io(std::io::Error::new(
+                            std::io::ErrorKind::ConnectionAborted,
+                            "the server did not process the request, and its body was a \
+                             stream, partly sent: it cannot go again",
+                        ))
+                        .with_url(url))
+                    }
+                };
             }
         }
+    }
+    Err(Error::io(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        format!("the request was not processed after {MAX_ATTEMPTS} connections"),
+    ))
+    .with_url(url))
+}
+
+/// The request for an HTTP/2 stream: the client's default fields and the request's (which
+/// replace defaults of the same name), `:authority` from a `Host` field the request set or
+/// from the URL, and `content-length` when the body's length is known.
+fn h2_request(
+    client: &ClientRef,
+    method: &Method,
+    url: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<h2c::Request, Error> {
+    let mut all = HeaderMap::with_capacity(client.headers.len() + headers.len() + 1);
+    for (name, value) in &client.headers {
+        if !headers.contains_key(name) {
+            all.append(name.clone(), value.clone());
+        }
+    }
+    for (name, value) in headers {
+        all.append(name.clone(), value.clone());
+    }
+    let authority = match all.remove(HOST) {
+        Some(v) => v
+            .to_str()
+            .map_err(|_| Error::builder("the Host field is not ASCII"))?
+            .to_owned(),
+        None => host_value(url)?
+            .to_str()
+            .map_err(|_| Error::builder("the URL's host is not ASCII"))?
+            .to_owned(),
     };
+    all.remove(CONTENT_LENGTH);
+    all.remove(TRANSFER_ENCODING);
+    match body.len() {
+        Some(0) if *method == Method::GET || *method == Method::HEAD => {}
+        Some(n) => {
+            all.insert(CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        None => {}
+    }
+    Ok(h2c::Request {
+        method: method.clone(),
+        scheme: if is_https(url) { "https" } else { "http" },
+        authority,
+        path: url
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned(),
+        headers: all,
+        body,
+    })
+}
+
+/// A request over HTTP/1.1 on `conn` (from the pool or new), and its response head.
+#[allow(clippy::too_many_arguments)]
+async fn send_h1(
+    client: &ClientRef,
+    key: &Key,
+    mut conn: conn::Conn,
+    permit: Option<crate::sync::SemaphoreGuardArc>,
+    method: &Method,
+    url: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    deadline: Option<Instant>,
+) -> Result<Response, conn::Failed> {
+    let (framing, head) =
+        encode_head(client, method, url, headers, &body).map_err(conn::Failed::late)?;
+    let (response, out) = conn::exchange(&mut conn, head, body, framing).await?;
     let framing = h1::response_framing(method, &response).map_err(|e| {
-        Error::protocol(format!("invalid response framing: {}", e.reason())).with_url(url)
+        conn::Failed::late(
+            Error::protocol(format!("invalid response framing: {}", e.reason())).with_url(url),
+        )
     })?;
     // Whether the request went out whole is settled with the body (it may still be going).
     let keep_alive = h1::keep_alive(response.version, &response.headers)
@@ -203,7 +344,7 @@ async fn send_once(
         && response.status != StatusCode::SWITCHING_PROTOCOLS;
     let ret = Return {
         pool: client.pool.clone(),
-        key,
+        key: key.clone(),
         keep_alive,
         permit,
     };

@@ -11,8 +11,9 @@ use futures_rustls::rustls::{self, ClientConfig, RootCertStore};
 use futures_rustls::TlsConnector;
 use std::sync::Arc;
 
-/// The connector of a client that trusts the webpki roots and `extra_roots` (DER).
-pub(crate) fn connector(extra_roots: &[Vec<u8>]) -> Result<TlsConnector, Error> {
+/// The connector of a client that trusts the webpki roots and `extra_roots` (DER), offering
+/// `alpn` (most preferred first).
+pub(crate) fn connector(extra_roots: &[Vec<u8>], alpn: &[&[u8]]) -> Result<TlsConnector, Error> {
     let mut roots = RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     for der in extra_roots {
         roots
@@ -25,7 +26,7 @@ pub(crate) fn connector(extra_roots: &[Vec<u8>]) -> Result<TlsConnector, Error> 
         .map_err(|e| Error::builder("TLS cannot be set up").with_source(e))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(TlsConnector::from(Arc::new(config)))
 }
 

@@ -1,5 +1,5 @@
 //! HTTP/2 frames (RFC 9113 section 4 and 6): the frame header, the types, flags, settings and
-//! error codes, and the writers of the frames the server sends.
+//! error codes, and the writers of the frames the server and the client send.
 
 #![forbid(unsafe_code)]
 
@@ -51,6 +51,7 @@ impl Reason {
     pub(crate) const STREAM_CLOSED: Reason = Reason(0x5);
     pub(crate) const FRAME_SIZE_ERROR: Reason = Reason(0x6);
     pub(crate) const REFUSED_STREAM: Reason = Reason(0x7);
+    pub(crate) const CANCEL: Reason = Reason(0x8);
     pub(crate) const COMPRESSION_ERROR: Reason = Reason(0x9);
     pub(crate) const ENHANCE_YOUR_CALM: Reason = Reason(0xb);
 }

@@ -192,6 +192,109 @@ pub(crate) fn response_block(
     out
 }
 
+/// A response head as the client reads it from a HEADERS block.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    /// The `content-length` the response announced.
+    pub(crate) content_length: Option<u64>,
+}
+
+/// The response the fields of a HEADERS block describe (RFC 9113 section 8.3.2); `Err`
+/// names why it is malformed. Informational (1xx) heads are returned too: the caller skips
+/// them.
+pub(crate) fn response(fields: Fields) -> Result<ResponseHead, &'static str> {
+    let mut status = None;
+    let mut headers = HeaderMap::new();
+    let mut regular = false;
+    for (name, value) in fields.list {
+        if let Some(pseudo) = name.strip_prefix(b":") {
+            if regular {
+                return Err("a pseudo-header after a regular field");
+            }
+            if pseudo != b"status" {
+                return Err("a pseudo-header other than :status in a response");
+            }
+            if status.replace(value).is_some() {
+                return Err("a repeated :status");
+            }
+            continue;
+        }
+        regular = true;
+        if name.iter().any(u8::is_ascii_uppercase) {
+            return Err("an uppercase field name");
+        }
+        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
+            return Err("a connection-specific field");
+        }
+        let name = HeaderName::from_bytes(&name).map_err(|_| "an invalid field name")?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| "an invalid field value")?;
+        headers.append(name, value);
+    }
+    let status = status.ok_or("no :status")?;
+    if status.len() != 3 {
+        return Err("a bad :status");
+    }
+    let status = StatusCode::from_bytes(&status).map_err(|_| "a bad :status")?;
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        return Err("a 101 status, which HTTP/2 has no place for");
+    }
+    let content_length = content_length(&headers)?;
+    Ok(ResponseHead {
+        status,
+        headers,
+        content_length,
+    })
+}
+
+/// The one valid `content-length` of `headers`, if there is one.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, &'static str> {
+    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("more than one content-length");
+    }
+    let text = v.to_str().map_err(|_| "a bad content-length")?;
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err("a bad content-length");
+    }
+    text.parse::<u64>()
+        .map(Some)
+        .map_err(|_| "a bad content-length")
+}
+
+/// The header block of a request: the pseudo-headers, then `headers` minus the fields
+/// HTTP/2 has no place for (`host` is carried by `:authority`).
+pub(crate) fn request_block(
+    enc: &mut Encoder,
+    method: &Method,
+    scheme: &str,
+    authority: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + headers.len() * 32);
+    enc.begin(&mut out);
+    enc.field(&mut out, b":method", method.as_str().as_bytes());
+    enc.field(&mut out, b":scheme", scheme.as_bytes());
+    enc.field(&mut out, b":authority", authority.as_bytes());
+    enc.field(&mut out, b":path", path.as_bytes());
+    for (name, value) in headers {
+        let bytes = name.as_str().as_bytes();
+        if CONNECTION_SPECIFIC.contains(&bytes) || name == header::HOST {
+            continue;
+        }
+        if name == header::TE && value != "trailers" {
+            continue;
+        }
+        enc.field(&mut out, bytes, value.as_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,5 +389,54 @@ mod tests {
         ] {
             assert!(trailers(fields(&[bad])).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn reads_a_response() {
+        let head = response(fields(&[
+            (":status", "404"),
+            ("content-length", "12"),
+            ("x-a", "b"),
+        ]))
+        .unwrap();
+        assert_eq!(head.status, StatusCode::NOT_FOUND);
+        assert_eq!(head.content_length, Some(12));
+        assert_eq!(head.headers["x-a"], "b");
+        for bad in [
+            vec![("content-length", "1")],
+            vec![(":status", "2000")],
+            vec![(":status", "abc")],
+            vec![(":status", "101")],
+            vec![(":status", "200"), (":status", "200")],
+            vec![(":status", "200"), (":path", "/")],
+            vec![("x", "y"), (":status", "200")],
+            vec![(":status", "200"), ("connection", "close")],
+            vec![
+                (":status", "200"),
+                ("content-length", "1"),
+                ("content-length", "1"),
+            ],
+            vec![(":status", "200"), ("content-length", "-1")],
+        ] {
+            assert!(response(fields(&bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_request_block_decodes_to_the_request() {
+        let mut enc = Encoder::default();
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("ignored"));
+        headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        headers.insert("x-y", HeaderValue::from_static("z"));
+        let block = request_block(&mut enc, &Method::PUT, "https", "h:1", "/p?q", &headers);
+        let mut dec = Decoder::new(4096);
+        let fields = decode(&mut dec, &block, 1 << 16, 100).unwrap();
+        let head = request(fields).unwrap();
+        assert_eq!(head.request.method(), Method::PUT);
+        assert_eq!(head.request.uri().to_string(), "https://h:1/p?q");
+        assert_eq!(head.request.headers()[header::HOST], "h:1");
+        assert_eq!(head.request.headers()["x-y"], "z");
+        assert!(!head.request.headers().contains_key(header::CONNECTION));
     }
 }

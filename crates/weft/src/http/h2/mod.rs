@@ -1,10 +1,12 @@
-//! HTTP/2 (RFC 9113) for the server: frames, HPACK (RFC 7541) and the connection.
+//! HTTP/2 (RFC 9113): frames, HPACK (RFC 7541), the server's connection (`conn`) and the
+//! client's (`client`).
 //!
 //! All of it is weft's own: the frame layer and the HPACK coder are small, and the usual
 //! crates for them come with a tokio dependency (h2) or are unmaintained (hpack).
 
 #![forbid(unsafe_code)]
 
+pub(crate) mod client;
 mod conn;
 mod frame;
 mod hpack;
