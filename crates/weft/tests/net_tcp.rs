@@ -698,3 +698,51 @@ async fn accepted_sockets_are_non_blocking_close_on_exec_and_report_what_is_left
     })
     .await;
 }
+
+/// An accept loop that ignores errors (`if let Ok(..)`) spins on the executor's shut-down
+/// error once shutdown begins while it runs; the error spends the cooperative budget, so the
+/// loop yields and `shutdown` returns instead of waiting for that worker forever. Clients keep
+/// connecting so that the loop is inside its poll when shutdown begins.
+#[test]
+fn shutdown_returns_while_an_accept_loop_ignores_its_errors() {
+    for _ in 0..10 {
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let ex = weft::Executor::builder().workers(2).build().unwrap();
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _server = ex.spawn(async move {
+                let l = TcpListener::from_std(listener).unwrap();
+                loop {
+                    if let Ok((s, _)) = l.accept().await {
+                        drop(s);
+                    }
+                }
+            });
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let clients: Vec<_> = (0..2)
+                .map(|_| {
+                    let stop = stop.clone();
+                    std::thread::spawn(move || {
+                        let start = std::time::Instant::now();
+                        while !stop.load(std::sync::atomic::Ordering::Relaxed)
+                            && start.elapsed() < Duration::from_secs(10)
+                        {
+                            let _ = std::net::TcpStream::connect(addr);
+                        }
+                    })
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(100));
+            ex.shutdown();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            for c in clients {
+                c.join().unwrap();
+            }
+            done_tx.send(()).unwrap();
+        });
+        done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("shutdown hung behind an accept loop spinning on its error");
+    }
+}

@@ -172,7 +172,15 @@ impl<T: AsRawFd> IoSource<T> {
     ) -> Poll<io::Result<R>> {
         let coop = ready!(coop::poll_proceed(cx));
         loop {
-            let ev = ready!(self.reg.poll_ready(cx, dir))?;
+            let ev = match ready!(self.reg.poll_ready(cx, dir)) {
+                Ok(ev) => ev,
+                Err(e) => {
+                    // An error spends the budget too: a loop that ignores errors (an accept
+                    // loop after shutdown) still yields, so it can be stopped.
+                    coop.made_progress();
+                    return Poll::Ready(Err(e));
+                }
+            };
             match op(self.get_ref()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.reg.io.clear(ev),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
