@@ -45,6 +45,18 @@ pub(crate) struct Head {
 }
 
 /// Fields that are only HTTP/1.1's and make an HTTP/2 message malformed.
+/// RFC 9113 section 8.2: field names are lowercase, and connection-specific fields have no
+/// place in HTTP/2.
+fn check_regular_name(name: &[u8]) -> Result<(), &'static str> {
+    if name.iter().any(u8::is_ascii_uppercase) {
+        return Err("an uppercase field name");
+    }
+    if CONNECTION_SPECIFIC.contains(&name) {
+        return Err("a connection-specific field");
+    }
+    Ok(())
+}
+
 const CONNECTION_SPECIFIC: [&[u8]; 5] = [
     b"connection",
     b"keep-alive",
@@ -79,12 +91,7 @@ pub(crate) fn request(fields: Fields) -> Result<Head, &'static str> {
             continue;
         }
         regular = true;
-        if name.iter().any(u8::is_ascii_uppercase) {
-            return Err("an uppercase field name");
-        }
-        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
-            return Err("a connection-specific field");
-        }
+        check_regular_name(&name)?;
         if name == b"te" && value != b"trailers" {
             return Err("a te field other than trailers");
         }
@@ -159,12 +166,7 @@ pub(crate) fn trailers(fields: Fields) -> Result<HeaderMap, &'static str> {
         if name.starts_with(b":") {
             return Err("a pseudo-header in trailers");
         }
-        if name.iter().any(u8::is_ascii_uppercase) {
-            return Err("an uppercase field name");
-        }
-        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
-            return Err("a connection-specific field");
-        }
+        check_regular_name(&name)?;
         let name = HeaderName::from_bytes(&name).map_err(|_| "an invalid field name")?;
         let value = HeaderValue::from_bytes(&value).map_err(|_| "an invalid field value")?;
         headers.append(name, value);
@@ -222,12 +224,7 @@ pub(crate) fn response(fields: Fields) -> Result<ResponseHead, &'static str> {
             continue;
         }
         regular = true;
-        if name.iter().any(u8::is_ascii_uppercase) {
-            return Err("an uppercase field name");
-        }
-        if CONNECTION_SPECIFIC.contains(&name.as_slice()) {
-            return Err("a connection-specific field");
-        }
+        check_regular_name(&name)?;
         let name = HeaderName::from_bytes(&name).map_err(|_| "an invalid field name")?;
         let value = HeaderValue::from_bytes(&value).map_err(|_| "an invalid field value")?;
         headers.append(name, value);
