@@ -84,7 +84,10 @@ pub use weft_macros::main;
 /// `start_paused = true` starts it with the executor's clock paused (see
 /// [`time::pause`]): timers then take no real time.
 ///
-/// ```
+/// (Documentation examples only compile `#[test]` functions; the paused-clock ones below run
+/// in the crate's own test suite, `tests/time_paused.rs`.)
+///
+/// ```no_run
 /// #[weft::test(workers = 2)]
 /// async fn adds() {
 ///     assert_eq!(weft::spawn(async { 1 + 1 }).await, 2);

@@ -124,7 +124,8 @@ use std::time::Duration;
 /// `handler` returns for it.
 ///
 /// The [`Serve`] this returns is configured with its builder methods and runs when awaited
-/// (or spawned, through [`IntoFuture`]); it accepts connections until its
+/// (it implements [`IntoFuture`]; to spawn it, spawn `serve(..).into_future()`, as with
+/// axum); it accepts connections until its
 /// [`graceful shutdown`](Serve::with_graceful_shutdown) signal, then resolves to `Ok(())` once
 /// the connections are done. Without such a signal it serves until it is dropped (connections
 /// already open are then served to their end).
@@ -160,6 +161,34 @@ use std::time::Duration;
 ///         let _ = weft::signal::ctrl_c().await;
 ///     })
 ///     .await
+/// }
+/// ```
+///
+/// Run in a task of its own, with a client in the same program:
+///
+/// ```
+/// use std::future::IntoFuture;
+/// use std::sync::Arc;
+/// use weft::http::{Body, Request, Response};
+///
+/// #[weft::main]
+/// async fn main() -> Result<(), weft::http::Error> {
+///     let listener = weft::net::TcpListener::bind("127.0.0.1:0")?;
+///     let addr = listener.local_addr()?;
+///     let stop = Arc::new(weft::sync::Event::new());
+///     let signal = stop.clone();
+///     let server = weft::spawn(
+///         weft::http::serve(listener, |_req: Request<Body>| async {
+///             Response::new(Body::from("hello"))
+///         })
+///         .with_graceful_shutdown(async move { signal.wait().await })
+///         .into_future(),
+///     );
+///     let text = weft::http::get(&format!("http://{addr}/")).await?.text().await?;
+///     assert_eq!(text, "hello");
+///     stop.set();
+///     server.await?;
+///     Ok(())
 /// }
 /// ```
 pub fn serve<H, F, R>(listener: TcpListener, handler: H) -> Serve<H>
