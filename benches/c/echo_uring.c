@@ -59,7 +59,13 @@ int main(void) {
     getsockname(lfd, (struct sockaddr *)&addr, &len);
     printf("port %d\n", ntohs(addr.sin_port));
     fflush(stdout);
-    if (io_uring_queue_init(1024, &ring, 0) < 0) {
+    /* ECHO_URING_DEFER=1: a ring only this thread submits to, its completion work run when
+     * it waits (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN). */
+    unsigned flags = 0;
+    const char *defer = getenv("ECHO_URING_DEFER");
+    if (defer && defer[0] == '1')
+        flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    if (io_uring_queue_init(1024, &ring, flags) < 0) {
         perror("io_uring_queue_init");
         return 1;
     }
