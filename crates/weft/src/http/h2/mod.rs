@@ -7,13 +7,13 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod client;
-mod conn;
 mod frame;
 mod hpack;
 mod huffman;
 mod message;
+mod server;
 
-pub(crate) use conn::serve;
+pub(crate) use server::serve;
 
 /// What an HTTP/2 client sends first (RFC 9113 section 3.4), before its SETTINGS.
 pub(crate) const PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
