@@ -7,9 +7,11 @@
 #![forbid(unsafe_code)]
 
 pub(crate) mod client;
+mod endpoint;
 mod frame;
 mod hpack;
 mod huffman;
+mod link;
 mod message;
 mod server;
 
