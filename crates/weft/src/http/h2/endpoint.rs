@@ -40,8 +40,37 @@ pub(super) trait FlowStream {
     fn sending(&self) -> bool;
 }
 
+/// A DATA frame on a stream (not 0, not idle).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Data<'a> {
+    pub(super) id: u32,
+    /// The bytes flow control counts: the payload with its padding.
+    pub(super) len: i64,
+    /// The data, without the padding.
+    pub(super) bytes: &'a [u8],
+    pub(super) end_stream: bool,
+}
+
+/// What the frames about streams do at one end, after the frame loop's checks.
+pub(super) trait StreamFrames {
+    /// `len` flow-controlled bytes of DATA were taken off the connection's receive window
+    /// (before the frame's other checks).
+    fn on_conn_data(&mut self, _len: i64) {}
+    /// DATA on a stream.
+    fn on_data(&mut self, frame: Data<'_>) -> Result<(), ConnError>;
+    /// A whole header block (HEADERS and its CONTINUATIONs).
+    fn on_block(&mut self, block: Block) -> Result<(), ConnError>;
+    /// RST_STREAM on stream `id` (not 0, not idle).
+    fn on_rst(&mut self, id: u32, reason: Reason) -> Result<(), ConnError>;
+    /// GOAWAY from the peer (the connection is already marked draining).
+    fn on_goaway(&mut self, _last: u32, _reason: Reason) {}
+    /// A stream error the peer caused on stream `id`: reset it.
+    fn stream_error(&mut self, id: u32, reason: Reason, why: &'static str)
+        -> Result<(), ConnError>;
+}
+
 /// One end of an HTTP/2 connection: what it must provide, and the frame loop it gets.
-pub(super) trait Endpoint: Sized {
+pub(super) trait Endpoint: StreamFrames + Sized {
     type Io: AsyncRead + AsyncWrite + Unpin;
     type Stream: FlowStream;
 
@@ -71,22 +100,6 @@ pub(super) trait Endpoint: Sized {
     /// A connection error: GOAWAY, and the streams dropped.
     fn fail(&mut self, e: ConnError);
 
-    /// `len` flow-controlled bytes of DATA were taken off the connection's receive window
-    /// (before the frame's other checks).
-    fn on_conn_data(&mut self, _len: i64) {}
-    /// DATA on stream `id` (not 0, not idle): `data` without its padding, `len` the bytes
-    /// flow control counts.
-    fn on_data(&mut self, id: u32, len: i64, data: &[u8], end_stream: bool)
-        -> Result<(), ConnError>;
-    /// A whole header block (HEADERS and its CONTINUATIONs).
-    fn on_block(&mut self, block: Block) -> Result<(), ConnError>;
-    /// RST_STREAM on stream `id` (not 0, not idle).
-    fn on_rst(&mut self, id: u32, reason: Reason) -> Result<(), ConnError>;
-    /// GOAWAY from the peer (the connection is already marked draining).
-    fn on_goaway(&mut self, _last: u32, _reason: Reason) {}
-    /// A stream error the peer caused on stream `id`: reset it.
-    fn stream_error(&mut self, id: u32, reason: Reason, why: &'static str)
-        -> Result<(), ConnError>;
     /// Sends one DATA frame of stream `id` if its body and the windows allow; true if it did
     /// something.
     fn send_one(&mut self, id: u32, cx: &mut Context<'_>) -> bool;
@@ -282,8 +295,12 @@ pub(super) trait Endpoint: Sized {
         if self.idle(head.stream) {
             return Err(ConnError(Reason::PROTOCOL_ERROR, "DATA on an idle stream"));
         }
-        let end_stream = head.flags & flag::END_STREAM != 0;
-        self.on_data(head.stream, len, data, end_stream)
+        self.on_data(Data {
+            id: head.stream,
+            len,
+            bytes: data,
+            end_stream: head.flags & flag::END_STREAM != 0,
+        })
     }
 
     fn on_headers(&mut self, head: Head, payload: &[u8]) -> Result<(), ConnError> {

@@ -8,8 +8,8 @@ use super::shared::{refresh, Shared};
 use super::{Config, Failure, Request, CONN_WINDOW, MAX_HEADER_LIST};
 use crate::http::h2::endpoint::{Endpoint, FlowStream};
 use crate::http::h2::frame::{self, setting, Reason, DEFAULT_WINDOW};
-use crate::http::h2::link::{Block, ConnError, Ending, Link, Setup, LINGER, STREAM_WINDOW};
 use crate::http::h2::link::WRITE_HIGH;
+use crate::http::h2::link::{ConnError, Ending, Link, Setup, LINGER, STREAM_WINDOW};
 use crate::http::h2::message;
 use crate::http::h2::PREFACE;
 use crate::http::{Body, Error, Method};
@@ -202,7 +202,13 @@ where
             &req.headers,
         );
         let end = req.body.is_empty();
-        frame::headers(&mut self.link.wbuf, id, &block, end, self.link.peer_max_frame);
+        frame::headers(
+            &mut self.link.wbuf,
+            id,
+            &block,
+            end,
+            self.link.peer_max_frame,
+        );
         self.last_opened = id;
         self.streams.insert(
             id,
@@ -223,7 +229,6 @@ where
             },
         );
     }
-
 
     /// One DATA frame of stream `id`'s request body, if the body and the windows allow;
     /// true if it did something.
@@ -264,10 +269,12 @@ where
                 }
             }
         }
-        let Some(end) =
-            self.link
-                .send_data(id, &mut stream.send_window, &mut upload.pending, &upload.body)
-        else {
+        let Some(end) = self.link.send_data(
+            id,
+            &mut stream.send_window,
+            &mut upload.pending,
+            &upload.body,
+        ) else {
             return false;
         };
         if end {
@@ -300,29 +307,20 @@ where
                 inner.closed = true;
                 inner.waker = None;
             }
-            let queued: Vec<u32> = inner.queued.drain(..).collect();
             let mut wakers = Vec::new();
-            for id in queued {
-                if let Some(slot) = inner.slots.get_mut(&id) {
-                    let body = slot.request.take().map(|r| r.body);
-                    slot.finished = true;
-                    slot.failure = Some(Failure::Retry(body));
-                    wakers.extend(slot.waker.take());
-                }
-            }
+            inner.retry_queued(&mut wakers);
             for slot in inner.slots.values_mut() {
                 if slot.finished || slot.end {
                     continue;
                 }
-                slot.finished = true;
-                slot.failure = Some(Failure::Error(match self.protocol_error {
+                let e = match self.protocol_error {
                     true => Error::protocol(why.clone()),
                     false => Error::io(std::io::Error::new(
                         std::io::ErrorKind::ConnectionAborted,
                         why.clone(),
                     )),
-                }));
-                wakers.extend(slot.waker.take());
+                };
+                slot.end_with(Failure::Error(e), &mut wakers);
             }
             wakers
         };
@@ -440,40 +438,6 @@ where
         self.protocol_error = true;
         self.streams.clear();
         self.finish(false);
-    }
-
-    fn on_data(
-        &mut self,
-        id: u32,
-        len: i64,
-        data: &[u8],
-        end_stream: bool,
-    ) -> Result<(), ConnError> {
-        self.data(id, len, data, end_stream);
-        Ok(())
-    }
-
-    fn on_block(&mut self, block: Block) -> Result<(), ConnError> {
-        self.block(block)
-    }
-
-    fn on_rst(&mut self, id: u32, reason: Reason) -> Result<(), ConnError> {
-        self.reset_by_server(id, reason);
-        Ok(())
-    }
-
-    fn on_goaway(&mut self, last: u32, reason: Reason) {
-        self.goaway(last, reason);
-    }
-
-    fn stream_error(
-        &mut self,
-        id: u32,
-        reason: Reason,
-        why: &'static str,
-    ) -> Result<(), ConnError> {
-        self.fail_stream(id, reason, why);
-        Ok(())
     }
 
     fn send_one(&mut self, id: u32, cx: &mut Context<'_>) -> bool {

@@ -30,10 +30,10 @@ mod conn;
 mod recv;
 mod shared;
 
-pub(crate) use self::shared::{Handle, StreamRef};
-pub(crate) use super::message::ResponseHead;
 use self::conn::Conn;
+pub(crate) use self::shared::{Handle, StreamRef};
 use self::shared::{Inner, Shared};
+pub(crate) use super::message::ResponseHead;
 use crate::http::{Body, Error, HeaderMap, Method};
 use crate::io::{AsyncRead, AsyncWrite};
 use std::any::Any;

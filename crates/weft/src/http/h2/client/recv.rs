@@ -7,7 +7,7 @@
 use super::conn::Conn;
 use super::shared::{wake, Slot};
 use super::{Failure, MAX_HEADERS, MAX_HEADER_LIST, MAX_INFORMATIONAL};
-use crate::http::h2::endpoint::Endpoint;
+use crate::http::h2::endpoint::{Data, Endpoint, StreamFrames};
 use crate::http::h2::frame::{self, Reason};
 use crate::http::h2::link::{Block, ConnError};
 use crate::http::h2::message;
@@ -16,27 +16,33 @@ use crate::io::{AsyncRead, AsyncWrite};
 use bytes::Bytes;
 use std::task::Waker;
 
-impl<S> Conn<S>
+impl<S> StreamFrames for Conn<S>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     /// DATA on stream `id`: filed in its slot for the reader, or its window given back at once
     /// if nobody will read it.
-    pub(super) fn data(&mut self, id: u32, len: i64, data: &[u8], end_stream: bool) {
+    fn on_data(&mut self, frame: Data<'_>) -> Result<(), ConnError> {
+        let Data {
+            id,
+            len,
+            bytes: data,
+            end_stream,
+        } = frame;
         let Some(stream) = self.streams.get_mut(&id) else {
             // A stream we are done with: its bytes go back to the connection at once.
             self.shared.lock().conn_released += len;
-            return;
+            return Ok(());
         };
         if stream.recv_closed {
             self.fail_stream(id, Reason::STREAM_CLOSED, "DATA after END_STREAM");
             self.shared.lock().conn_released += len;
-            return;
+            return Ok(());
         }
         if !stream.head_seen {
             self.fail_stream(id, Reason::PROTOCOL_ERROR, "DATA before the head");
             self.shared.lock().conn_released += len;
-            return;
+            return Ok(());
         }
         if len > stream.recv_window {
             self.fail_stream(
@@ -45,7 +51,7 @@ where
                 "DATA past the stream's window",
             );
             self.shared.lock().conn_released += len;
-            return;
+            return Ok(());
         }
         stream.recv_window -= len;
         stream.received += data.len() as u64;
@@ -59,7 +65,7 @@ where
                 "response DATA that does not match its content-length",
             );
             self.shared.lock().conn_released += len;
-            return;
+            return Ok(());
         }
         if end_stream {
             stream.recv_closed = true;
@@ -85,10 +91,11 @@ where
         if end_stream {
             self.maybe_done(id);
         }
+        Ok(())
     }
 
     /// A complete header block: a response head (informational or final), or trailers.
-    pub(super) fn block(&mut self, block: Block) -> Result<(), ConnError> {
+    fn on_block(&mut self, block: Block) -> Result<(), ConnError> {
         // Decoded whatever becomes of it, to keep the table in step.
         let fields = message::decode(
             &mut self.link.decoder,
@@ -183,23 +190,11 @@ where
         Ok(())
     }
 
-    /// Changes the slot of stream `id` and wakes its request.
-    pub(super) fn file(&self, id: u32, change: impl FnOnce(&mut Slot)) {
-        let waker = {
-            let mut inner = self.shared.lock();
-            inner.slots.get_mut(&id).and_then(|slot| {
-                change(slot);
-                slot.waker.take()
-            })
-        };
-        wake(waker);
-    }
-
     /// RST_STREAM from the server: the stream's request fails, or goes again if the server
     /// refused it.
-    pub(super) fn reset_by_server(&mut self, id: u32, reason: Reason) {
+    fn on_rst(&mut self, id: u32, reason: Reason) -> Result<(), ConnError> {
         let Some(stream) = self.streams.remove(&id) else {
-            return;
+            return Ok(());
         };
         let untouched = stream
             .upload
@@ -220,11 +215,12 @@ where
                 )))
             });
         });
+        Ok(())
     }
 
     /// GOAWAY from the server: no new streams; those above `last` and the queued ones go
     /// again elsewhere.
-    pub(super) fn goaway(&mut self, last: u32, reason: Reason) {
+    fn on_goaway(&mut self, last: u32, reason: Reason) {
         let last = self.goaway_last.map_or(last, |l| l.min(last));
         self.goaway_last = Some(last);
         if reason != Reason::NO_ERROR {
@@ -248,26 +244,43 @@ where
             let mut wakers = Vec::new();
             for (id, body) in returned {
                 if let Some(slot) = inner.slots.get_mut(&id) {
-                    slot.finished = true;
-                    slot.failure = Some(Failure::Retry(body));
-                    wakers.extend(slot.waker.take());
+                    slot.end_with(Failure::Retry(body), &mut wakers);
                 }
             }
             // Queued ones were never sent.
-            let queued: Vec<u32> = inner.queued.drain(..).collect();
-            for id in queued {
-                if let Some(slot) = inner.slots.get_mut(&id) {
-                    let body = slot.request.take().map(|r| r.body);
-                    slot.finished = true;
-                    slot.failure = Some(Failure::Retry(body));
-                    wakers.extend(slot.waker.take());
-                }
-            }
+            inner.retry_queued(&mut wakers);
             wakers
         };
         for w in wakers {
             w.wake();
         }
+    }
+
+    fn stream_error(
+        &mut self,
+        id: u32,
+        reason: Reason,
+        why: &'static str,
+    ) -> Result<(), ConnError> {
+        self.fail_stream(id, reason, why);
+        Ok(())
+    }
+}
+
+impl<S> Conn<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    /// Changes the slot of stream `id` and wakes its request.
+    pub(super) fn file(&self, id: u32, change: impl FnOnce(&mut Slot)) {
+        let waker = {
+            let mut inner = self.shared.lock();
+            inner.slots.get_mut(&id).and_then(|slot| {
+                change(slot);
+                slot.waker.take()
+            })
+        };
+        wake(waker);
     }
 
     /// A stream error the server caused: the stream is reset and its request fails.

@@ -80,6 +80,27 @@ impl Inner {
     pub(super) fn wake_task(&mut self) -> Option<Waker> {
         self.waker.take()
     }
+
+    /// Ends every stream still queued (never sent) with a retry, its body handed back; the
+    /// wakers of their requests go to `wakers`, to wake once the lock is released.
+    pub(super) fn retry_queued(&mut self, wakers: &mut Vec<Waker>) {
+        for id in self.queued.drain(..) {
+            if let Some(slot) = self.slots.get_mut(&id) {
+                let body = slot.request.take().map(|r| r.body);
+                slot.end_with(Failure::Retry(body), wakers);
+            }
+        }
+    }
+}
+
+impl Slot {
+    /// The task is done with the stream, which ended with `failure`; its request's waker
+    /// goes to `wakers`.
+    pub(super) fn end_with(&mut self, failure: Failure, wakers: &mut Vec<Waker>) {
+        self.finished = true;
+        self.failure = Some(failure);
+        wakers.extend(self.waker.take());
+    }
 }
 
 pub(super) fn wake(waker: Option<Waker>) {

@@ -25,7 +25,7 @@ mod stream;
 use self::stream::{State, Stream};
 use super::endpoint::{Endpoint, FlowStream};
 use super::frame::{self, setting, Reason, DEFAULT_WINDOW};
-use super::link::{Block, ConnError, Ending, Link, Setup, LINGER, MAX_FRAME, STREAM_WINDOW};
+use super::link::{ConnError, Ending, Link, Setup, LINGER, MAX_FRAME, STREAM_WINDOW};
 use crate::http::server::response::IntoResponse;
 use crate::http::server::{Config, ConnectInfo, Shared};
 use crate::http::{Body, Request};
@@ -278,46 +278,6 @@ where
         let last = self.last_served();
         self.link.end_with(last, e.0, e.1.as_bytes());
         self.streams.clear();
-    }
-
-    fn on_conn_data(&mut self, len: i64) {
-        self.recv_unacked += len;
-        // The connection's window is given back whatever becomes of the data: the memory it
-        // costs is bounded per stream.
-        if self.recv_unacked >= CONN_WINDOW / 4 {
-            self.link.window_update(0, self.recv_unacked);
-            self.recv_unacked = 0;
-        }
-    }
-
-    fn on_data(
-        &mut self,
-        id: u32,
-        len: i64,
-        data: &[u8],
-        end_stream: bool,
-    ) -> Result<(), ConnError> {
-        self.data(id, len, data, end_stream)
-    }
-
-    fn on_block(&mut self, block: Block) -> Result<(), ConnError> {
-        self.block(block)
-    }
-
-    fn on_rst(&mut self, id: u32, _reason: Reason) -> Result<(), ConnError> {
-        if self.streams.remove(&id).is_some() {
-            return self.count_reset();
-        }
-        Ok(())
-    }
-
-    fn stream_error(
-        &mut self,
-        id: u32,
-        reason: Reason,
-        _why: &'static str,
-    ) -> Result<(), ConnError> {
-        self.peer_error(id, reason)
     }
 
     fn send_one(&mut self, id: u32, cx: &mut Context<'_>) -> bool {

@@ -5,8 +5,8 @@
 #![forbid(unsafe_code)]
 
 use super::stream::{State, Stream};
-use super::Conn;
-use crate::http::h2::endpoint::Endpoint;
+use super::{Conn, CONN_WINDOW};
+use crate::http::h2::endpoint::{Data, Endpoint, StreamFrames};
 use crate::http::h2::frame::{self, Reason};
 use crate::http::h2::link::{Block, ConnError, Ending, STREAM_WINDOW};
 use crate::http::h2::message;
@@ -41,21 +41,31 @@ const EMPTY_DATA_MAX: u32 = 100;
 /// finish sending a body it already started, as most do before they read the response.
 const DISCARD_MAX: i64 = 1 << 20;
 
-impl<S, H, F, R> Conn<'_, S, H, F>
+impl<S, H, F, R> StreamFrames for Conn<'_, S, H, F>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     H: Fn(Request<Body>) -> F,
     F: Future<Output = R>,
     R: IntoResponse,
 {
+    fn on_conn_data(&mut self, len: i64) {
+        self.recv_unacked += len;
+        // The connection's window is given back whatever becomes of the data: the memory it
+        // costs is bounded per stream.
+        if self.recv_unacked >= CONN_WINDOW / 4 {
+            self.link.window_update(0, self.recv_unacked);
+            self.recv_unacked = 0;
+        }
+    }
+
     /// DATA on stream `id`: a request body's, or one to drop.
-    pub(super) fn data(
-        &mut self,
-        id: u32,
-        len: i64,
-        data: &[u8],
-        end_stream: bool,
-    ) -> Result<(), ConnError> {
+    fn on_data(&mut self, frame: Data<'_>) -> Result<(), ConnError> {
+        let Data {
+            id,
+            len,
+            bytes: data,
+            end_stream,
+        } = frame;
         if data.is_empty() && !end_stream {
             self.empty_data += 1;
             if self.empty_data > EMPTY_DATA_MAX {
@@ -128,7 +138,7 @@ where
     }
 
     /// A complete header block: a new request, or trailers.
-    pub(super) fn block(&mut self, block: Block) -> Result<(), ConnError> {
+    fn on_block(&mut self, block: Block) -> Result<(), ConnError> {
         let fields = message::decode(
             &mut self.link.decoder,
             &block.bytes,
@@ -246,7 +256,13 @@ where
                             StatusCode::CONTINUE,
                             &HeaderMap::new(),
                         );
-                        frame::headers(&mut self.link.wbuf, id, &interim, false, self.link.peer_max_frame);
+                        frame::headers(
+                            &mut self.link.wbuf,
+                            id,
+                            &interim,
+                            false,
+                            self.link.peer_max_frame,
+                        );
                     }
                     _ => {}
                 }
@@ -265,6 +281,30 @@ where
         Ok(())
     }
 
+    fn on_rst(&mut self, id: u32, _reason: Reason) -> Result<(), ConnError> {
+        if self.streams.remove(&id).is_some() {
+            return self.count_reset();
+        }
+        Ok(())
+    }
+
+    fn stream_error(
+        &mut self,
+        id: u32,
+        reason: Reason,
+        _why: &'static str,
+    ) -> Result<(), ConnError> {
+        self.peer_error(id, reason)
+    }
+}
+
+impl<S, H, F, R> Conn<'_, S, H, F>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Fn(Request<Body>) -> F,
+    F: Future<Output = R>,
+    R: IntoResponse,
+{
     /// One more stream of the peer's ended early; too many of them in [`RESET_PERIOD`] is the
     /// rapid reset attack.
     pub(super) fn count_reset(&mut self) -> Result<(), ConnError> {

@@ -89,7 +89,6 @@ pub(super) struct Stream<F> {
     pub(super) discard_left: i64,
 }
 
-
 impl<S, H, F, R> Conn<'_, S, H, F>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -162,7 +161,13 @@ where
         }
         let block = message::response_block(&mut self.link.encoder, status, headers);
         let end = !send_body || body.is_empty();
-        frame::headers(&mut self.link.wbuf, id, &block, end, self.link.peer_max_frame);
+        frame::headers(
+            &mut self.link.wbuf,
+            id,
+            &block,
+            end,
+            self.link.peer_max_frame,
+        );
         stream.state = if end {
             State::Done
         } else {
