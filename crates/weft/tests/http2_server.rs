@@ -514,6 +514,49 @@ fn the_peer_window_paces_the_response() {
 }
 
 #[test]
+fn a_settings_change_resizes_the_windows_of_open_streams() {
+    let server = Server::start(|s| s);
+    let mut c = Client::raw(server.addr);
+    c.conn.write_all(PREFACE).unwrap();
+    // INITIAL_WINDOW_SIZE 100 for our streams, the connection's window wide open.
+    c.send(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 100]);
+    c.send(WINDOW_UPDATE, 0, 0, &(1u32 << 20).to_be_bytes());
+    c.get(1, "/big");
+    let mut got = 0;
+    for _ in 0..100 {
+        let f = c.read().expect("open");
+        if f.kind == DATA {
+            got += f.payload.len();
+            if got >= 100 {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, 100);
+    c.send(PING, 0, 0, b"abcdefgh");
+    for _ in 0..100 {
+        let f = c.read().expect("open");
+        assert_ne!(f.kind, DATA, "data past the window");
+        if f.kind == PING {
+            break;
+        }
+    }
+    // INITIAL_WINDOW_SIZE 1 MiB + 100: the open stream's window grows by the difference,
+    // which is all the rest of the body needs; no WINDOW_UPDATE for it is sent.
+    c.send(SETTINGS, 0, 0, &[0, 4, 0, 0x10, 0, 100]);
+    for _ in 0..10_000 {
+        let f = c.read().expect("open");
+        if f.kind == DATA {
+            got += f.payload.len();
+            if f.flags & END_STREAM != 0 {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, 1 << 20);
+}
+
+#[test]
 fn graceful_shutdown_lets_a_stream_finish() {
     let mut server = Server::start(|s| s);
     let mut c = Client::connect(server.addr);
