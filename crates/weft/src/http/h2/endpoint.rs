@@ -1,6 +1,6 @@
 //! The frame loop both ends of an HTTP/2 connection run, over a [`Link`].
 //!
-//! [`Endpoint`] is implemented by the server's connection (`server.rs`) and the client's
+//! [`Endpoint`] is implemented by the server's connection (`server/`) and the client's
 //! (`client/conn.rs`). Its provided methods are the part of RFC 9113 that does not depend
 //! on which end we are:
 //!
@@ -19,7 +19,8 @@
 //!   limit.
 //!
 //! What the frames mean for streams (a request, a response, trailers, a reset) is the end's:
-//! it gets each through the required methods, after the checks above.
+//! it gets each through [`StreamFrames`], after the checks above (the connection's window
+//! is taken by any DATA before its stream is looked at: RFC 9113 section 6.9).
 
 #![forbid(unsafe_code)]
 
