@@ -8,8 +8,7 @@ use super::shared::{refresh, Shared};
 use super::{Config, Failure, Request, CONN_WINDOW, MAX_HEADER_LIST};
 use crate::http::h2::endpoint::{Endpoint, FlowStream};
 use crate::http::h2::frame::{self, setting, Reason, DEFAULT_WINDOW};
-use crate::http::h2::link::WRITE_HIGH;
-use crate::http::h2::link::{ConnError, Ending, Link, Setup, LINGER, STREAM_WINDOW};
+use crate::http::h2::link::{ConnError, Ending, Link, Setup, LINGER, STREAM_WINDOW, WRITE_HIGH};
 use crate::http::h2::message;
 use crate::http::h2::PREFACE;
 use crate::http::{Body, Error, Method};
@@ -41,6 +40,7 @@ pub(super) struct Stream {
     pub(super) head_request: bool,
 }
 
+/// A request body going out.
 pub(super) struct Upload {
     pub(super) body: Body,
     /// Bytes taken from the body and not sent yet (windows, frame size).
@@ -49,6 +49,7 @@ pub(super) struct Upload {
     pub(super) started: bool,
 }
 
+/// The connection, owned by its task.
 pub(super) struct Conn<S> {
     pub(super) link: Link<S>,
     cfg: Config,
