@@ -477,27 +477,7 @@ fn the_peer_window_paces_the_response() {
     c.conn.write_all(PREFACE).unwrap();
     // INITIAL_WINDOW_SIZE 100 for our streams.
     c.send(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 100]);
-    c.get(1, "/big");
-    let mut got = 0;
-    for _ in 0..100 {
-        let f = c.read().expect("open");
-        if f.kind == DATA {
-            got += f.payload.len();
-            if got >= 100 {
-                break;
-            }
-        }
-    }
-    assert_eq!(got, 100);
-    // Nothing more until the window grows (PING answered first shows it).
-    c.send(PING, 0, 0, b"abcdefgh");
-    for _ in 0..100 {
-        let f = c.read().expect("open");
-        assert_ne!(f.kind, DATA, "data past the window");
-        if f.kind == PING {
-            break;
-        }
-    }
+    let mut got = first_100_bytes_of_big(&mut c);
     c.send(WINDOW_UPDATE, 0, 1, &((1u32 << 20) - 100).to_be_bytes());
     c.send(WINDOW_UPDATE, 0, 0, &(1u32 << 20).to_be_bytes());
     for _ in 0..10_000 {
@@ -521,26 +501,7 @@ fn a_settings_change_resizes_the_windows_of_open_streams() {
     // INITIAL_WINDOW_SIZE 100 for our streams, the connection's window wide open.
     c.send(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 100]);
     c.send(WINDOW_UPDATE, 0, 0, &(1u32 << 20).to_be_bytes());
-    c.get(1, "/big");
-    let mut got = 0;
-    for _ in 0..100 {
-        let f = c.read().expect("open");
-        if f.kind == DATA {
-            got += f.payload.len();
-            if got >= 100 {
-                break;
-            }
-        }
-    }
-    assert_eq!(got, 100);
-    c.send(PING, 0, 0, b"abcdefgh");
-    for _ in 0..100 {
-        let f = c.read().expect("open");
-        assert_ne!(f.kind, DATA, "data past the window");
-        if f.kind == PING {
-            break;
-        }
-    }
+    let mut got = first_100_bytes_of_big(&mut c);
     // INITIAL_WINDOW_SIZE 1 MiB + 100: the open stream's window grows by the difference,
     // which is all the rest of the body needs; no WINDOW_UPDATE for it is sent.
     c.send(SETTINGS, 0, 0, &[0, 4, 0, 0x10, 0, 100]);
@@ -554,6 +515,33 @@ fn a_settings_change_resizes_the_windows_of_open_streams() {
         }
     }
     assert_eq!(got, 1 << 20);
+}
+
+/// Asks for `/big` on stream 1 of a connection whose stream window is 100 bytes: the first
+/// 100 come, then nothing more until the window grows (the PING answered first shows it).
+fn first_100_bytes_of_big(c: &mut Client) -> usize {
+    c.get(1, "/big");
+    let mut got = 0;
+    for _ in 0..100 {
+        let f = c.read().expect("open");
+        if f.kind == DATA {
+            got += f.payload.len();
+            if got >= 100 {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, 100);
+    // Nothing more until the window grows (PING answered first shows it).
+    c.send(PING, 0, 0, b"abcdefgh");
+    for _ in 0..100 {
+        let f = c.read().expect("open");
+        assert_ne!(f.kind, DATA, "data past the window");
+        if f.kind == PING {
+            break;
+        }
+    }
+    got
 }
 
 #[test]

@@ -17,6 +17,7 @@
 
 use super::frame::{self, Reason, DEFAULT_WINDOW};
 use super::hpack::{Decoder, Encoder};
+use super::message;
 use crate::http::Body;
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::time::Instant;
@@ -285,6 +286,25 @@ where
         *stream_window -= n as i64;
         self.send_window -= n as i64;
         Some(end)
+    }
+
+    /// Queues the header block `block` on stream `id` as HEADERS and as many CONTINUATION
+    /// frames as the peer's frame size needs.
+    pub(super) fn headers(&mut self, id: u32, block: &[u8], end_stream: bool) {
+        frame::headers(&mut self.wbuf, id, block, end_stream, self.peer_max_frame);
+    }
+
+    /// Decodes a whole header block with the connection's HPACK table (always, whatever
+    /// becomes of the block, to keep the table in step with the peer's); a block that does
+    /// not decode is a connection error.
+    pub(super) fn decode(
+        &mut self,
+        block: &Block,
+        max_size: usize,
+        max_fields: usize,
+    ) -> Result<message::Fields, ConnError> {
+        message::decode(&mut self.decoder, &block.bytes, max_size, max_fields)
+            .map_err(|e| ConnError(Reason::COMPRESSION_ERROR, e.0))
     }
 
     /// Gives `n` bytes back to the peer's window for what it sends on stream `id` (0: the

@@ -203,13 +203,7 @@ where
             &req.headers,
         );
         let end = req.body.is_empty();
-        frame::headers(
-            &mut self.link.wbuf,
-            id,
-            &block,
-            end,
-            self.link.peer_max_frame,
-        );
+        self.link.headers(id, &block, end);
         self.last_opened = id;
         self.streams.insert(
             id,

@@ -97,13 +97,7 @@ where
     /// A complete header block: a response head (informational or final), or trailers.
     fn on_block(&mut self, block: Block) -> Result<(), ConnError> {
         // Decoded whatever becomes of it, to keep the table in step.
-        let fields = message::decode(
-            &mut self.link.decoder,
-            &block.bytes,
-            MAX_HEADER_LIST,
-            MAX_HEADERS + 1,
-        )
-        .map_err(|e| ConnError(Reason::COMPRESSION_ERROR, e.0))?;
+        let fields = self.link.decode(&block, MAX_HEADER_LIST, MAX_HEADERS + 1)?;
         let id = block.stream;
         if self.idle(id) {
             return Err(ConnError(

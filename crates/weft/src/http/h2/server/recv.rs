@@ -139,13 +139,11 @@ where
 
     /// A complete header block: a new request, or trailers.
     fn on_block(&mut self, block: Block) -> Result<(), ConnError> {
-        let fields = message::decode(
-            &mut self.link.decoder,
-            &block.bytes,
+        let fields = self.link.decode(
+            &block,
             self.cfg.max_header_size,
             self.cfg.max_headers.saturating_add(4),
-        )
-        .map_err(|e| ConnError(Reason::COMPRESSION_ERROR, e.0))?;
+        )?;
         let id = block.stream;
         if let Some(stream) = self.streams.get_mut(&id) {
             // Trailers: they end the stream, and go to the handler with the body.
@@ -256,13 +254,7 @@ where
                             StatusCode::CONTINUE,
                             &HeaderMap::new(),
                         );
-                        frame::headers(
-                            &mut self.link.wbuf,
-                            id,
-                            &interim,
-                            false,
-                            self.link.peer_max_frame,
-                        );
+                        self.link.headers(id, &interim, false);
                     }
                     _ => {}
                 }

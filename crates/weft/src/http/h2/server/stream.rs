@@ -161,13 +161,7 @@ where
         }
         let block = message::response_block(&mut self.link.encoder, status, headers);
         let end = !send_body || body.is_empty();
-        frame::headers(
-            &mut self.link.wbuf,
-            id,
-            &block,
-            end,
-            self.link.peer_max_frame,
-        );
+        self.link.headers(id, &block, end);
         stream.state = if end {
             State::Done
         } else {
