@@ -951,3 +951,159 @@ async fn unread_streams_do_not_hold_up_a_reader_of_another() {
         assert_eq!(bounded(res.bytes()).await.unwrap().len(), 63 * 16384);
     }
 }
+
+#[weft::test]
+async fn a_settings_change_resizes_the_windows_of_open_streams() {
+    // The server's SETTINGS shrink the initial stream window to 10 bytes before a request
+    // with a body opens its stream; once 10 bytes came, a second SETTINGS grows it to 1 MiB
+    // while the stream is open, which must let the rest of the body go at once.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let addr = raw::serve(1, move |mut c, _| {
+        c.send(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 10]);
+        let mut acks = 0;
+        let mut count_acks = |f: &Frame| {
+            if f.kind == SETTINGS && f.flags & ACK != 0 {
+                acks += 1;
+            }
+        };
+        // A first exchange: its response comes after our SETTINGS, so the client has them
+        // when it opens the next stream.
+        let Some(f) = c.until(|f| {
+            count_acks(f);
+            f.kind == HEADERS
+        }) else {
+            return;
+        };
+        c.ok(f.stream, b"warm");
+        let Some(f) = c.until(|f| {
+            count_acks(f);
+            f.kind == HEADERS
+        }) else {
+            return;
+        };
+        let id = f.stream;
+        let mut got = 0;
+        while got < 10 {
+            let Some(d) = c.until(|f| {
+                count_acks(f);
+                f.kind == DATA && f.stream == id
+            }) else {
+                return;
+            };
+            got += d.payload.len();
+        }
+        // Nothing past the window: the PING is answered before any more DATA.
+        c.send(PING, 0, 0, b"abcdefgh");
+        let mut early = 0;
+        let pong = c.until(|f| {
+            count_acks(f);
+            if f.kind == DATA {
+                early += f.payload.len();
+            }
+            f.kind == PING
+        });
+        let _ = tx.send(format!(
+            "first {got}, then {early} before the ping's answer"
+        ));
+        if pong.is_none() {
+            return;
+        }
+        // INITIAL_WINDOW_SIZE 1 MiB.
+        c.send(SETTINGS, 0, 0, &[0, 4, 0, 0x10, 0, 0]);
+        c.tcp
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let last = c.until(|f| {
+            count_acks(f);
+            if f.kind == DATA && f.stream == id {
+                got += f.payload.len();
+            }
+            f.kind == DATA && f.flags & END_STREAM != 0
+        });
+        let _ = tx.send(format!("whole {} of {got} bytes", last.is_some()));
+        c.ok(id, b"done");
+        let _ = tx.send(format!("{acks} acks"));
+        let _ = c.until(|_| false);
+    });
+    let client = h2c_client();
+    let res = bounded(client.get(format!("http://{addr}/warm")).send())
+        .await
+        .unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "warm");
+    let body = pattern(50_000);
+    let res = bounded(client.post(format!("http://{addr}/up")).body(body).send())
+        .await
+        .unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "done");
+    let rx = Arc::new(Mutex::new(rx));
+    let got = weft::spawn_blocking(move || {
+        let rx = rx.lock().unwrap();
+        [
+            rx.recv_timeout(HANG),
+            rx.recv_timeout(HANG),
+            rx.recv_timeout(HANG),
+        ]
+    })
+    .await;
+    assert_eq!(
+        got[0].as_deref(),
+        Ok("first 10, then 0 before the ping's answer")
+    );
+    assert_eq!(got[1].as_deref(), Ok("whole true of 50000 bytes"));
+    assert_eq!(
+        got[2].as_deref(),
+        Ok("3 acks"),
+        "every SETTINGS acknowledged"
+    );
+}
+
+#[weft::test]
+async fn window_overflows_from_the_server_are_flow_control_errors() {
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let addr = raw::serve(1, move |mut c, _| {
+        // A stream's window past 2^31-1: that stream is reset, the connection goes on.
+        let Some(f) = c.until(|f| f.kind == HEADERS) else {
+            return;
+        };
+        c.send(WINDOW_UPDATE, 0, f.stream, &0x7fff_ffffu32.to_be_bytes());
+        let rst = c.until(|g| g.kind == RST_STREAM);
+        let rst = rst.map(|r| (r.stream == f.stream, u32_at(&r.payload, 0)));
+        let _ = tx.send(format!("rst {rst:?}"));
+        let Some(f) = c.until(|f| f.kind == HEADERS) else {
+            return;
+        };
+        c.ok(f.stream, b"still open");
+        // The connection's window past 2^31-1: GOAWAY.
+        if c.until(|f| f.kind == HEADERS).is_none() {
+            return;
+        }
+        c.send(WINDOW_UPDATE, 0, 0, &0x7fff_ffffu32.to_be_bytes());
+        let goaway = c.until(|g| g.kind == GOAWAY);
+        let _ = tx.send(format!(
+            "goaway {:?}",
+            goaway.map(|g| u32_at(&g.payload, 4))
+        ));
+    });
+    let client = h2c_client();
+    let err = bounded(client.get(format!("http://{addr}/a")).send())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("stream window"), "{err}");
+    let res = bounded(client.get(format!("http://{addr}/b")).send())
+        .await
+        .unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "still open");
+    let err = bounded(client.get(format!("http://{addr}/c")).send())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("connection window"), "{err}");
+    let rx = Arc::new(Mutex::new(rx));
+    let got = weft::spawn_blocking(move || {
+        let rx = rx.lock().unwrap();
+        [rx.recv_timeout(HANG), rx.recv_timeout(HANG)]
+    })
+    .await;
+    // FLOW_CONTROL_ERROR is 0x3.
+    assert_eq!(got[0].as_deref(), Ok("rst Some((true, 3))"));
+    assert_eq!(got[1].as_deref(), Ok("goaway Some(3)"));
+}

@@ -477,6 +477,49 @@ fn the_peer_window_paces_the_response() {
     c.conn.write_all(PREFACE).unwrap();
     // INITIAL_WINDOW_SIZE 100 for our streams.
     c.send(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 100]);
+    let mut got = first_100_bytes_of_big(&mut c);
+    c.send(WINDOW_UPDATE, 0, 1, &((1u32 << 20) - 100).to_be_bytes());
+    c.send(WINDOW_UPDATE, 0, 0, &(1u32 << 20).to_be_bytes());
+    for _ in 0..10_000 {
+        let f = c.read().expect("open");
+        if f.kind == DATA {
+            got += f.payload.len();
+            assert!(f.payload.len() <= 16_384);
+            if f.flags & END_STREAM != 0 {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, 1 << 20);
+}
+
+#[test]
+fn a_settings_change_resizes_the_windows_of_open_streams() {
+    let server = Server::start(|s| s);
+    let mut c = Client::raw(server.addr);
+    c.conn.write_all(PREFACE).unwrap();
+    // INITIAL_WINDOW_SIZE 100 for our streams, the connection's window wide open.
+    c.send(SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 100]);
+    c.send(WINDOW_UPDATE, 0, 0, &(1u32 << 20).to_be_bytes());
+    let mut got = first_100_bytes_of_big(&mut c);
+    // INITIAL_WINDOW_SIZE 1 MiB + 100: the open stream's window grows by the difference,
+    // which is all the rest of the body needs; no WINDOW_UPDATE for it is sent.
+    c.send(SETTINGS, 0, 0, &[0, 4, 0, 0x10, 0, 100]);
+    for _ in 0..10_000 {
+        let f = c.read().expect("open");
+        if f.kind == DATA {
+            got += f.payload.len();
+            if f.flags & END_STREAM != 0 {
+                break;
+            }
+        }
+    }
+    assert_eq!(got, 1 << 20);
+}
+
+/// Asks for `/big` on stream 1 of a connection whose stream window is 100 bytes: the first
+/// 100 come, then nothing more until the window grows (the PING answered first shows it).
+fn first_100_bytes_of_big(c: &mut Client) -> usize {
     c.get(1, "/big");
     let mut got = 0;
     for _ in 0..100 {
@@ -498,19 +541,7 @@ fn the_peer_window_paces_the_response() {
             break;
         }
     }
-    c.send(WINDOW_UPDATE, 0, 1, &((1u32 << 20) - 100).to_be_bytes());
-    c.send(WINDOW_UPDATE, 0, 0, &(1u32 << 20).to_be_bytes());
-    for _ in 0..10_000 {
-        let f = c.read().expect("open");
-        if f.kind == DATA {
-            got += f.payload.len();
-            assert!(f.payload.len() <= 16_384);
-            if f.flags & END_STREAM != 0 {
-                break;
-            }
-        }
-    }
-    assert_eq!(got, 1 << 20);
+    got
 }
 
 #[test]
