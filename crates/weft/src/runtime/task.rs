@@ -6,6 +6,7 @@
 //! reason this file needs `unsafe`). The wrapper catches the task's panics, turning them into
 //! the task's output, and unregisters the task from its executor when it completes or is dropped.
 
+use super::executors;
 use super::registry::{Outcome, Slot};
 use super::shared::Shared;
 use async_task::{Builder, ScheduleInfo, WithInfo};
@@ -35,8 +36,6 @@ pub(crate) type Task<T> = async_task::Task<Output<T>, TaskMeta>;
 /// Per-task data stored in the task allocation.
 #[derive(Debug)]
 pub(crate) struct TaskMeta {
-    /// The executor the task belongs to.
-    pub(crate) shared: Arc<Shared>,
     /// The task's registry slot and its abort flag, packed in one word to keep tasks small:
     /// bit 63 is set by `JoinHandle::abort` (a worker drops an aborted task instead of
     /// polling it), bit 62 says the task is registered (blocking-pool tasks are not), bits
@@ -49,7 +48,9 @@ pub(crate) struct TaskMeta {
 /// A task's identity (id, spawn site, name) and what it has done so far, in three words.
 #[derive(Debug)]
 pub(crate) struct TaskInfo {
-    id: u64,
+    /// The id in bits 0..48; in bits 48..64, the number of the executor the task belongs to
+    /// (see `executors`), whose `Arc<Shared>` strong count the task's metadata holds.
+    ident: u64,
     origin: Origin,
     /// Bit 0: the state (`IDLE` or `SCHEDULED`); bits 1..32: polls started (saturating);
     /// bits 32..64: when the last poll started, in units of 2^20 ns (about a millisecond) of
@@ -71,6 +72,9 @@ const LAST_POLL_SHIFT: u32 = 32;
 /// Last-poll times are kept in units of 2^20 ns.
 #[cfg(feature = "metrics")]
 const TIME_UNIT_SHIFT: u32 = 20;
+
+const EXECUTOR_SHIFT: u32 = 48;
+const ID_MASK: u64 = (1 << EXECUTOR_SHIFT) - 1;
 
 /// Task ids are taken in blocks by each thread, so spawning does not share a counter.
 const ID_BLOCK: u64 = 1024;
@@ -114,7 +118,7 @@ impl TaskInfo {
         #[cfg(feature = "tracing")]
         tracing::trace!(target: "weft::task", parent: &span, "spawn");
         Self {
-            id,
+            ident: id & ID_MASK,
             origin: Origin::new(
                 location,
                 name,
@@ -125,8 +129,13 @@ impl TaskInfo {
         }
     }
 
+    /// The task's id: unique in the process (for its first 2^48 spawns).
     pub(crate) fn id(&self) -> u64 {
-        self.id
+        self.ident & ID_MASK
+    }
+
+    fn executor(&self) -> u16 {
+        (self.ident >> EXECUTOR_SHIFT) as u16
     }
 
     /// Where the task was spawned.
@@ -312,14 +321,38 @@ pub(crate) fn slot_of(w: u64) -> Option<Slot> {
 
 impl TaskMeta {
     #[inline]
-    pub(crate) fn new(shared: Arc<Shared>, slot: Option<Slot>, info: TaskInfo) -> Self {
+    pub(crate) fn new(shared: Arc<Shared>, slot: Option<Slot>, mut info: TaskInfo) -> Self {
         let word = slot.map_or(0, |s| {
             REGISTERED | (u64::from(s.shard & 0x3FFF_FFFF) << 32) | u64::from(s.key)
         });
+        info.ident |= u64::from(shared.number.get()) << EXECUTOR_SHIFT;
+        // The strong count moves into the metadata; `Drop` gives it back.
+        let _ = Arc::into_raw(shared);
         Self {
-            shared,
             word: AtomicU64::new(word),
             info,
+        }
+    }
+
+    /// The executor the task belongs to.
+    #[inline]
+    pub(crate) fn shared(&self) -> &Shared {
+        // SAFETY: the metadata holds a strong count of its executor's `Arc<Shared>` (taken in
+        // `new`, given back in `drop`), so that executor is alive and its number maps to it
+        // (`ExecutorNumber::publish` ran before any of its tasks was made, and the number is
+        // given back only when the `Shared` is dropped); the reference lives no longer than
+        // `self`.
+        unsafe { &*executors::lookup(self.info.executor()) }
+    }
+
+    /// A new `Arc` of the executor the task belongs to.
+    pub(crate) fn shared_arc(&self) -> Arc<Shared> {
+        let shared: *const Shared = self.shared();
+        // SAFETY: `shared` came from `Arc::as_ptr` of a live `Arc<Shared>` (see `shared`), of
+        // which this metadata holds a strong count; the new `Arc` owns the count added here.
+        unsafe {
+            Arc::increment_strong_count(shared);
+            Arc::from_raw(shared)
         }
     }
 
@@ -353,8 +386,16 @@ impl TaskMeta {
     pub(crate) fn abort(&self) {
         self.word.fetch_or(ABORTED, Ordering::Release);
         if let Some(slot) = self.slot() {
-            self.shared.registry.wake(slot);
+            self.shared().registry.wake(slot);
         }
+    }
+}
+
+impl Drop for TaskMeta {
+    fn drop(&mut self) {
+        let shared: *const Shared = self.shared();
+        // SAFETY: this gives back the strong count `new` moved into the metadata, once.
+        unsafe { Arc::decrement_strong_count(shared) };
     }
 }
 
@@ -365,8 +406,8 @@ fn schedule(runnable: Runnable, info: ScheduleInfo) {
     if let Some(span) = task.span() {
         tracing::trace!(target: "weft::task", parent: span, "wake");
     }
-    let shared: *const Shared = Arc::as_ptr(&runnable.metadata().shared);
-    // SAFETY: `shared` points into the `Arc<Shared>` held by the task's metadata. `schedule`
+    let shared: *const Shared = runnable.metadata().shared();
+    // SAFETY: `shared` points into the `Arc<Shared>` the task's metadata holds. `schedule`
     // runs while the caller holds a waker or the runnable, both of which keep the task (and so
     // the metadata and its `Arc`) alive for the duration of this call; `Shared::schedule`
     // clones the `Arc` before any step after which the task could be freed elsewhere.
@@ -424,7 +465,7 @@ impl Unregister<'_> {
             .take()
             .and_then(|meta| meta.slot().map(|s| (meta, s)))
         {
-            slot.0.shared.registry.remove(slot.1, outcome);
+            slot.0.shared().registry.remove(slot.1, outcome);
         }
     }
 }
@@ -563,6 +604,93 @@ mod tests {
         let start = Instant::now();
         while !flag.load(Ordering::SeqCst) {
             assert!(start.elapsed() < Duration::from_secs(5), "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The metadata stays at four words: the executor's number and the id, the registry slot,
+    /// the spawn site (or the rare data), and the state with the poll figures.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn the_metadata_is_four_words() {
+        assert_eq!(std::mem::size_of::<TaskMeta>(), 32);
+        assert_eq!(std::mem::size_of::<TaskRef>(), 16);
+    }
+
+    /// A name moves the spawn site out of line with it; both read back, and an unnamed task
+    /// keeps its site in the word itself.
+    #[test]
+    fn names_and_spawn_sites_read_back() {
+        let here = Location::caller();
+        let named = TaskInfo::new(Some("fetcher".into()), here);
+        assert_eq!(named.name(), Some("fetcher"));
+        assert_eq!(named.location(), here);
+        let unnamed = TaskInfo::new(None, here);
+        assert_eq!(unnamed.name(), None);
+        assert!(unnamed.origin.extra().is_none());
+        assert_eq!(unnamed.location(), here);
+        assert_ne!(named.id(), unnamed.id());
+    }
+
+    /// Polls count up and stop at the field's top; the state bit is kept apart from them.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn polls_saturate_and_keep_the_state_apart() {
+        let info = TaskInfo::new(None, Location::caller());
+        assert_eq!((info.polls(), info.since_last_poll(0)), (0, None));
+        info.set_state(SCHEDULED);
+        info.poll_started(5 << 20);
+        assert_eq!((info.polls(), info.state()), (1, IDLE));
+        info.set_state(SCHEDULED);
+        assert_eq!((info.polls(), info.state()), (1, SCHEDULED));
+        info.stats
+            .store((POLLS_MAX - 1) << POLLS_SHIFT, Ordering::Relaxed);
+        info.poll_started(0);
+        info.poll_started(0);
+        assert_eq!(info.polls(), POLLS_MAX);
+    }
+
+    /// The time since the last poll is right to a unit (2^20 ns), across the field's wrap.
+    #[cfg(feature = "metrics")]
+    #[test]
+    fn the_time_since_the_last_poll_survives_the_wrap() {
+        let info = TaskInfo::new(None, Location::caller());
+        let unit = 1u64 << TIME_UNIT_SHIFT;
+        info.poll_started(3 * unit + 7);
+        let since = info.since_last_poll(13 * unit).unwrap();
+        assert_eq!(since, std::time::Duration::from_nanos(10 * unit));
+        // Just before the 32-bit field wraps, and 4 units after.
+        let late = (u64::from(u32::MAX) - 1) * unit;
+        info.poll_started(late);
+        let since = info.since_last_poll(late + 6 * unit).unwrap();
+        assert_eq!(since, std::time::Duration::from_nanos(6 * unit));
+    }
+
+    /// A task's metadata holds its executor alive (through the number it keeps), and lets it
+    /// go when the task is freed.
+    #[test]
+    fn a_task_keeps_its_executor_until_it_is_freed() {
+        let ex = Executor::new(1);
+        let weak = Arc::downgrade(ex.shared());
+        let h = ex.spawn(async { 7 });
+        let start = Instant::now();
+        while !h.is_finished() {
+            assert!(start.elapsed() < Duration::from_secs(5), "timed out");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(ex);
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            weak.upgrade().is_some(),
+            "the handle's task holds the executor"
+        );
+        drop(h);
+        let start = Instant::now();
+        while weak.upgrade().is_some() {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "the freed task still held its executor"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }
