@@ -54,8 +54,8 @@ pub(crate) struct TaskInfo {
     origin: Origin,
     /// Bit 0: the state (`IDLE` or `SCHEDULED`); bits 1..32: polls started (saturating);
     /// bits 32..64: when the last poll started, in units of 2^20 ns (about a millisecond) of
-    /// the worker's real clock reading, plus 1, wrapping (0: never). The last two only with the
-    /// `metrics` feature. Only the holder of the task's runnable writes this word (the
+    /// the worker's real clock reading, wrapping (meaningless while polls are 0). The last two
+    /// only with the `metrics` feature. Only the holder of the task's runnable writes this word (the
     /// schedule function, and the worker as a poll starts), so a plain load and store do.
     stats: AtomicU64,
 }
@@ -95,12 +95,6 @@ fn next_id() -> u64 {
         c.set((next + 1, end));
         next
     })
-}
-
-/// A time in the units of [`TaskInfo::stats`], plus 1 (never 0).
-#[cfg(feature = "metrics")]
-fn time_units(ns: u64) -> u32 {
-    ((ns >> TIME_UNIT_SHIFT) as u32).wrapping_add(1).max(1)
 }
 
 impl TaskInfo {
@@ -177,9 +171,10 @@ impl TaskInfo {
     pub(crate) fn since_last_poll(&self, now: u64) -> Option<std::time::Duration> {
         #[cfg(feature = "metrics")]
         {
-            let last = (self.stats.load(Ordering::Relaxed) >> LAST_POLL_SHIFT) as u32;
-            (last != 0).then(|| {
-                let units = time_units(now).wrapping_sub(last);
+            let stats = self.stats.load(Ordering::Relaxed);
+            let last = (stats >> LAST_POLL_SHIFT) as u32;
+            ((stats >> POLLS_SHIFT) & POLLS_MAX != 0).then(|| {
+                let units = ((now >> TIME_UNIT_SHIFT) as u32).wrapping_sub(last);
                 std::time::Duration::from_nanos(u64::from(units) << TIME_UNIT_SHIFT)
             })
         }
@@ -193,15 +188,15 @@ impl TaskInfo {
     /// A poll starts at (about) real time `now`. The task is no longer queued: it is idle
     /// unless woken again (whether it is running, the worker polling it says: see
     /// `WorkerLifo::running`).
-    #[inline]
+    #[inline(always)]
     fn poll_started(&self, now: u64) {
         #[cfg(feature = "metrics")]
         {
-            let stats = self.stats.load(Ordering::Relaxed);
-            let polls = (stats >> POLLS_SHIFT) & POLLS_MAX;
-            let polls = polls + u64::from(polls < POLLS_MAX);
-            let stats = u64::from(time_units(now)) << LAST_POLL_SHIFT
-                | polls << POLLS_SHIFT
+            // The low half holds the state and the polls, the high half the time.
+            let polls = self.stats.load(Ordering::Relaxed) as u32 >> POLLS_SHIFT;
+            let polls = polls + u32::from(polls != POLLS_MAX as u32);
+            let stats = (now >> TIME_UNIT_SHIFT) << LAST_POLL_SHIFT
+                | u64::from(polls << POLLS_SHIFT)
                 | u64::from(IDLE);
             self.stats.store(stats, Ordering::Relaxed);
         }
@@ -443,7 +438,7 @@ pub(crate) fn run(runnable: Runnable) {
 }
 
 /// [`run`], on a worker whose real clock last read `now` (ns): the poll's time, for dumps.
-#[inline]
+#[inline(always)]
 pub(crate) fn run_at(runnable: Runnable, now: u64) {
     if runnable.metadata().is_aborted() {
         drop(runnable);
