@@ -139,11 +139,9 @@ impl TaskDump {
             tasks.push(TaskSnapshot {
                 id: info.id(),
                 name: info.name().map(str::to_owned),
-                location: info.location,
+                location: info.location(),
                 state,
-                since_last_poll: info
-                    .last_poll()
-                    .map(|t| Duration::from_nanos(now.saturating_sub(t))),
+                since_last_poll: info.since_last_poll(now),
                 polls: info.polls(),
             });
         });

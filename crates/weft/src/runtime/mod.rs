@@ -26,6 +26,7 @@ pub(crate) mod blocking;
 pub(crate) mod clock;
 pub(crate) mod context;
 mod dump;
+pub(crate) mod executors;
 mod global;
 pub(crate) mod metrics;
 pub(crate) mod park;
@@ -254,7 +255,14 @@ impl Builder {
         let drivers = crate::sys::Driver::start(n, backend)?;
         let (locals, stealers): (Vec<_>, Vec<_>) =
             (0..n).map(|_| scheduler::queue::local()).unzip();
+        let number = executors::ExecutorNumber::take().ok_or_else(|| {
+            io::Error::other(format!(
+                "more than {} executors alive",
+                executors::MAX_EXECUTORS
+            ))
+        })?;
         let shared = Arc::new(Shared::new(
+            number,
             stealers.into_boxed_slice(),
             drivers.into_boxed_slice(),
             self.thread_name.clone(),
@@ -262,6 +270,7 @@ impl Builder {
             self.blocking_keep_alive,
             self.stack_size,
         ));
+        executors::ExecutorNumber::publish(&shared);
         if self.start_paused {
             shared.pause_clock();
         }

@@ -5,6 +5,7 @@
 use super::blocking::BlockingPool;
 use super::clock::Clock;
 use super::context;
+use super::executors::ExecutorNumber;
 use super::metrics::{SharedCounter, WorkerCounters};
 use super::registry::Registry;
 use super::scheduler::idle::Idle;
@@ -24,6 +25,8 @@ use std::time::Duration;
 
 /// One executor's shared state.
 pub(crate) struct Shared {
+    /// What the executor's tasks call it (see `executors`).
+    pub(crate) number: ExecutorNumber,
     /// Tasks spawned or woken from outside the workers, and local-queue overflow. Lock-free.
     pub(crate) injector: Injector<Runnable>,
     /// Every worker's queue, for stealing.
@@ -97,6 +100,7 @@ impl Overflow<Runnable> for Shared {
 
 impl Shared {
     pub(crate) fn new(
+        number: ExecutorNumber,
         stealers: Box<[Stealer<Runnable>]>,
         drivers: Box<[Driver]>,
         thread_name: String,
@@ -106,6 +110,7 @@ impl Shared {
     ) -> Self {
         let n = stealers.len();
         Self {
+            number,
             injector: Injector::new(),
             stealers,
             lifos: (0..n)
@@ -225,7 +230,7 @@ impl Shared {
             // its lock), and dropping the future may reach the same notifier (the task's own
             // listener), which would deadlock. `shutdown` buries it, or, once it has finished,
             // we do, right after queueing it (the fence pairs with the one in `shutdown`).
-            let shared = runnable.metadata().shared.clone();
+            let shared = runnable.metadata().shared_arc();
             shared.entomb(runnable);
             return;
         }
@@ -238,7 +243,7 @@ impl Shared {
             _ => Some(runnable),
         });
         if let Some(runnable) = runnable {
-            let shared = runnable.metadata().shared.clone();
+            let shared = runnable.metadata().shared_arc();
             shared.injector.push(runnable);
             // One fence serves two hand-shakes: with `shutdown` (either its final drain sees
             // this task, or we see the flag and drain it ourselves) and with a parking worker
@@ -269,7 +274,7 @@ impl Shared {
     }
 
     fn push_blocking(&self, runnable: Runnable) {
-        let shared = runnable.metadata().shared.clone();
+        let shared = runnable.metadata().shared_arc();
         let spawn_thread = || {
             #[cfg(test)]
             if shared.fail_thread_spawns.load(Ordering::Relaxed) {
@@ -453,7 +458,7 @@ impl Shared {
 
 /// Runs a blocking job, then counts it out.
 fn run_blocking_job(runnable: Runnable) {
-    let shared = runnable.metadata().shared.clone();
+    let shared = runnable.metadata().shared_arc();
     crate::runtime::task::run(runnable);
     shared.blocking_finished();
 }

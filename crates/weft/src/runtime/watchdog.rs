@@ -222,7 +222,7 @@ fn report(
     let report = shared.registry.with_task(slot, |meta| StallReport {
         task_id: meta.info.id(),
         task_name: meta.info.name().map(str::to_owned),
-        location: meta.info.location,
+        location: meta.info.location(),
         elapsed: Duration::from_nanos(elapsed),
         worker,
     })?;
