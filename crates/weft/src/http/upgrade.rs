@@ -51,7 +51,7 @@
 
 #![forbid(unsafe_code)]
 
-use super::{Error, Request};
+use super::{Error, Request, StatusCode, Version};
 use crate::io::{AsyncRead, AsyncWrite};
 use crate::sync::oneshot;
 use bytes::{Buf, Bytes};
@@ -62,10 +62,14 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-/// Takes the [`OnUpgrade`] out of a request's extensions: the future of its connection
-/// once the server has switched protocols. A request that cannot be upgraded (one that did
-/// not ask, an HTTP/2 one, or one whose `OnUpgrade` was already taken) gives one that fails
-/// at once.
+/// Takes the [`OnUpgrade`] out of a message: on the server, a request's (the future of its
+/// connection once the response has switched protocols); in the client, a
+/// [`Response`](super::client::Response)'s (or the `http::Response` that
+/// [`into_http`](super::client::Response::into_http) made of it), ready at once.
+///
+/// A message that cannot be upgraded (a request that did not ask, an HTTP/2 one, a response
+/// that did not switch protocols, or one whose upgrade was already taken) gives one that
+/// fails at once, with an error that says why.
 pub fn on<M: sealed::CanUpgrade>(msg: M) -> OnUpgrade {
     msg.on_upgrade()
 }
@@ -80,7 +84,11 @@ impl<B> sealed::CanUpgrade for &mut Request<B> {
     fn on_upgrade(self) -> OnUpgrade {
         self.extensions_mut()
             .remove::<OnUpgrade>()
-            .unwrap_or_else(OnUpgrade::none)
+            .unwrap_or_else(|| {
+                OnUpgrade::failed(
+                    "the request cannot be upgraded, or its upgrade was already taken",
+                )
+            })
     }
 }
 
@@ -90,20 +98,91 @@ impl<B> sealed::CanUpgrade for Request<B> {
     }
 }
 
-/// The future of an upgraded connection: resolves to the [`Upgraded`] stream once the server
-/// has sent the handler's `101 Switching Protocols` (or `2xx` to `CONNECT`), or to an error
-/// if the handler answered otherwise or the connection closed first.
+impl<B> sealed::CanUpgrade for &mut http::Response<B> {
+    fn on_upgrade(self) -> OnUpgrade {
+        self.extensions_mut()
+            .remove::<OnUpgrade>()
+            .unwrap_or_else(|| OnUpgrade::declined(self.status(), self.version()))
+    }
+}
+
+impl<B> sealed::CanUpgrade for http::Response<B> {
+    fn on_upgrade(mut self) -> OnUpgrade {
+        (&mut self).on_upgrade()
+    }
+}
+
+impl sealed::CanUpgrade for &mut super::client::Response {
+    fn on_upgrade(self) -> OnUpgrade {
+        self.take_upgrade()
+    }
+}
+
+impl sealed::CanUpgrade for super::client::Response {
+    fn on_upgrade(mut self) -> OnUpgrade {
+        self.take_upgrade()
+    }
+}
+
+/// The future of an upgraded connection: resolves to the [`Upgraded`] stream once the
+/// response has switched protocols (a `101 Switching Protocols`, or a `2xx` to `CONNECT`), or
+/// to an error if it did not, or the connection closed first.
 ///
-/// Made by [`on`]. It resolves only after the handler has returned its response, so awaiting
-/// it inside the handler itself would wait forever: await it in a spawned task.
+/// Made by [`on`]. On the server it resolves only after the handler has returned its
+/// response, so awaiting it inside the handler itself would wait forever: await it in a
+/// spawned task. In the client it is ready at once: the response head has arrived.
 #[derive(Clone)]
 pub struct OnUpgrade {
-    rx: Option<Arc<Mutex<oneshot::Receiver<Upgraded>>>>,
+    state: State,
+}
+
+#[derive(Clone)]
+enum State {
+    /// Fails at once, with this error's message.
+    Failed(Arc<str>),
+    /// The server's: the connection comes once the response has gone out.
+    Waiting(Arc<Mutex<oneshot::Receiver<Upgraded>>>),
+    /// The client's: the connection is here (`None` once taken by a clone).
+    Ready(Arc<Mutex<Option<Upgraded>>>),
 }
 
 impl OnUpgrade {
-    fn none() -> Self {
-        Self { rx: None }
+    fn failed(why: impl Into<Arc<str>>) -> Self {
+        Self {
+            state: State::Failed(why.into()),
+        }
+    }
+
+    /// The upgrade of a client's response: `upgraded` if it switched protocols.
+    pub(crate) fn of_response(
+        upgraded: Option<Upgraded>,
+        status: StatusCode,
+        version: Version,
+    ) -> Self {
+        match upgraded {
+            Some(io) => Self {
+                state: State::Ready(Arc::new(Mutex::new(Some(io)))),
+            },
+            None => Self::declined(status, version),
+        }
+    }
+
+    /// The upgrade of a client's response that did not switch protocols.
+    fn declined(status: StatusCode, version: Version) -> Self {
+        if version == Version::HTTP_2 {
+            return Self::failed(
+                "the response came over HTTP/2: upgrades (Upgrade and CONNECT) are HTTP/1.1 only",
+            );
+        }
+        if status == StatusCode::SWITCHING_PROTOCOLS {
+            return Self::failed(
+                "the response switched protocols, but its upgrade was already taken, or the \
+                 request was still being sent",
+            );
+        }
+        Self::failed(format!(
+            "the server did not switch protocols: it answered {status}"
+        ))
     }
 }
 
@@ -111,34 +190,42 @@ impl Future for OnUpgrade {
     type Output = Result<Upgraded, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let Some(rx) = &self.rx else {
-            return Poll::Ready(Err(Error::protocol(
-                "the request cannot be upgraded, or its upgrade was already taken",
-            )));
-        };
-        let polled = {
-            let mut rx = rx.lock().unwrap_or_else(|e| e.into_inner());
-            Pin::new(&mut *rx).poll(cx)
-        };
-        match polled {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(handoff) => {
-                self.rx = None;
-                Poll::Ready(handoff.map_err(|_| {
-                    Error::protocol(
-                        "the connection was not upgraded: the response did not switch protocols, or the connection closed",
-                    )
-                }))
+        let taken = "the upgrade was already taken";
+        let out = match &self.state {
+            State::Failed(why) => Err(Error::protocol(&**why)),
+            State::Ready(slot) => slot
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take()
+                .ok_or_else(|| Error::protocol(taken)),
+            State::Waiting(rx) => {
+                let polled = {
+                    let mut rx = rx.lock().unwrap_or_else(|e| e.into_inner());
+                    Pin::new(&mut *rx).poll(cx)
+                };
+                match polled {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(handoff) => handoff.map_err(|_| {
+                        Error::protocol(
+                            "the connection was not upgraded: the response did not switch protocols, or the connection closed",
+                        )
+                    }),
+                }
             }
-        }
+        };
+        self.state = State::Failed(taken.into());
+        Poll::Ready(out)
     }
 }
 
 impl fmt::Debug for OnUpgrade {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OnUpgrade")
-            .field("pending", &self.rx.is_some())
-            .finish()
+        let state = match &self.state {
+            State::Failed(_) => "failed",
+            State::Waiting(_) => "waiting",
+            State::Ready(_) => "ready",
+        };
+        f.debug_struct("OnUpgrade").field("state", &state).finish()
     }
 }
 
@@ -154,7 +241,7 @@ pub(crate) fn pending() -> (Pending, OnUpgrade) {
     (
         Pending { tx },
         OnUpgrade {
-            rx: Some(Arc::new(Mutex::new(rx))),
+            state: State::Waiting(Arc::new(Mutex::new(rx))),
         },
     )
 }
@@ -168,13 +255,18 @@ impl Pending {
 }
 
 /// The byte stream a connection is after it switched protocols: the socket (or TLS
-/// stream) it was, reading first the bytes the server had already read past the request.
+/// stream) it was, reading first the bytes already read past the HTTP message (on the
+/// server, what the client sent after its request; in the client, what the server sent
+/// after its `101` head).
 ///
 /// It implements `futures-io`'s [`AsyncRead`] and [`AsyncWrite`] (so weft's
 /// `AsyncReadExt`/`AsyncWriteExt` methods work on it). Dropping it closes the connection.
 pub struct Upgraded {
     prefix: Bytes,
     io: Box<dyn Io>,
+    /// A client's upgraded connection still counts towards its
+    /// `max_connections_per_host`: the permit goes with it.
+    _permit: Option<crate::sync::SemaphoreGuardArc>,
 }
 
 /// What an upgraded connection can be.
@@ -190,7 +282,14 @@ impl Upgraded {
         Self {
             prefix,
             io: Box::new(io),
+            _permit: None,
         }
+    }
+
+    /// This connection, holding `permit` until it is dropped.
+    pub(crate) fn holding(mut self, permit: Option<crate::sync::SemaphoreGuardArc>) -> Self {
+        self._permit = permit;
+        self
     }
 }
 
