@@ -1002,6 +1002,13 @@ mod tests {
     }
 
     fn decode(wire: &[u8], framing: Framing) -> Result<Vec<u8>, Error> {
+        decode_with_trailers(wire, framing).map(|(body, _)| body)
+    }
+
+    fn decode_with_trailers(
+        wire: &[u8],
+        framing: Framing,
+    ) -> Result<(Vec<u8>, Option<HeaderMap>), Error> {
         crate::block_on(async {
             let mut io = crate::io::Cursor::new(wire.to_vec());
             let mut buf = ReadBuf::new();
@@ -1010,8 +1017,95 @@ mod tests {
             while let Some(chunk) = state.next(&mut buf, &mut io, 1 << 16).await? {
                 out.extend_from_slice(&chunk);
             }
-            Ok(out)
+            assert!(state.is_done());
+            Ok((out, state.take_trailers()))
         })
+    }
+
+    #[test]
+    fn trailer_fields_are_kept_checked_and_filtered() {
+        let wire = b"3\r\nabc\r\n0\r\nX-Checksum: \t abc \r\nx-a: 1\r\nX-A: 2\r\nX-Empty:\r\n\
+                     Content-Type: text/plain\r\nContent-Length: 3\r\nHost: h\r\n\
+                     Authorization: secret\r\nSet-Cookie: a=b\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let (body, trailers) = decode_with_trailers(wire, Framing::Chunked).unwrap();
+        assert_eq!(body, b"abc");
+        let trailers = trailers.unwrap();
+        assert_eq!(trailers["x-checksum"], "abc");
+        let a: Vec<_> = trailers.get_all("x-a").iter().collect();
+        assert_eq!(a, ["1", "2"]);
+        assert_eq!(trailers["x-empty"], "");
+        assert_eq!(trailers.len(), 4, "{trailers:?}");
+        // No trailer section, or only refused fields: none.
+        let (_, none) = decode_with_trailers(b"1\r\na\r\n0\r\n\r\n", Framing::Chunked).unwrap();
+        assert!(none.is_none());
+        let only_refused = b"1\r\na\r\n0\r\nContent-Length: 1\r\n\r\n";
+        assert!(decode_with_trailers(only_refused, Framing::Chunked)
+            .unwrap()
+            .1
+            .is_none());
+        for bad in [
+            &b"1\r\na\r\n0\r\nno colon\r\n\r\n"[..],
+            b"1\r\na\r\n0\r\nX-A : 1\r\n\r\n",
+            b"1\r\na\r\n0\r\n: 1\r\n\r\n",
+            b"1\r\na\r\n0\r\nX-A: 1\r\n folded\r\n\r\n",
+            b"1\r\na\r\n0\r\nX\x01A: 1\r\n\r\n",
+            b"1\r\na\r\n0\r\nX-A: a\x7fb\r\n\r\n",
+            b"1\r\na\r\n0\r\nX-A: 1\r\n",
+        ] {
+            assert!(
+                decode(bad, Framing::Chunked).unwrap_err().is_body(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Too many fields, each short.
+        let mut wire = b"1\r\na\r\n0\r\n".to_vec();
+        for i in 0..=MAX_TRAILER_FIELDS {
+            wire.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+        assert!(decode(&wire, Framing::Chunked).unwrap_err().is_body());
+    }
+
+    #[test]
+    fn the_last_chunk_carries_the_fields_that_may_be_trailers() {
+        let mut t = HeaderMap::new();
+        t.insert("x-checksum", HeaderValue::from_static("abc"));
+        t.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
+        t.insert("content-md5", HeaderValue::from_static("x"));
+        t.append("x-b", HeaderValue::from_static("1"));
+        t.append("x-b", HeaderValue::from_static("2"));
+        let mut out = Vec::new();
+        write_last_chunk(&mut out, Some(&t));
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "0\r\nx-checksum: abc\r\nx-b: 1\r\nx-b: 2\r\n\r\n"
+        );
+        assert_eq!(trailer_names(&t).unwrap(), "x-checksum, x-b");
+        let mut refused = HeaderMap::new();
+        refused.insert(http::header::HOST, HeaderValue::from_static("h"));
+        assert!(trailer_names(&refused).is_none());
+        // What is written is read back the same.
+        let mut wire = b"2\r\nhi\r\n".to_vec();
+        wire.extend_from_slice(&out);
+        let (_, back) = decode_with_trailers(&wire, Framing::Chunked).unwrap();
+        let back = back.unwrap();
+        assert_eq!(back["x-checksum"], "abc");
+        assert_eq!(back.get_all("x-b").iter().count(), 2);
+        assert_eq!(back.len(), 3);
+    }
+
+    #[test]
+    fn te_trailers_is_found_among_codings() {
+        let mut h = HeaderMap::new();
+        assert!(!te_trailers(&h));
+        h.insert(
+            http::header::TE,
+            HeaderValue::from_static("gzip;q=0.5, Trailers"),
+        );
+        assert!(te_trailers(&h));
+        h.insert(http::header::TE, HeaderValue::from_static("gzip"));
+        assert!(!te_trailers(&h));
     }
 
     #[test]
