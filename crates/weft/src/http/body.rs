@@ -42,14 +42,14 @@ pub struct Body {
     limit: Option<u64>,
     /// Bytes read so far through this handle.
     read: u64,
-    /// The trailer fields after the body: known, or known once its chunks have all been read.
-    trailers: Trailers,
+    /// The trailer fields after the body: known, or known once its chunks have all been read
+    /// (boxed: most bodies have none, and a `Body` moves often).
+    trailers: Option<Box<Trailers>>,
 }
 
 /// A body's trailer fields.
 enum Trailers {
-    None,
-    Known(Box<HeaderMap>),
+    Known(HeaderMap),
     /// Sent by the reader of a received chunked body when it reaches the body's end.
     Received(oneshot::Receiver<HeaderMap>),
     /// Produced by the body's owner, awaited once its chunks are all taken.
@@ -76,7 +76,7 @@ impl Body {
             kind: Kind::Full(bytes),
             limit: None,
             read: 0,
-            trailers: Trailers::None,
+            trailers: None,
         }
     }
 
@@ -153,7 +153,7 @@ impl Body {
             kind: Kind::Stream { stream, len },
             limit: None,
             read: 0,
-            trailers: Trailers::None,
+            trailers: None,
         }
     }
 
@@ -187,8 +187,8 @@ impl Body {
     /// # let _ = checksum;
     /// ```
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        match &self.trailers {
-            Trailers::Known(t) => Some(t),
+        match self.trailers.as_deref() {
+            Some(Trailers::Known(t)) => Some(t),
             _ => None,
         }
     }
@@ -213,7 +213,7 @@ impl Body {
     /// assert_eq!(body.trailers().unwrap()["x-checksum"], "abc123");
     /// ```
     pub fn with_trailers(mut self, trailers: HeaderMap) -> Self {
-        self.trailers = Trailers::Known(Box::new(trailers));
+        self.trailers = Some(Box::new(Trailers::Known(trailers)));
         self
     }
 
@@ -246,14 +246,14 @@ impl Body {
     where
         F: Future<Output = Option<HeaderMap>> + Send + 'static,
     {
-        self.trailers = Trailers::Later(Box::pin(trailers));
+        self.trailers = Some(Box::new(Trailers::Later(Box::pin(trailers))));
         self
     }
 
     /// This body, with the trailers that `rx` gets at the body's end (a received chunked
     /// body: the connection's reader sends them).
     pub(crate) fn with_received_trailers(mut self, rx: oneshot::Receiver<HeaderMap>) -> Self {
-        self.trailers = Trailers::Received(rx);
+        self.trailers = Some(Box::new(Trailers::Received(rx)));
         self
     }
 
@@ -261,16 +261,16 @@ impl Body {
     /// to choose chunked framing, and an HTTP/2 writer to hold END_STREAM back for a
     /// trailing HEADERS frame.
     pub(crate) fn has_trailers(&self) -> bool {
-        !matches!(self.trailers, Trailers::None)
+        self.trailers.is_some()
     }
 
     /// The trailers, taken out, once [`chunk`](Body::chunk) has returned `None`: what the
     /// HTTP/1.1 writers send after the last chunk (and the hook for HTTP/2's writers).
     pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
-        match std::mem::replace(&mut self.trailers, Trailers::None) {
-            Trailers::Known(t) => Some(*t),
+        match self.trailers.take().map(|t| *t) {
+            Some(Trailers::Known(t)) => Some(t),
             other => {
-                self.trailers = other;
+                self.trailers = other.map(Box::new);
                 None
             }
         }
@@ -278,14 +278,15 @@ impl Body {
 
     /// A copy of a body held in memory (with its trailers, if they are known), to send again;
     /// `None` for a stream, or trailers still to come.
+    #[inline(always)]
     pub(crate) fn try_clone(&self) -> Option<Body> {
         let Kind::Full(bytes) = &self.kind else {
             return None;
         };
-        let trailers = match &self.trailers {
-            Trailers::None => Trailers::None,
-            Trailers::Known(t) => Trailers::Known(t.clone()),
-            _ => return None,
+        let trailers = match self.trailers.as_deref() {
+            None => None,
+            Some(Trailers::Known(t)) => Some(Box::new(Trailers::Known(t.clone()))),
+            Some(_) => return None,
         };
         Some(Body {
             kind: Kind::Full(bytes.clone()),
@@ -296,16 +297,22 @@ impl Body {
     }
 
     /// At the end of the chunks: resolves trailers still to come, then the end.
+    #[inline]
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
-        let known = match &mut self.trailers {
-            Trailers::None | Trailers::Known(_) => return Poll::Ready(None),
-            Trailers::Received(rx) => std::task::ready!(Pin::new(rx).poll(cx)).ok(),
-            Trailers::Later(fut) => std::task::ready!(fut.as_mut().poll(cx)),
+        match self.trailers.as_deref() {
+            None | Some(Trailers::Known(_)) => Poll::Ready(None),
+            Some(_) => self.poll_trailers(cx),
+        }
+    }
+
+    /// Resolves trailers still to come.
+    fn poll_trailers(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let known = match self.trailers.as_deref_mut() {
+            None | Some(Trailers::Known(_)) => return Poll::Ready(None),
+            Some(Trailers::Received(rx)) => std::task::ready!(Pin::new(rx).poll(cx)).ok(),
+            Some(Trailers::Later(fut)) => std::task::ready!(fut.as_mut().poll(cx)),
         };
-        self.trailers = match known {
-            Some(t) => Trailers::Known(Box::new(t)),
-            None => Trailers::None,
-        };
+        self.trailers = known.map(|t| Box::new(Trailers::Known(t)));
         Poll::Ready(None)
     }
 
@@ -410,7 +417,7 @@ impl Body {
     /// ```
     pub async fn bytes_and_trailers(mut self) -> Result<(Bytes, Option<HeaderMap>), Error> {
         let bytes = self.read_all().await?;
-        if !matches!(self.trailers, Trailers::None | Trailers::Known(_)) {
+        if self.has_trailers() && self.trailers().is_none() {
             // Trailers still to come (a body in memory takes this way too).
             while let Some(chunk) = self.chunk().await {
                 chunk?;

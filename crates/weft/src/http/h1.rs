@@ -483,9 +483,9 @@ impl BodyState {
 
     /// The trailer fields of a chunked body that has ended (those that may be trailers, RFC
     /// 9110 section 6.5.1), taken out; `None` if it had none, or has not ended.
-    pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
+    pub(crate) fn take_trailers(&mut self) -> Option<Box<HeaderMap>> {
         match std::mem::replace(self, BodyState::Done) {
-            BodyState::Trailed(fields) => Some(*fields),
+            BodyState::Trailed(fields) => Some(fields),
             other => {
                 *self = other;
                 None
@@ -689,8 +689,7 @@ impl ChunkedState {
                 }
                 let (name, value) = trailer_field(&data[..len])?;
                 if may_be_trailer(&name) {
-                    kept.get_or_insert_with(Default::default)
-                        .append(name, value);
+                    keep(kept.get_or_insert_with(Default::default), name, value);
                 }
                 buf.consume(nl + 1);
                 *self = ChunkedState::Trailers {
@@ -699,6 +698,18 @@ impl ChunkedState {
                 };
                 Ok(Step::Again)
             }
+        }
+    }
+}
+
+/// Adds a trailer field, through `entry` rather than `append`: a second caller of `append`
+/// would stop it being inlined where every head's fields are added.
+#[inline(never)]
+fn keep(fields: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    match fields.entry(name) {
+        http::header::Entry::Occupied(mut e) => e.append(value),
+        http::header::Entry::Vacant(e) => {
+            e.insert(value);
         }
     }
 }
@@ -1018,7 +1029,7 @@ mod tests {
                 out.extend_from_slice(&chunk);
             }
             assert!(state.is_done());
-            Ok((out, state.take_trailers()))
+            Ok((out, state.take_trailers().map(|t| *t)))
         })
     }
 

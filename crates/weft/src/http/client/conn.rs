@@ -481,7 +481,7 @@ impl Reader {
     async fn finish(&mut self) {
         if let Some(tx) = self.trailers.take() {
             if let Some(trailers) = self.state.take_trailers() {
-                let _ = tx.send(trailers);
+                let _ = tx.send(*trailers);
             }
         }
         let (Some(mut conn), Some(ret)) = (self.conn.take(), self.ret.take()) else {

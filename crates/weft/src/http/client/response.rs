@@ -31,7 +31,7 @@ pub struct Response {
     url: Uri,
     body: Body,
     /// The connection, if the response switched protocols.
-    upgraded: Option<Upgraded>,
+    upgraded: Option<Box<Upgraded>>,
 }
 
 impl Response {
@@ -54,13 +54,13 @@ impl Response {
 
     /// This response, switching protocols on `upgraded`.
     pub(crate) fn with_upgraded(mut self, upgraded: Upgraded) -> Self {
-        self.upgraded = Some(upgraded);
+        self.upgraded = Some(Box::new(upgraded));
         self
     }
 
     /// The response's [`OnUpgrade`], taken out.
     pub(crate) fn take_upgrade(&mut self) -> OnUpgrade {
-        OnUpgrade::of_response(self.upgraded.take(), self.status, self.version)
+        OnUpgrade::of_response(self.upgraded.take().map(|u| *u), self.status, self.version)
     }
 
     /// The connection, after a response that switched protocols: a `101 Switching
@@ -214,7 +214,7 @@ impl Response {
         let mut res = http::Response::new(self.body);
         if let Some(upgraded) = self.upgraded {
             res.extensions_mut().insert(OnUpgrade::of_response(
-                Some(upgraded),
+                Some(*upgraded),
                 self.status,
                 self.version,
             ));

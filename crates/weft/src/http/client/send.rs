@@ -56,9 +56,13 @@ async fn follow(
     let mut replay: Option<Body> = body.try_clone();
     let mut visited: Vec<Uri> = Vec::new();
     loop {
-        let this_body = match replay.as_ref().and_then(Body::try_clone) {
-            Some(copy) => copy,
-            None => std::mem::take(&mut body),
+        // The first request sends the body itself; a redirect a copy, if there is one.
+        let this_body = match visited.is_empty() {
+            true => std::mem::take(&mut body),
+            false => replay
+                .as_ref()
+                .and_then(Body::try_clone)
+                .unwrap_or_default(),
         };
         let response = send_once(client, &method, &url, &headers, this_body, deadline).await?;
         let Some(max) = client.redirect.max() else {

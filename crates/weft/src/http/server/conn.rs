@@ -337,7 +337,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         let version = head.version;
         let mut body = Body::from(body);
         if let Some(trailers) = trailers {
-            body = body.with_trailers(trailers);
+            body = body.with_trailers(*trailers);
         }
         let mut req = Request::new(body);
         *req.method_mut() = method.clone();
@@ -442,7 +442,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
     async fn read_body(
         &mut self,
         framing: Framing,
-    ) -> Result<(Bytes, Option<http::HeaderMap>), Reject> {
+    ) -> Result<(Bytes, Option<Box<http::HeaderMap>>), Reject> {
         let max = self.cfg.max_body_size;
         let mut state = BodyState::new(framing);
         let mut first: Option<Bytes> = None;
