@@ -1,6 +1,9 @@
 //! HTTP/1.1 upgrades (RFC 9110 section 7.8): after a `101 Switching Protocols` response,
-//! the connection is the handler's, as a raw byte stream for the protocol both sides
-//! switched to (a WebSocket, say), and after a `2xx` to `CONNECT`, a tunnel.
+//! the connection is a raw byte stream for the protocol both sides switched to (a
+//! WebSocket, say), and after a `2xx` to `CONNECT`, a tunnel: the handler's on the server,
+//! the caller's in the client.
+//!
+//! # On the server
 //!
 //! A request that asks to upgrade (HTTP/1.1 with an `Upgrade` field, or `CONNECT`) carries
 //! an [`OnUpgrade`] in its extensions; [`on`] takes it. It resolves once the server has
@@ -45,9 +48,42 @@
 //! towards [`max_connections`](super::Serve::max_connections), and graceful shutdown neither
 //! waits for it nor closes it (as hyper does; a handler that wants it closed on shutdown
 //! watches its own signal). HTTP/2 requests cannot be upgraded (`Upgrade` is an HTTP/1.1
-//! field, and extended CONNECT is not served), nor can HTTP/1.0 ones. The client does not
-//! switch protocols: a `101` it receives is returned as the response, with an empty body,
-//! and its connection closed.
+//! field, and extended CONNECT is not served), nor can HTTP/1.0 ones.
+//!
+//! # In the client
+//!
+//! A request that asks to switch (`Connection: upgrade` and `Upgrade: ...`, or `CONNECT`,
+//! whose request target is then the URL's `host:port`) and gets a `101` (or a `2xx` to
+//! `CONNECT`) hands its connection over: [`Response::upgrade`](super::client::Response::upgrade)
+//! (reqwest's name), or `upgrade::on(&mut response)` (hyper's, which also works on the
+//! `http::Response` of [`into_http`](super::client::Response::into_http)), gives the same
+//! [`Upgraded`] stream, reading first whatever the server sent after its `101` head. The
+//! connection never goes back to the pool, and the request's timeout does not cover it.
+//! A response that did not switch leaves the upgrade failing with an error that says what
+//! the server answered; the response itself is an ordinary one.
+//!
+//! ```no_run
+//! use weft::http::{header, upgrade, Client};
+//! use weft::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # weft::block_on(async {
+//! let mut response = Client::new()
+//!     .get("http://127.0.0.1:8080/echo")
+//!     .header(header::CONNECTION, "upgrade")
+//!     .header(header::UPGRADE, "echo")
+//!     .send()
+//!     .await?;
+//! let mut conn = upgrade::on(&mut response).await?;
+//! conn.write_all(b"ping").await?;
+//! let mut back = [0u8; 4];
+//! conn.read_exact(&mut back).await?;
+//! # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+//! ```
+//!
+//! Upgrades are HTTP/1.1's: the client refuses to send a request that asks for one on an
+//! HTTP/2 connection (an [`is_builder`](Error::is_builder) error; with `https://` a server may
+//! choose HTTP/2 by ALPN, so build the client with
+//! [`http1_only`](super::ClientBuilder::http1_only) to upgrade there).
 
 #![forbid(unsafe_code)]
 
