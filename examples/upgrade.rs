@@ -77,7 +77,9 @@ async fn main() -> io::Result<()> {
     let conn = response.upgrade().await.map_err(io::Error::other)?;
     let mut conn = BufReader::new(conn);
     for word in ["hello", "upgraded", "world"] {
-        conn.get_mut().write_all(format!("{word}\n").as_bytes()).await?;
+        conn.get_mut()
+            .write_all(format!("{word}\n").as_bytes())
+            .await?;
         let mut echoed = String::new();
         conn.read_line(&mut echoed).await?;
         println!("client: echoed {}", echoed.trim_end());
