@@ -164,7 +164,8 @@ impl Body {
     /// the connection (a client's response) knows its trailers only at its end: `trailers`
     /// is `None` until [`chunk`](Body::chunk) has returned `None`, and
     /// [`bytes_and_trailers`](Body::bytes_and_trailers) reads the body and its trailers in
-    /// one go. Only fields that may be trailers are kept (RFC 9110 section 6.5.1): framing
+    /// one go (the client keeps HTTP/1.1 response trailers; HTTP/2 ones are dropped for now).
+    /// Only fields that may be trailers are kept (RFC 9110 section 6.5.1): framing
     /// (`Content-Length`, `Transfer-Encoding`, `Trailer`), routing (`Host`), authentication,
     /// cookies, `Content-*`, control fields such as `Cache-Control` and the conditionals, and
     /// connection-specific fields are dropped.
