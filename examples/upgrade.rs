@@ -1,6 +1,6 @@
 //! An HTTP/1.1 upgrade: the server answers `Upgrade: echo` with `101 Switching Protocols`
 //! and then echoes raw bytes on the same connection (a WebSocket-like protocol without the
-//! framing); the client, a plain TCP stream, asks, switches and talks.
+//! framing); the client, weft's, asks, switches (`Response::upgrade`) and talks.
 //! `cargo run --example upgrade`.
 
 use std::future::IntoFuture;
@@ -8,7 +8,7 @@ use std::io;
 use std::sync::Arc;
 use weft::http::{header, upgrade, Body, HeaderValue, Request, Response, StatusCode};
 use weft::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use weft::net::{TcpListener, TcpStream};
+use weft::net::TcpListener;
 use weft::sync::Event;
 
 async fn handle(mut req: Request<Body>) -> Response<Body> {
@@ -65,29 +65,26 @@ async fn main() -> io::Result<()> {
             .into_future(),
     );
 
-    let conn = TcpStream::connect(&addr).await?;
-    let (reader, mut writer) = conn.into_split();
-    let mut reader = BufReader::new(reader);
-    writer
-        .write_all(
-            b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
-        )
-        .await?;
-    // The response head, line by line, up to its blank line; what follows is echo.
-    for _ in 0..100 {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 || line == "\r\n" {
-            break;
-        }
-        println!("client: {}", line.trim_end());
-    }
+    // The client asks to switch; the 101 hands it the connection.
+    let response = weft::http::Client::new()
+        .get(format!("http://{addr}/"))
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "echo")
+        .send()
+        .await
+        .map_err(io::Error::other)?;
+    println!("client: {} {:?}", response.status(), response.headers());
+    let conn = response.upgrade().await.map_err(io::Error::other)?;
+    let mut conn = BufReader::new(conn);
     for word in ["hello", "upgraded", "world"] {
-        writer.write_all(format!("{word}\n").as_bytes()).await?;
+        conn.get_mut()
+            .write_all(format!("{word}\n").as_bytes())
+            .await?;
         let mut echoed = String::new();
-        reader.read_line(&mut echoed).await?;
+        conn.read_line(&mut echoed).await?;
         println!("client: echoed {}", echoed.trim_end());
     }
-    writer.close().await?;
+    conn.get_mut().close().await?;
 
     // The server stops without waiting for upgraded connections (they are no longer HTTP).
     stop.set();

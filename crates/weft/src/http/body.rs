@@ -3,14 +3,17 @@
 #![forbid(unsafe_code)]
 
 use super::{Error, HeaderMap};
+use crate::sync::oneshot;
 use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+
+type TrailersFuture = Pin<Box<dyn Future<Output = Option<HeaderMap>> + Send>>;
 
 /// The body of a request or a response: bytes in memory, or a stream of chunks (a body being
 /// received, or one a handler produces as it goes).
@@ -39,8 +42,18 @@ pub struct Body {
     limit: Option<u64>,
     /// Bytes read so far through this handle.
     read: u64,
-    /// The trailer fields that came after a received body.
-    trailers: Option<Box<HeaderMap>>,
+    /// The trailer fields after the body: known, or known once its chunks have all been read
+    /// (boxed: most bodies have none, and a `Body` moves often).
+    trailers: Option<Box<Trailers>>,
+}
+
+/// A body's trailer fields.
+enum Trailers {
+    Known(HeaderMap),
+    /// Sent by the reader of a received chunked body when it reaches the body's end.
+    Received(oneshot::Receiver<HeaderMap>),
+    /// Produced by the body's owner, awaited once its chunks are all taken.
+    Later(TrailersFuture),
 }
 
 enum Kind {
@@ -144,11 +157,18 @@ impl Body {
         }
     }
 
-    /// The trailer fields sent after the body, if there were any: on the server, those of an
-    /// HTTP/2 request (which is read whole, trailers included, before the handler runs).
+    /// The trailer fields that came (or go) after the body, once they are known.
     ///
-    /// HTTP/1.1 trailers (after a chunked body) are read and dropped, and a body's
-    /// trailers are not sent: a response or a client request goes without them.
+    /// On the server, a request's trailers are known before the handler runs (the body is
+    /// read whole first), on HTTP/1.1 (after a chunked body) as on HTTP/2. A body streamed from
+    /// the connection (a client's response) knows its trailers only at its end: `trailers`
+    /// is `None` until [`chunk`](Body::chunk) has returned `None`, and
+    /// [`bytes_and_trailers`](Body::bytes_and_trailers) reads the body and its trailers in
+    /// one go (the client keeps HTTP/1.1 response trailers; HTTP/2 ones are dropped for now).
+    /// Only fields that may be trailers are kept (RFC 9110 section 6.5.1): framing
+    /// (`Content-Length`, `Transfer-Encoding`, `Trailer`), routing (`Host`), authentication,
+    /// cookies, `Content-*`, control fields such as `Cache-Control` and the conditionals, and
+    /// connection-specific fields are dropped.
     ///
     /// # Examples
     ///
@@ -168,13 +188,133 @@ impl Body {
     /// # let _ = checksum;
     /// ```
     pub fn trailers(&self) -> Option<&HeaderMap> {
-        self.trailers.as_deref()
+        match self.trailers.as_deref() {
+            Some(Trailers::Known(t)) => Some(t),
+            _ => None,
+        }
     }
 
-    /// This body with `trailers`, as received after it.
-    pub(crate) fn with_trailers(mut self, trailers: HeaderMap) -> Self {
-        self.trailers = Some(Box::new(trailers));
+    /// This body with `trailers` after it.
+    ///
+    /// Sent on HTTP/1.1 after the last chunk (the body then goes chunked, even if its length
+    /// is known, with a `Trailer` field naming them unless one is set): by the client
+    /// always, by the server only when the request's `TE` lists `trailers` (as hyper does;
+    /// otherwise they are dropped and the body goes as it would without them). Fields that
+    /// may not be trailers (see [`trailers`](Body::trailers)) are not sent. HTTP/2 does not
+    /// send trailers yet: over it they are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::http::{Body, HeaderMap, HeaderValue};
+    ///
+    /// let mut trailers = HeaderMap::new();
+    /// trailers.insert("x-checksum", HeaderValue::from_static("abc123"));
+    /// let body = Body::from("payload").with_trailers(trailers);
+    /// assert_eq!(body.trailers().unwrap()["x-checksum"], "abc123");
+    /// ```
+    pub fn with_trailers(mut self, trailers: HeaderMap) -> Self {
+        self.trailers = Some(Box::new(Trailers::Known(trailers)));
         self
+    }
+
+    /// This body with trailers that `trailers` produces once the body's chunks have all been
+    /// taken (a checksum of a streamed body, say); `None` from it: no trailers. The body
+    /// ends only once the future has resolved: [`chunk`](Body::chunk) awaits it before it
+    /// returns `None`.
+    ///
+    /// Sent as [`with_trailers`](Body::with_trailers) says; their names are not known when
+    /// the head goes out, so set a `Trailer` field yourself if the peer wants one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::http::{Body, HeaderMap, HeaderValue};
+    ///
+    /// # weft::block_on(async {
+    /// let (tx, rx) = weft::sync::oneshot::channel::<HeaderMap>();
+    /// let chunks = futures_lite::stream::iter(vec![Ok::<_, std::io::Error>("a"), Ok("b")]);
+    /// let body = Body::from_stream(chunks).with_trailers_from(async move { rx.await.ok() });
+    /// let mut trailers = HeaderMap::new();
+    /// trailers.insert("x-count", HeaderValue::from_static("2"));
+    /// tx.send(trailers).unwrap();
+    /// let (bytes, trailers) = body.bytes_and_trailers().await.unwrap();
+    /// assert_eq!(bytes, "ab");
+    /// assert_eq!(trailers.unwrap()["x-count"], "2");
+    /// # });
+    /// ```
+    pub fn with_trailers_from<F>(mut self, trailers: F) -> Self
+    where
+        F: Future<Output = Option<HeaderMap>> + Send + 'static,
+    {
+        self.trailers = Some(Box::new(Trailers::Later(Box::pin(trailers))));
+        self
+    }
+
+    /// This body, with the trailers that `rx` gets at the body's end (a received chunked
+    /// body: the connection's reader sends them).
+    pub(crate) fn with_received_trailers(mut self, rx: oneshot::Receiver<HeaderMap>) -> Self {
+        self.trailers = Some(Box::new(Trailers::Received(rx)));
+        self
+    }
+
+    /// True if the body has trailers, or may have once it ends: what an HTTP/1.1 writer asks
+    /// to choose chunked framing, and an HTTP/2 writer to hold END_STREAM back for a
+    /// trailing HEADERS frame.
+    pub(crate) fn has_trailers(&self) -> bool {
+        self.trailers.is_some()
+    }
+
+    /// The trailers, taken out, once [`chunk`](Body::chunk) has returned `None`: what the
+    /// HTTP/1.1 writers send after the last chunk (and the hook for HTTP/2's writers).
+    pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
+        match self.trailers.take().map(|t| *t) {
+            Some(Trailers::Known(t)) => Some(t),
+            other => {
+                self.trailers = other.map(Box::new);
+                None
+            }
+        }
+    }
+
+    /// A copy of a body held in memory (with its trailers, if they are known), to send again;
+    /// `None` for a stream, or trailers still to come.
+    #[inline(always)]
+    pub(crate) fn try_clone(&self) -> Option<Body> {
+        let Kind::Full(bytes) = &self.kind else {
+            return None;
+        };
+        let trailers = match self.trailers.as_deref() {
+            None => None,
+            Some(Trailers::Known(t)) => Some(Box::new(Trailers::Known(t.clone()))),
+            Some(_) => return None,
+        };
+        Some(Body {
+            kind: Kind::Full(bytes.clone()),
+            limit: self.limit,
+            read: self.read,
+            trailers,
+        })
+    }
+
+    /// At the end of the chunks: resolves trailers still to come, then the end.
+    #[inline]
+    fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        match self.trailers.as_deref() {
+            None | Some(Trailers::Known(_)) => Poll::Ready(None),
+            Some(_) => self.poll_trailers(cx),
+        }
+    }
+
+    /// Resolves trailers still to come.
+    fn poll_trailers(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
+        let known = match self.trailers.as_deref_mut() {
+            None | Some(Trailers::Known(_)) => return Poll::Ready(None),
+            Some(Trailers::Received(rx)) => std::task::ready!(Pin::new(rx).poll(cx)).ok(),
+            Some(Trailers::Later(fut)) => std::task::ready!(fut.as_mut().poll(cx)),
+        };
+        self.trailers = known.map(|t| Box::new(Trailers::Known(t)));
+        Poll::Ready(None)
     }
 
     /// Caps the bytes read from this body at `max`: reading past it fails with an
@@ -220,11 +360,11 @@ impl Body {
     /// Polls for the next chunk, as [`chunk`](Body::chunk) awaits it.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Error>>> {
         let next = match &mut self.kind {
-            Kind::Full(b) if b.is_empty() => return Poll::Ready(None),
+            Kind::Full(b) if b.is_empty() => return self.poll_end(cx),
             Kind::Full(b) => std::mem::take(b),
             Kind::Stream { stream, len } => {
                 match std::task::ready!(stream.as_mut().poll_next(cx)) {
-                    None => return Poll::Ready(None),
+                    None => return self.poll_end(cx),
                     Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                     Some(Ok(chunk)) => {
                         if let Some(len) = len {
@@ -252,6 +392,42 @@ impl Body {
     ///
     /// As [`chunk`](Body::chunk).
     pub async fn bytes(mut self) -> Result<Bytes, Error> {
+        self.read_all().await
+    }
+
+    /// Reads the whole body and its trailers (`None` if it had none): the way to both for a
+    /// body that streams from the connection, whose trailers come after its last chunk.
+    ///
+    /// # Errors
+    ///
+    /// As [`chunk`](Body::chunk); a malformed trailer section is an
+    /// [`is_body`](Error::is_body) error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use weft::http::{Body, HeaderMap, HeaderValue};
+    ///
+    /// # weft::block_on(async {
+    /// let mut t = HeaderMap::new();
+    /// t.insert("x-status", HeaderValue::from_static("done"));
+    /// let (bytes, trailers) = Body::from("hi").with_trailers(t).bytes_and_trailers().await.unwrap();
+    /// assert_eq!(bytes, "hi");
+    /// assert_eq!(trailers.unwrap()["x-status"], "done");
+    /// # });
+    /// ```
+    pub async fn bytes_and_trailers(mut self) -> Result<(Bytes, Option<HeaderMap>), Error> {
+        let bytes = self.read_all().await?;
+        if self.has_trailers() && self.trailers().is_none() {
+            // Trailers still to come (a body in memory takes this way too).
+            while let Some(chunk) = self.chunk().await {
+                chunk?;
+            }
+        }
+        Ok((bytes, self.take_trailers()))
+    }
+
+    async fn read_all(&mut self) -> Result<Bytes, Error> {
         if let Some(limit) = self.limit {
             if self.len().is_some_and(|len| len > limit) {
                 return Err(Error::body(format!(

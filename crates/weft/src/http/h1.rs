@@ -26,9 +26,12 @@ const STACK_HEADERS: usize = 128;
 /// A chunk-size line (size and extensions) longer than this is refused.
 const MAX_CHUNK_LINE: usize = 4096;
 
-/// A chunked body's trailer section (its fields, read and dropped) larger than this is
-/// refused: the peer could otherwise make the reader read trailers for as long as it sends.
+/// A chunked body's trailer section larger than this is refused: the peer could otherwise
+/// make the reader read trailers for as long as it sends.
 const MAX_TRAILER_SECTION: usize = 64 * 1024;
+
+/// A trailer section with more fields than this is refused.
+const MAX_TRAILER_FIELDS: usize = 100;
 
 /// Bytes read from a stream and not consumed yet.
 ///
@@ -174,11 +177,12 @@ pub(crate) struct Present {
     pub(crate) connection: bool,
     pub(crate) expect: bool,
     pub(crate) upgrade: bool,
+    pub(crate) te: bool,
 }
 
 impl Present {
     pub(crate) fn of(headers: &HeaderMap) -> Self {
-        use http::header::{CONNECTION, EXPECT, HOST, UPGRADE};
+        use http::header::{CONNECTION, EXPECT, HOST, TE, UPGRADE};
         let mut p = Present::default();
         for (name, _) in headers {
             if name == HOST {
@@ -193,6 +197,8 @@ impl Present {
                 p.expect = true;
             } else if name == UPGRADE {
                 p.upgrade = true;
+            } else if name == TE {
+                p.te = true;
             }
         }
         p
@@ -419,6 +425,16 @@ pub(crate) fn response_framing(method: &Method, head: &ResponseHead) -> Result<F
     }
 }
 
+/// True if the `TE` fields of `headers` list `trailers`: the client reads trailer fields.
+pub(crate) fn te_trailers(headers: &HeaderMap) -> bool {
+    headers.get_all(http::header::TE).iter().any(|v| {
+        v.to_str().unwrap_or("").split(',').any(|t| {
+            let t = t.split(';').next().unwrap_or("").trim();
+            t.eq_ignore_ascii_case("trailers")
+        })
+    })
+}
+
 /// True if the connection stays open after this message, by its version and `Connection`
 /// header.
 pub(crate) fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
@@ -442,10 +458,13 @@ pub(crate) fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
 pub(crate) enum BodyState {
     /// This many bytes are left.
     Length(u64),
-    Chunked(ChunkedState),
+    /// Inside a chunked body, with the trailer fields kept so far.
+    Chunked(ChunkedState, Option<Box<HeaderMap>>),
     /// Until the end of the stream.
     Close,
     Done,
+    /// At the end of a chunked body that had trailers, not taken yet.
+    Trailed(Box<HeaderMap>),
 }
 
 impl BodyState {
@@ -453,13 +472,25 @@ impl BodyState {
         match framing {
             Framing::Length(0) => BodyState::Done,
             Framing::Length(n) => BodyState::Length(n),
-            Framing::Chunked => BodyState::Chunked(ChunkedState::Size),
+            Framing::Chunked => BodyState::Chunked(ChunkedState::Size, None),
             Framing::Close => BodyState::Close,
         }
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        matches!(self, BodyState::Done)
+        matches!(self, BodyState::Done | BodyState::Trailed(_))
+    }
+
+    /// The trailer fields of a chunked body that has ended (those that may be trailers, RFC
+    /// 9110 section 6.5.1), taken out; `None` if it had none, or has not ended.
+    pub(crate) fn take_trailers(&mut self) -> Option<Box<HeaderMap>> {
+        match std::mem::replace(self, BodyState::Done) {
+            BodyState::Trailed(fields) => Some(fields),
+            other => {
+                *self = other;
+                None
+            }
+        }
     }
 
     /// Reads the next piece of the body from `buf`, refilling it from `io`; `None` at the
@@ -473,7 +504,7 @@ impl BodyState {
     ) -> Result<Option<Bytes>, Error> {
         loop {
             match self {
-                BodyState::Done => return Ok(None),
+                BodyState::Done | BodyState::Trailed(_) => return Ok(None),
                 BodyState::Length(left) => {
                     if buf.is_empty() && fill(buf, io, max_chunk).await? == 0 {
                         return Err(Error::body("the connection closed inside the body"));
@@ -494,10 +525,15 @@ impl BodyState {
                     let n = buf.data().len();
                     return Ok(Some(buf.split_to(n)));
                 }
-                BodyState::Chunked(state) => match state.step(buf)? {
+                BodyState::Chunked(state, fields) => match state.step(buf, fields)? {
                     Step::Data(n) => return Ok(Some(buf.split_to(n))),
                     Step::Again => {}
-                    Step::Done => *self = BodyState::Done,
+                    Step::Done => {
+                        *self = match fields.take() {
+                            Some(fields) => BodyState::Trailed(fields),
+                            None => BodyState::Done,
+                        }
+                    }
                     Step::NeedMore => {
                         let cap = max_chunk.max(MAX_CHUNK_LINE * 2);
                         if fill(buf, io, cap).await? == 0 {
@@ -527,8 +563,9 @@ pub(crate) enum ChunkedState {
     Data(u64),
     /// After a chunk's data, at its CRLF.
     DataEnd,
-    /// After the last chunk, in the trailer section, with this many of its bytes read.
-    Trailers(usize),
+    /// After the last chunk, in the trailer section, with this many of its bytes and fields
+    /// read.
+    Trailers { read: usize, fields: usize },
 }
 
 enum Step {
@@ -556,7 +593,12 @@ fn crlf_line(data: &[u8]) -> Result<Option<(usize, usize)>, Error> {
 }
 
 impl ChunkedState {
-    fn step(&mut self, buf: &mut ReadBuf) -> Result<Step, Error> {
+    /// One step of the decoder; trailer fields that may be trailers go into `kept`.
+    fn step(
+        &mut self,
+        buf: &mut ReadBuf,
+        kept: &mut Option<Box<HeaderMap>>,
+    ) -> Result<Step, Error> {
         let data = buf.data();
         match *self {
             ChunkedState::Size => {
@@ -598,7 +640,7 @@ impl ChunkedState {
                 });
                 buf.consume(nl + 1);
                 *self = if size == 0 {
-                    ChunkedState::Trailers(0)
+                    ChunkedState::Trailers { read: 0, fields: 0 }
                 } else {
                     ChunkedState::Data(size)
                 };
@@ -627,8 +669,8 @@ impl ChunkedState {
                 *self = ChunkedState::Size;
                 Ok(Step::Again)
             }
-            ChunkedState::Trailers(read) => {
-                // Trailer fields are read and dropped, up to the empty line.
+            ChunkedState::Trailers { read, fields } => {
+                // Trailer fields, one line each, up to the empty line.
                 let Some((nl, len)) = crlf_line(data)? else {
                     if data.len() > MAX_CHUNK_LINE || read + data.len() > MAX_TRAILER_SECTION {
                         return Err(Error::body("trailer section too large"));
@@ -638,16 +680,115 @@ impl ChunkedState {
                 if read + nl + 1 > MAX_TRAILER_SECTION {
                     return Err(Error::body("trailer section too large"));
                 }
-                buf.consume(nl + 1);
-                *self = ChunkedState::Trailers(read + nl + 1);
                 if len == 0 {
-                    Ok(Step::Done)
-                } else {
-                    Ok(Step::Again)
+                    buf.consume(nl + 1);
+                    return Ok(Step::Done);
                 }
+                if fields == MAX_TRAILER_FIELDS {
+                    return Err(Error::body("too many trailer fields"));
+                }
+                let (name, value) = trailer_field(&data[..len])?;
+                if may_be_trailer(&name) {
+                    keep(kept.get_or_insert_with(Default::default), name, value);
+                }
+                buf.consume(nl + 1);
+                *self = ChunkedState::Trailers {
+                    read: read + nl + 1,
+                    fields: fields + 1,
+                };
+                Ok(Step::Again)
             }
         }
     }
+}
+
+/// Adds a trailer field, through `entry` rather than `append`: a second caller of `append`
+/// would stop it being inlined where every head's fields are added.
+#[inline(never)]
+fn keep(fields: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    match fields.entry(name) {
+        http::header::Entry::Occupied(mut e) => e.append(value),
+        http::header::Entry::Vacant(e) => {
+            e.insert(value);
+        }
+    }
+}
+
+/// One trailer field line (without its CRLF), checked as a head's fields are: a token name
+/// right before the colon, a value of visible characters (and obs-text) between optional
+/// whitespace; an obsolete line folding is refused.
+fn trailer_field(line: &[u8]) -> Result<(HeaderName, HeaderValue), Error> {
+    let malformed = || Error::body("malformed trailer field");
+    let colon = line.iter().position(|&b| b == b':').ok_or_else(malformed)?;
+    let name = HeaderName::from_bytes(&line[..colon]).map_err(|_| malformed())?;
+    let value = &line[colon + 1..];
+    let start = value
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    let value = HeaderValue::from_bytes(&value[start..end]).map_err(|_| malformed())?;
+    Ok((name, value))
+}
+
+/// True for a field that may be sent, and is kept, as a trailer (RFC 9110 section 6.5.1):
+/// not one that frames the message, routes it, authenticates, sets cookies, describes its
+/// content, controls caching or the request's handling, or belongs to the connection.
+pub(crate) fn may_be_trailer(name: &HeaderName) -> bool {
+    use http::header::*;
+    let refused = [
+        CONTENT_LENGTH,
+        TRANSFER_ENCODING,
+        TRAILER,
+        TE,
+        HOST,
+        MAX_FORWARDS,
+        AUTHORIZATION,
+        PROXY_AUTHORIZATION,
+        WWW_AUTHENTICATE,
+        PROXY_AUTHENTICATE,
+        COOKIE,
+        SET_COOKIE,
+        CACHE_CONTROL,
+        EXPECT,
+        PRAGMA,
+        RANGE,
+        IF_MATCH,
+        IF_NONE_MATCH,
+        IF_MODIFIED_SINCE,
+        IF_UNMODIFIED_SINCE,
+        IF_RANGE,
+        AGE,
+        DATE,
+        EXPIRES,
+        LOCATION,
+        RETRY_AFTER,
+        VARY,
+        CONNECTION,
+        UPGRADE,
+    ];
+    !refused.contains(name)
+        && !name.as_str().starts_with("content-")
+        && name.as_str() != "keep-alive"
+        && name.as_str() != "proxy-connection"
+}
+
+/// The names of the fields of `trailers` that may be trailers, as a `Trailer` field's value;
+/// `None` if there are none.
+pub(crate) fn trailer_names(trailers: &HeaderMap) -> Option<HeaderValue> {
+    let mut names = String::new();
+    for name in trailers.keys().filter(|n| may_be_trailer(n)) {
+        if !names.is_empty() {
+            names.push_str(", ");
+        }
+        names.push_str(name.as_str());
+    }
+    HeaderValue::from_str(&names)
+        .ok()
+        .filter(|_| !names.is_empty())
 }
 
 /// Appends a request head: the request line, `Host`, the framing header and `headers`.
@@ -774,9 +915,19 @@ pub(crate) fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends the end of a chunked body.
-pub(crate) fn write_last_chunk(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"0\r\n\r\n");
+/// Appends the end of a chunked body: the last chunk, and `trailers` (those of its fields
+/// that may be trailers).
+pub(crate) fn write_last_chunk(out: &mut Vec<u8>, trailers: Option<&HeaderMap>) {
+    out.extend_from_slice(b"0\r\n");
+    for (name, value) in trailers.into_iter().flatten() {
+        if may_be_trailer(name) {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]
@@ -862,6 +1013,13 @@ mod tests {
     }
 
     fn decode(wire: &[u8], framing: Framing) -> Result<Vec<u8>, Error> {
+        decode_with_trailers(wire, framing).map(|(body, _)| body)
+    }
+
+    fn decode_with_trailers(
+        wire: &[u8],
+        framing: Framing,
+    ) -> Result<(Vec<u8>, Option<HeaderMap>), Error> {
         crate::block_on(async {
             let mut io = crate::io::Cursor::new(wire.to_vec());
             let mut buf = ReadBuf::new();
@@ -870,8 +1028,95 @@ mod tests {
             while let Some(chunk) = state.next(&mut buf, &mut io, 1 << 16).await? {
                 out.extend_from_slice(&chunk);
             }
-            Ok(out)
+            assert!(state.is_done());
+            Ok((out, state.take_trailers().map(|t| *t)))
         })
+    }
+
+    #[test]
+    fn trailer_fields_are_kept_checked_and_filtered() {
+        let wire = b"3\r\nabc\r\n0\r\nX-Checksum: \t abc \r\nx-a: 1\r\nX-A: 2\r\nX-Empty:\r\n\
+                     Content-Type: text/plain\r\nContent-Length: 3\r\nHost: h\r\n\
+                     Authorization: secret\r\nSet-Cookie: a=b\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let (body, trailers) = decode_with_trailers(wire, Framing::Chunked).unwrap();
+        assert_eq!(body, b"abc");
+        let trailers = trailers.unwrap();
+        assert_eq!(trailers["x-checksum"], "abc");
+        let a: Vec<_> = trailers.get_all("x-a").iter().collect();
+        assert_eq!(a, ["1", "2"]);
+        assert_eq!(trailers["x-empty"], "");
+        assert_eq!(trailers.len(), 4, "{trailers:?}");
+        // No trailer section, or only refused fields: none.
+        let (_, none) = decode_with_trailers(b"1\r\na\r\n0\r\n\r\n", Framing::Chunked).unwrap();
+        assert!(none.is_none());
+        let only_refused = b"1\r\na\r\n0\r\nContent-Length: 1\r\n\r\n";
+        assert!(decode_with_trailers(only_refused, Framing::Chunked)
+            .unwrap()
+            .1
+            .is_none());
+        for bad in [
+            &b"1\r\na\r\n0\r\nno colon\r\n\r\n"[..],
+            b"1\r\na\r\n0\r\nX-A : 1\r\n\r\n",
+            b"1\r\na\r\n0\r\n: 1\r\n\r\n",
+            b"1\r\na\r\n0\r\nX-A: 1\r\n folded\r\n\r\n",
+            b"1\r\na\r\n0\r\nX\x01A: 1\r\n\r\n",
+            b"1\r\na\r\n0\r\nX-A: a\x7fb\r\n\r\n",
+            b"1\r\na\r\n0\r\nX-A: 1\r\n",
+        ] {
+            assert!(
+                decode(bad, Framing::Chunked).unwrap_err().is_body(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // Too many fields, each short.
+        let mut wire = b"1\r\na\r\n0\r\n".to_vec();
+        for i in 0..=MAX_TRAILER_FIELDS {
+            wire.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        wire.extend_from_slice(b"\r\n");
+        assert!(decode(&wire, Framing::Chunked).unwrap_err().is_body());
+    }
+
+    #[test]
+    fn the_last_chunk_carries_the_fields_that_may_be_trailers() {
+        let mut t = HeaderMap::new();
+        t.insert("x-checksum", HeaderValue::from_static("abc"));
+        t.insert(CONTENT_LENGTH, HeaderValue::from_static("3"));
+        t.insert("content-md5", HeaderValue::from_static("x"));
+        t.append("x-b", HeaderValue::from_static("1"));
+        t.append("x-b", HeaderValue::from_static("2"));
+        let mut out = Vec::new();
+        write_last_chunk(&mut out, Some(&t));
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "0\r\nx-checksum: abc\r\nx-b: 1\r\nx-b: 2\r\n\r\n"
+        );
+        assert_eq!(trailer_names(&t).unwrap(), "x-checksum, x-b");
+        let mut refused = HeaderMap::new();
+        refused.insert(http::header::HOST, HeaderValue::from_static("h"));
+        assert!(trailer_names(&refused).is_none());
+        // What is written is read back the same.
+        let mut wire = b"2\r\nhi\r\n".to_vec();
+        wire.extend_from_slice(&out);
+        let (_, back) = decode_with_trailers(&wire, Framing::Chunked).unwrap();
+        let back = back.unwrap();
+        assert_eq!(back["x-checksum"], "abc");
+        assert_eq!(back.get_all("x-b").iter().count(), 2);
+        assert_eq!(back.len(), 3);
+    }
+
+    #[test]
+    fn te_trailers_is_found_among_codings() {
+        let mut h = HeaderMap::new();
+        assert!(!te_trailers(&h));
+        h.insert(
+            http::header::TE,
+            HeaderValue::from_static("gzip;q=0.5, Trailers"),
+        );
+        assert!(te_trailers(&h));
+        h.insert(http::header::TE, HeaderValue::from_static("gzip"));
+        assert!(!te_trailers(&h));
     }
 
     #[test]
@@ -983,7 +1228,7 @@ mod tests {
         }
         out.clear();
         write_chunk(&mut out, b"hi");
-        write_last_chunk(&mut out);
+        write_last_chunk(&mut out, None);
         assert_eq!(out, b"2\r\nhi\r\n0\r\n\r\n".to_vec());
     }
 

@@ -7,9 +7,10 @@
 use super::pool::{Key, Pool};
 use super::upload::{Duplex, Outgoing, Upload};
 use crate::http::h1::{self, BodyState, Framing, ReadBuf, ResponseHead};
-use crate::http::{Body, Error, Method, StatusCode, Uri};
+use crate::http::{Body, Error, HeaderMap, Method, StatusCode, Uri};
 use crate::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use crate::net::TcpStream;
+use crate::sync::oneshot;
 use crate::sync::SemaphoreGuardArc;
 use crate::time::Instant;
 use crate::time::Sleep;
@@ -247,7 +248,10 @@ pub(crate) async fn exchange(
     body: Body,
     framing: Framing,
 ) -> Result<(ResponseHead, Outgoing), Failed> {
-    if let Some(bytes) = body.as_bytes().filter(|b| b.len() <= COALESCE) {
+    let small = body
+        .as_bytes()
+        .filter(|b| b.len() <= COALESCE && !body.has_trailers());
+    if let Some(bytes) = small {
         head.extend_from_slice(bytes);
         let io = &mut conn.io;
         let written = match io.write_all(&head).await {
@@ -388,15 +392,28 @@ pub(crate) fn response_body(
         Framing::Length(n) => Some(n),
         _ => None,
     };
+    // A chunked body's trailers are known at its end: the reader sends them to the body.
+    let (trailers, received) = match framing {
+        Framing::Chunked => {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        _ => (None, None),
+    };
     let reader = Reader {
         conn: Some(conn),
         out,
         state,
         ret: Some(ret),
         url: url.clone(),
+        trailers,
     };
     let stream = futures_lite::stream::unfold(reader, Reader::step);
-    Body::streaming(with_deadline(Box::pin(stream), deadline, url), len)
+    let body = Body::streaming(with_deadline(Box::pin(stream), deadline, url), len);
+    match received {
+        Some(rx) => body.with_received_trailers(rx),
+        None => body,
+    }
 }
 
 /// `stream`, ended with a timeout error at `deadline` (dropping what it reads from).
@@ -423,6 +440,8 @@ struct Reader {
     state: BodyState,
     ret: Option<Return>,
     url: Uri,
+    /// Where a chunked body's trailers go at its end.
+    trailers: Option<oneshot::Sender<HeaderMap>>,
 }
 
 impl Reader {
@@ -460,6 +479,11 @@ impl Reader {
     /// going gets one more push, at once; if that does not finish it (the server answered
     /// without reading all of it, say), the connection is closed rather than waited for.
     async fn finish(&mut self) {
+        if let Some(tx) = self.trailers.take() {
+            if let Some(trailers) = self.state.take_trailers() {
+                let _ = tx.send(*trailers);
+            }
+        }
         let (Some(mut conn), Some(ret)) = (self.conn.take(), self.ret.take()) else {
             return;
         };

@@ -2,6 +2,7 @@
 
 #![forbid(unsafe_code)]
 
+use crate::http::upgrade::{OnUpgrade, Upgraded};
 use crate::http::{Body, Error, HeaderMap, StatusCode, Uri, Version};
 use bytes::Bytes;
 use std::fmt;
@@ -29,6 +30,8 @@ pub struct Response {
     headers: HeaderMap,
     url: Uri,
     body: Body,
+    /// The connection, if the response switched protocols.
+    upgraded: Option<Box<Upgraded>>,
 }
 
 impl Response {
@@ -45,7 +48,71 @@ impl Response {
             headers,
             url,
             body,
+            upgraded: None,
         }
+    }
+
+    /// This response, switching protocols on `upgraded`.
+    pub(crate) fn with_upgraded(mut self, upgraded: Upgraded) -> Self {
+        self.upgraded = Some(Box::new(upgraded));
+        self
+    }
+
+    /// The response's [`OnUpgrade`], taken out.
+    pub(crate) fn take_upgrade(&mut self) -> OnUpgrade {
+        OnUpgrade::of_response(self.upgraded.take().map(|u| *u), self.status, self.version)
+    }
+
+    /// The connection, after a response that switched protocols: a `101 Switching
+    /// Protocols` to a request that asked with `Connection: upgrade` and `Upgrade`, or a `2xx`
+    /// to `CONNECT` (a tunnel). It reads first the bytes the server sent after the response
+    /// head. It is no longer the client's: it never goes back to the pool, and the request's
+    /// timeout does not cover it (it still counts towards
+    /// [`max_connections_per_host`](super::ClientBuilder::max_connections_per_host) until it
+    /// is dropped). [`upgrade::on(&mut response)`](crate::http::upgrade::on) is the same,
+    /// as hyper spells it.
+    ///
+    /// Upgrades are HTTP/1.1's: a request that asks for one is refused with an
+    /// [`is_builder`](Error::is_builder) error when its connection would be HTTP/2 (build the
+    /// client with [`http1_only`](super::ClientBuilder::http1_only) for `https://` servers
+    /// that offer HTTP/2).
+    ///
+    /// # Errors
+    ///
+    /// An error that says so if the response did not switch protocols (the server declined:
+    /// the response is then an ordinary one, whose body was dropped with it).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use weft::io::{AsyncReadExt, AsyncWriteExt};
+    ///
+    /// # weft::block_on(async {
+    /// let response = weft::http::Client::new()
+    ///     .get("http://127.0.0.1:8080/echo")
+    ///     .header("connection", "upgrade")
+    ///     .header("upgrade", "echo")
+    ///     .send()
+    ///     .await?;
+    /// let mut conn = response.upgrade().await?;
+    /// conn.write_all(b"ping").await?;
+    /// let mut buf = [0u8; 4];
+    /// conn.read_exact(&mut buf).await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+    /// ```
+    pub async fn upgrade(mut self) -> Result<Upgraded, Error> {
+        let url = self.url.clone();
+        self.take_upgrade().await.map_err(|e| e.with_url(&url))
+    }
+
+    /// The trailer fields that came after the body, once it has been read to its end
+    /// ([`chunk`](Response::chunk) returned `None`); see [`Body::trailers`]. To read the body
+    /// and its trailers at once: `response.into_body().bytes_and_trailers()`. Servers may
+    /// send trailers only to a request whose `TE` lists `trailers` (a weft server, like
+    /// hyper, does so): set `.header("te", "trailers")` to ask. HTTP/2 response trailers are
+    /// not kept yet.
+    pub fn trailers(&self) -> Option<&HeaderMap> {
+        self.body.trailers()
     }
 
     /// The status code.
@@ -144,9 +211,17 @@ impl Response {
     }
 
     /// The response as the `http` crate's [`Response`](http::Response): status, version,
-    /// headers and body (the URL goes into its extensions, as a [`Uri`]).
+    /// headers and body (the URL goes into its extensions, as a [`Uri`], and an upgraded
+    /// connection as an [`OnUpgrade`], for [`upgrade::on`](crate::http::upgrade::on)).
     pub fn into_http(self) -> http::Response<Body> {
         let mut res = http::Response::new(self.body);
+        if let Some(upgraded) = self.upgraded {
+            res.extensions_mut().insert(OnUpgrade::of_response(
+                Some(*upgraded),
+                self.status,
+                self.version,
+            ));
+        }
         *res.status_mut() = self.status;
         *res.version_mut() = self.version;
         *res.headers_mut() = self.headers;

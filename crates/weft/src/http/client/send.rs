@@ -11,8 +11,9 @@ use crate::http::h1::{self, Framing};
 use crate::http::h2::client::{self as h2c, Failure};
 use crate::http::header::{
     AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, HOST, LOCATION,
-    PROXY_AUTHORIZATION, TRANSFER_ENCODING,
+    PROXY_AUTHORIZATION, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
+use crate::http::upgrade::Upgraded;
 use crate::http::{Body, Error, HeaderMap, HeaderValue, Method, StatusCode, Uri, Version};
 use crate::time::Instant;
 use bytes::Bytes;
@@ -52,12 +53,16 @@ async fn follow(
         ..
     } = req;
     // A body in memory can be sent again (on a 307 or 308); a stream only once.
-    let mut replay: Option<Bytes> = body.as_bytes().cloned();
+    let mut replay: Option<Body> = body.try_clone();
     let mut visited: Vec<Uri> = Vec::new();
     loop {
-        let this_body = match &replay {
-            Some(bytes) => Body::from(bytes.clone()),
-            None => std::mem::take(&mut body),
+        // The first request sends the body itself; a redirect a copy, if there is one.
+        let this_body = match visited.is_empty() {
+            true => std::mem::take(&mut body),
+            false => replay
+                .as_ref()
+                .and_then(Body::try_clone)
+                .unwrap_or_default(),
         };
         let response = send_once(client, &method, &url, &headers, this_body, deadline).await?;
         let Some(max) = client.redirect.max() else {
@@ -111,7 +116,7 @@ async fn follow(
             if method != Method::HEAD {
                 method = Method::GET;
             }
-            replay = Some(Bytes::new());
+            replay = Some(Body::empty());
             for name in [
                 CONTENT_TYPE,
                 CONTENT_LENGTH,
@@ -179,7 +184,7 @@ async fn send_once(
         Proto::Auto => key.https,
     };
     // A body in memory can go again on another connection.
-    let replay: Option<Bytes> = body.as_bytes().cloned();
+    let replay: Option<Body> = body.try_clone();
     let mut fresh_only = false;
     let mut attempts = 0;
     // Waiting for another request's connection is bounded too, in case connects keep failing
@@ -220,7 +225,10 @@ async fn send_once(
                         // on a new connection, if sending the request again is safe.
                         Err(failed) if reused && failed.nothing_received && replayable => {
                             fresh_only = true;
-                            body = Body::from(replay.clone().unwrap_or_default());
+                            body = replay
+                                .as_ref()
+                                .and_then(Body::try_clone)
+                                .unwrap_or_default();
                             continue;
                         }
                         Err(failed) => return Err(failed.error.with_url(url)),
@@ -237,6 +245,13 @@ async fn send_once(
                 handle
             }
         };
+        if *method == Method::CONNECT || headers.contains_key(UPGRADE) {
+            return Err(Error::builder(
+                "upgrades (Upgrade and CONNECT) are HTTP/1.1 only, and this connection is \
+                 HTTP/2 (a client built with http1_only() keeps to HTTP/1.1)",
+            )
+            .with_url(url));
+        }
         let req = h2_request(client, method, url, headers, body)?;
         match h2::exchange(&handle, req, url, deadline).await {
             Ok(response) => return Ok(response),
@@ -245,7 +260,7 @@ async fn send_once(
                 attempts += 1;
                 body = match (returned, &replay) {
                     (Some(b), _) => b,
-                    (None, Some(bytes)) => Body::from(bytes.clone()),
+                    (None, Some(copy)) => copy.try_clone().unwrap_or_default(),
                     (None, None) => {
                         return Err(Error::io(std::io::Error::new(
                             std::io::ErrorKind::ConnectionAborted,
@@ -332,6 +347,22 @@ async fn send_h1(
     let (framing, head) =
         encode_head(client, method, url, headers, &body).map_err(conn::Failed::late)?;
     let (response, out) = conn::exchange(&mut conn, head, body, framing).await?;
+    // RFC 9110 sections 7.8 and 9.3.6: a 101, or a 2xx to CONNECT, makes the connection the
+    // new protocol's (once the request has gone out whole): it never goes back to the pool.
+    let switched = response.status == StatusCode::SWITCHING_PROTOCOLS
+        || (*method == Method::CONNECT && response.status.is_success());
+    if switched && out.is_sent() {
+        let rest = Bytes::copy_from_slice(conn.buf.data());
+        let upgraded = Upgraded::new(conn.io, rest).holding(permit);
+        let response = Response::new(
+            response.status,
+            response.version,
+            response.headers,
+            url.clone(),
+            Body::empty(),
+        );
+        return Ok(response.with_upgraded(upgraded));
+    }
     let framing = h1::response_framing(method, &response).map_err(|e| {
         conn::Failed::late(
             Error::protocol(format!("invalid response framing: {}", e.reason())).with_url(url),
@@ -379,11 +410,29 @@ fn encode_head(
     for (name, value) in headers {
         all.append(name.clone(), value.clone());
     }
+    // Trailers go after the last chunk: a body with them goes chunked, its length known or
+    // not, with a `Trailer` field naming them when they are known and none was set.
     let framing = match body.len() {
-        Some(n) => Framing::Length(n),
-        None => Framing::Chunked,
+        Some(n) if !body.has_trailers() => Framing::Length(n),
+        _ => Framing::Chunked,
     };
-    let target = url.path_and_query().map_or("/", |pq| pq.as_str());
+    if body.has_trailers() && !all.contains_key(TRAILER) {
+        if let Some(names) = body.trailers().and_then(h1::trailer_names) {
+            all.insert(TRAILER, names);
+        }
+    }
+    // CONNECT names the host and port to tunnel to (RFC 9112 section 3.2.3: authority-form).
+    let authority;
+    let target = if *method == Method::CONNECT {
+        authority = format!(
+            "{}:{}",
+            url.host().unwrap_or_default(),
+            url.port_u16().unwrap_or_else(|| default_port(url))
+        );
+        &authority
+    } else {
+        url.path_and_query().map_or("/", |pq| pq.as_str())
+    };
     let mut out = Vec::with_capacity(256);
     h1::write_request_head(&mut out, method, target, &all, framing);
     Ok((framing, out))

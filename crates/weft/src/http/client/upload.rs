@@ -182,7 +182,8 @@ impl Upload {
             Framing::Chunked => {
                 self.out.clear();
                 self.written = 0;
-                h1::write_last_chunk(&mut self.out);
+                let trailers = self.body.take_trailers();
+                h1::write_last_chunk(&mut self.out, trailers.as_ref());
             }
             _ => {}
         }

@@ -324,15 +324,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         // take the connection. Nothing past this request is read before it answers.
         let upgradable =
             head.method == Method::CONNECT || (head.version == Version::HTTP_11 && present.upgrade);
-        let body = if has_body {
+        let (body, trailers) = if has_body {
             self.read_body(framing).await?
         } else {
-            Bytes::new()
+            (Bytes::new(), None)
         };
+        // RFC 9110 section 10.1.4: a client that lists `trailers` in `TE` reads them; the
+        // response's trailers are sent only then (as hyper does).
+        let te_trailers = present.te && h1::te_trailers(&head.headers);
 
         let method = head.method;
         let version = head.version;
-        let mut req = Request::new(Body::from(body));
+        let mut body = Body::from(body);
+        if let Some(trailers) = trailers {
+            body = body.with_trailers(*trailers);
+        }
+        let mut req = Request::new(body);
         *req.method_mut() = method.clone();
         *req.uri_mut() = uri;
         *req.version_mut() = version;
@@ -391,7 +398,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             res = status_response(StatusCode::INTERNAL_SERVER_ERROR);
         }
         let close = panicked || !keep_alive || self.shared.shutdown.is_set();
-        let kept = self.respond(res, &method, version, close).await;
+        let kept = self
+            .respond(res, &method, version, close, te_trailers)
+            .await;
         self.answered = true;
         Ok(if kept { After::Open } else { After::Close })
     }
@@ -429,8 +438,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         After::Switch(pending)
     }
 
-    /// Reads a whole request body, up to `max_body_size`.
-    async fn read_body(&mut self, framing: Framing) -> Result<Bytes, Reject> {
+    /// Reads a whole request body, up to `max_body_size`, and its trailers.
+    async fn read_body(
+        &mut self,
+        framing: Framing,
+    ) -> Result<(Bytes, Option<Box<http::HeaderMap>>), Reject> {
         let max = self.cfg.max_body_size;
         let mut state = BodyState::new(framing);
         let mut first: Option<Bytes> = None;
@@ -477,16 +489,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 }
             }
         }
-        Ok(first.unwrap_or_else(|| all.freeze()))
+        Ok((first.unwrap_or_else(|| all.freeze()), state.take_trailers()))
     }
 
-    /// Writes `res`; true if the connection stays open after it.
+    /// Writes `res` (its trailers too, if `te_trailers`: the client said it reads them); true
+    /// if the connection stays open after it.
     async fn respond(
         &mut self,
         res: Response<Body>,
         method: &Method,
         version: Version,
         mut close: bool,
+        te_trailers: bool,
     ) -> bool {
         let (mut parts, mut body) = res.into_parts();
         let status = parts.status;
@@ -504,8 +518,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
                 .and_then(|v| v.trim().parse::<u64>().ok()),
             _ => None,
         };
+        let send_body = !no_body && method != Method::HEAD;
+        // Trailers go after the last chunk: the body goes chunked even if its length is known.
+        let trailers =
+            te_trailers && send_body && version == Version::HTTP_11 && body.has_trailers();
+        if trailers && !headers.contains_key(header::TRAILER) {
+            if let Some(names) = body.trailers().and_then(h1::trailer_names) {
+                headers.insert(header::TRAILER, names);
+            }
+        }
         let framing = if no_body {
             Framing::Length(0)
+        } else if trailers {
+            Framing::Chunked
         } else if let Some(n) = head_length {
             Framing::Length(n)
         } else if let Some(n) = body.len() {
@@ -515,7 +540,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         } else {
             Framing::Close
         };
-        let send_body = !no_body && method != Method::HEAD;
         if send_body && framing == Framing::Close {
             close = true;
         }
@@ -545,15 +569,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             self.out = out;
             return ok && !close;
         }
-        let ok = self.write_body(&mut body, framing).await;
+        let ok = self.write_body(&mut body, framing, trailers).await;
         ok && !close
     }
 
-    /// Writes the head in `self.out` and then `body` in `framing`; false if the connection
-    /// has to close (a write failed, or the body failed or did not match its length).
-    async fn write_body(&mut self, body: &mut Body, framing: Framing) -> bool {
+    /// Writes the head in `self.out` and then `body` in `framing` (and its trailers after the
+    /// last chunk, if `trailers`); false if the connection has to close (a write failed, or
+    /// the body failed or did not match its length).
+    async fn write_body(&mut self, body: &mut Body, framing: Framing, trailers: bool) -> bool {
         let mut out = std::mem::take(&mut self.out);
-        let ok = self.write_body_with(body, framing, &mut out).await;
+        let ok = self
+            .write_body_with(body, framing, trailers, &mut out)
+            .await;
         out.clear();
         self.out = out;
         ok
@@ -563,6 +590,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         &mut self,
         body: &mut Body,
         framing: Framing,
+        trailers: bool,
         out: &mut Vec<u8>,
     ) -> bool {
         // A body in memory goes out with its head in one write when small; a streaming body's
@@ -605,7 +633,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
             }
         }
         match framing {
-            Framing::Chunked => h1::write_last_chunk(out),
+            Framing::Chunked => {
+                let trailers = if trailers { body.take_trailers() } else { None };
+                h1::write_last_chunk(out, trailers.as_ref());
+            }
             Framing::Length(n) if sent != n => {
                 // Fewer bytes than announced: the client can only tell by the close.
                 let _ = self.write(out).await;
