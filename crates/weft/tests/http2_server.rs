@@ -255,7 +255,7 @@ fn curl_http2_over_tls() {
 /// as on HTTP/1.1.
 #[test]
 fn a_handler_learns_the_client_and_server_addresses() {
-    let server = Server::start(|s| s);
+    let server = Server::start(|s| s.with_connect_info());
     let out = curl(&[
         "--http2-prior-knowledge",
         "-w",
@@ -275,7 +275,7 @@ fn a_handler_learns_the_client_and_server_addresses() {
 #[cfg(feature = "tls")]
 #[test]
 fn a_handler_learns_the_addresses_over_tls() {
-    let server = Server::start(|s| s.tls(Arc::new(tls_config().0)));
+    let server = Server::start(|s| s.tls(Arc::new(tls_config().0)).with_connect_info());
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
     let out = curl(&[
         "-k",

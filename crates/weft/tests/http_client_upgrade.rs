@@ -57,32 +57,35 @@ fn start(
 ) -> (Server, Arc<Mutex<Vec<SocketAddr>>>) {
     let peers = Arc::new(Mutex::new(Vec::new()));
     let seen = peers.clone();
-    let server = Server::with(configure, move |mut req: Request<Body>| {
-        let seen = seen.clone();
-        async move {
-            let peer = req.extensions().get::<ConnectInfo>().unwrap().remote_addr();
-            seen.lock().unwrap().push(peer);
-            let on_upgrade = upgrade::on(&mut req);
-            if req.method() == Method::CONNECT {
-                weft::spawn(echo(on_upgrade));
-                return Response::new(Body::empty());
+    let server = Server::with(
+        |s| configure(s.with_connect_info()),
+        move |mut req: Request<Body>| {
+            let seen = seen.clone();
+            async move {
+                let peer = req.extensions().get::<ConnectInfo>().unwrap().remote_addr();
+                seen.lock().unwrap().push(peer);
+                let on_upgrade = upgrade::on(&mut req);
+                if req.method() == Method::CONNECT {
+                    weft::spawn(echo(on_upgrade));
+                    return Response::new(Body::empty());
+                }
+                let asks = req
+                    .headers()
+                    .get(header::UPGRADE)
+                    .is_some_and(|v| v == "echo");
+                if req.uri().path() == "/echo" && asks {
+                    weft::spawn(echo(on_upgrade));
+                    let mut res = Response::new(Body::empty());
+                    *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+                    let headers = res.headers_mut();
+                    headers.insert(header::UPGRADE, HeaderValue::from_static("echo"));
+                    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+                    return res;
+                }
+                Response::new(Body::from("plain"))
             }
-            let asks = req
-                .headers()
-                .get(header::UPGRADE)
-                .is_some_and(|v| v == "echo");
-            if req.uri().path() == "/echo" && asks {
-                weft::spawn(echo(on_upgrade));
-                let mut res = Response::new(Body::empty());
-                *res.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-                let headers = res.headers_mut();
-                headers.insert(header::UPGRADE, HeaderValue::from_static("echo"));
-                headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-                return res;
-            }
-            Response::new(Body::from("plain"))
-        }
-    });
+        },
+    );
     (server, peers)
 }
 

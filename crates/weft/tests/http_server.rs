@@ -255,7 +255,7 @@ fn curl_over_tls() {
 #[test]
 fn a_handler_learns_the_client_and_server_addresses() {
     let _lock = shared_lock();
-    let server = Server::start(|s| s);
+    let server = Server::start(|s| s.with_connect_info());
     let mut conn = connect(server.addr);
     let me = conn.local_addr().unwrap();
     conn.write_all(b"GET /peer HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
@@ -272,7 +272,7 @@ fn a_handler_learns_the_client_and_server_addresses() {
 fn a_handler_learns_the_addresses_over_tls() {
     let _lock = shared_lock();
     let (config, _) = tls_config();
-    let server = Server::start(|s| s.tls(Arc::new(config)));
+    let server = Server::start(|s| s.tls(Arc::new(config)).with_connect_info());
     let resolve = format!("localhost:{}:127.0.0.1", server.addr.port());
     let out = curl(&[
         "-k",
@@ -285,6 +285,18 @@ fn a_handler_learns_the_addresses_over_tls() {
     ]);
     let (said, client) = out.rsplit_once(' ').unwrap();
     assert_eq!(said, format!("{client} {} true", server.addr));
+}
+
+/// Without `with_connect_info` no request carries a `ConnectInfo` (it costs allocations).
+#[test]
+fn connect_info_is_only_there_when_asked_for() {
+    let _lock = shared_lock();
+    let server = Server::start(|s| s);
+    let mut conn = connect(server.addr);
+    conn.write_all(b"GET /peer HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let reply = read_to_close(&mut conn);
+    assert!(reply.ends_with("\r\n\r\nno ConnectInfo"), "{reply}");
 }
 
 /// Over TLS the first head's deadline still counts from the accept: a client that takes most

@@ -35,7 +35,7 @@ fn start() -> (Server, Arc<Mutex<Vec<SocketAddr>>>) {
     let peers = Arc::new(Mutex::new(Vec::new()));
     let seen = peers.clone();
     let server = Server::with(
-        |s| s,
+        |s| s.with_connect_info(),
         move |req: Request<Body>| {
             let seen = seen.clone();
             async move {

@@ -344,7 +344,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         *req.uri_mut() = uri;
         *req.version_mut() = version;
         *req.headers_mut() = head.headers;
-        req.extensions_mut().insert(self.info);
+        if cfg.connect_info {
+            req.extensions_mut().insert(self.info);
+        }
         let mut pending = None;
         if upgradable {
             let (tx, on_upgrade) = upgrade::pending();

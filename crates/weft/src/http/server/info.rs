@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 /// The connection a request came on: the client's address, the server's own address, and
 /// whether it was HTTPS.
 ///
-/// The server puts one in every request's extensions, on HTTP/1.1 and HTTP/2, over TCP and
-/// TLS alike (the role axum's `ConnectInfo<SocketAddr>` extension and warp's `remote()`
-/// play). The addresses are those of the TCP connection: behind a proxy or a load balancer
+/// A server built with [`with_connect_info`](super::Serve::with_connect_info) puts one in
+/// every request's extensions, on HTTP/1.1 and HTTP/2, over TCP and TLS alike (the role
+/// axum's `ConnectInfo<SocketAddr>` extension and warp's `remote()` play). The addresses are those of the TCP connection: behind a proxy or a load balancer
 /// the client's own address is in whatever header that proxy sets (`Forwarded`,
 /// `X-Forwarded-For`), which only the handler can decide to trust.
 ///

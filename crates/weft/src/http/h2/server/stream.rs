@@ -118,7 +118,9 @@ where
             body = body.with_trailers(*trailers);
         }
         let mut req = Request::from_parts(parts, body);
-        req.extensions_mut().insert(self.info);
+        if self.cfg.connect_info {
+            req.extensions_mut().insert(self.info);
+        }
         let handler = self.handler;
         match std::panic::catch_unwind(AssertUnwindSafe(|| handler(req))) {
             Ok(fut) => {
