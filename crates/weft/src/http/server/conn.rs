@@ -357,12 +357,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<'_, S> {
         let uri = req.uri().clone();
         let path = uri.path();
 
-        let called = std::panic::catch_unwind(AssertUnwindSafe(|| handler(req)));
-        let outcome = match called {
+        // The handler's future (the request inside it) is moved as few times as possible:
+        // each move is a copy of it.
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| handler(req))) {
             Ok(fut) => {
-                AssertUnwindSafe(async move { fut.await.into_response() })
-                    .catch_unwind()
-                    .await
+                let mut fut = std::pin::pin!(fut);
+                std::future::poll_fn(|cx| {
+                    // The conversion too: a panic in it is the handler's.
+                    std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        fut.as_mut().poll(cx).map(IntoResponse::into_response)
+                    }))
+                    .map_or_else(|p| std::task::Poll::Ready(Err(p)), |r| r.map(Ok))
+                })
+                .await
             }
             Err(panic) => Err(panic),
         };
