@@ -11,7 +11,16 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+/// A body's stream of chunks, and the trailers that came after them.
+pub(crate) trait Chunks: Stream<Item = Result<Bytes, Error>> + Send {
+    /// The trailers that followed the last chunk, taken out once the stream has ended (an
+    /// HTTP/2 response's, which come in a HEADERS frame of their own); `None` for most.
+    fn take_trailers(self: Pin<&mut Self>) -> Option<HeaderMap> {
+        None
+    }
+}
+
+pub(crate) type ChunkStream = Pin<Box<dyn Chunks>>;
 
 type TrailersFuture = Pin<Box<dyn Future<Output = Option<HeaderMap>> + Send>>;
 
@@ -364,7 +373,14 @@ impl Body {
             Kind::Full(b) => std::mem::take(b),
             Kind::Stream { stream, len } => {
                 match std::task::ready!(stream.as_mut().poll_next(cx)) {
-                    None => return self.poll_end(cx),
+                    None => {
+                        if self.trailers.is_none() {
+                            if let Some(t) = stream.as_mut().take_trailers() {
+                                self.trailers = Some(Box::new(Trailers::Known(t)));
+                            }
+                        }
+                        return self.poll_end(cx);
+                    }
                     Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                     Some(Ok(chunk)) => {
                         if let Some(len) = len {
@@ -562,6 +578,24 @@ pin_project_lite::pin_project! {
         inner: S,
         map: F,
     }
+}
+
+impl<S, F> Chunks for MapStream<S, F>
+where
+    S: Stream + Send,
+    F: FnMut(S::Item) -> Result<Bytes, Error> + Send,
+{
+}
+
+/// `stream` as a body's chunks, with no trailers of its own.
+pub(crate) fn chunks<S>(stream: S) -> ChunkStream
+where
+    S: Stream<Item = Result<Bytes, Error>> + Send + 'static,
+{
+    Box::pin(MapStream {
+        inner: stream,
+        map: std::convert::identity::<Result<Bytes, Error>>,
+    })
 }
 
 impl<S, F, T> Stream for MapStream<S, F>
