@@ -342,7 +342,11 @@ async fn the_server_sends_trailers_over_http2_and_the_client_keeps_them() {
     assert_eq!(read_to_end(&mut res).await, b"hello");
     let trailers = res.trailers().expect("trailers after the end");
     assert_eq!(trailers["x-checksum"], "k1");
-    assert_eq!(trailers.len(), 1, "content-type is no trailer: {trailers:?}");
+    assert_eq!(
+        trailers.len(),
+        1,
+        "content-type is no trailer: {trailers:?}"
+    );
     // Produced after the stream's last chunk.
     let res = bounded(client.get(url("later")).send()).await.unwrap();
     let (bytes, trailers) = bounded(res.into_body().bytes_and_trailers()).await.unwrap();
@@ -362,7 +366,10 @@ async fn the_server_sends_trailers_over_http2_and_the_client_keeps_them() {
     assert_eq!((&bytes[..], trailers), (&b"plain"[..], None));
     let peers = peers.lock().unwrap().clone();
     assert_eq!(peers.len(), 5);
-    assert!(peers.iter().all(|p| *p == peers[0]), "one connection: {peers:?}");
+    assert!(
+        peers.iter().all(|p| *p == peers[0]),
+        "one connection: {peers:?}"
+    );
 }
 
 #[weft::test]
@@ -441,7 +448,10 @@ fn trailers_do_not_overtake_data_held_by_flow_control() {
             HEADERS if data == 0 => {}
             HEADERS => {
                 assert_eq!(data, BIG, "the trailers came before all the DATA");
-                assert_eq!(f.flags & (END_STREAM | END_HEADERS), END_STREAM | END_HEADERS);
+                assert_eq!(
+                    f.flags & (END_STREAM | END_HEADERS),
+                    END_STREAM | END_HEADERS
+                );
                 assert!(!f.payload.is_empty());
                 assert!(f.payload[0] & 0x80 == 0, "no indexed (pseudo-)field first");
                 return;
