@@ -173,8 +173,8 @@ impl Body {
     /// the connection (a client's response) knows its trailers only at its end: `trailers`
     /// is `None` until [`chunk`](Body::chunk) has returned `None`, and
     /// [`bytes_and_trailers`](Body::bytes_and_trailers) reads the body and its trailers in
-    /// one go (the client keeps HTTP/1.1 response trailers; HTTP/2 ones are dropped for now).
-    /// Only fields that may be trailers are kept (RFC 9110 section 6.5.1): framing
+    /// one go (the client keeps response trailers, HTTP/1.1's after a chunked body and
+    /// HTTP/2's from the HEADERS frame that ends the stream). Only fields that may be trailers are kept (RFC 9110 section 6.5.1): framing
     /// (`Content-Length`, `Transfer-Encoding`, `Trailer`), routing (`Host`), authentication,
     /// cookies, `Content-*`, control fields such as `Cache-Control` and the conditionals, and
     /// connection-specific fields are dropped.
@@ -208,9 +208,10 @@ impl Body {
     /// Sent on HTTP/1.1 after the last chunk (the body then goes chunked, even if its length
     /// is known, with a `Trailer` field naming them unless one is set): by the client
     /// always, by the server only when the request's `TE` lists `trailers` (as hyper does;
-    /// otherwise they are dropped and the body goes as it would without them). Fields that
-    /// may not be trailers (see [`trailers`](Body::trailers)) are not sent. HTTP/2 does not
-    /// send trailers yet: over it they are dropped.
+    /// otherwise they are dropped and the body goes as it would without them). On HTTP/2
+    /// they always go, by both ends, in a HEADERS frame that ends the stream after the last
+    /// DATA (gRPC's `grpc-status` is such a trailer). Fields that may not be trailers (see
+    /// [`trailers`](Body::trailers)) are not sent.
     ///
     /// # Examples
     ///
@@ -275,7 +276,7 @@ impl Body {
     }
 
     /// The trailers, taken out, once [`chunk`](Body::chunk) has returned `None`: what the
-    /// HTTP/1.1 writers send after the last chunk (and the hook for HTTP/2's writers).
+    /// HTTP/1.1 writers send after the last chunk, and HTTP/2's in a trailing HEADERS frame.
     pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
         match self.trailers.take().map(|t| *t) {
             Some(Trailers::Known(t)) => Some(t),
