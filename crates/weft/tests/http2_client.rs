@@ -41,6 +41,14 @@ async fn handler(req: Request<Body>) -> Response<Body> {
     let query = req.uri().query().unwrap_or("").to_owned();
     match (req.method().clone(), req.uri().path()) {
         (Method::POST, "/echo") => Response::new(req.into_body()),
+        (Method::POST, "/trailers") => {
+            // The body back, with the request's trailers and one more.
+            let body = req.into_body();
+            let mut trailers = body.trailers().cloned().unwrap_or_default();
+            trailers.insert("x-done", weft::http::HeaderValue::from_static("yes"));
+            let bytes = body.bytes().await.unwrap_or_default();
+            Response::new(Body::from(bytes).with_trailers(trailers))
+        }
         (_, "/big") => {
             let n: usize = query.parse().unwrap_or(1 << 20);
             Response::new(Body::from(pattern(n)))
@@ -477,6 +485,34 @@ mod tls {
     }
 
     #[weft::test]
+    async fn trailers_go_both_ways_over_tls() {
+        let (relay, root, stop) = tls_server();
+        let client = Client::builder()
+            .add_root_certificate(&root)
+            .build()
+            .unwrap();
+        let url = format!("https://localhost:{}/trailers", relay.addr.port());
+        let mut trailers = weft::http::HeaderMap::new();
+        trailers.insert("x-sum", weft::http::HeaderValue::from_static("7"));
+        let body = pattern(200_000);
+        let res = bounded(
+            client
+                .post(&url)
+                .body(Body::from(body.clone()).with_trailers(trailers))
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.version(), Version::HTTP_2);
+        let (bytes, trailers) = bounded(res.into_body().bytes_and_trailers()).await.unwrap();
+        assert!(bytes == body);
+        let trailers = trailers.expect("the response's trailers");
+        assert_eq!(trailers["x-sum"], "7");
+        assert_eq!(trailers["x-done"], "yes");
+        stop.set();
+    }
+
+    #[weft::test]
     async fn a_server_refusing_h2_in_alpn_gets_http1() {
         let (config, root) = server_config(&[b"http/1.1"]);
         let config = Arc::new(config);
@@ -729,6 +765,75 @@ async fn a_reset_stream_fails_its_request_only() {
         .await
         .unwrap();
     assert_eq!(bounded(res.text()).await.unwrap(), "fine");
+}
+
+/// A literal field without indexing, for hand-made header blocks.
+fn literal(name: &str, value: &str) -> Vec<u8> {
+    let mut out = vec![0x00, name.len() as u8];
+    out.extend_from_slice(name.as_bytes());
+    out.push(value.len() as u8);
+    out.extend_from_slice(value.as_bytes());
+    out
+}
+
+#[weft::test]
+async fn malformed_response_trailers_fail_their_request_only() {
+    let resets: Arc<Mutex<Vec<(u32, u32)>>> = Arc::default();
+    let log = resets.clone();
+    let addr = raw::serve(1, move |mut c, _| {
+        for i in 0..3 {
+            let Some(f) = c.until(|f| f.kind == HEADERS) else {
+                return;
+            };
+            let id = f.stream;
+            c.send(HEADERS, END_HEADERS, id, &[0x88]);
+            c.send(DATA, 0, id, b"ab");
+            match i {
+                // A pseudo-header (`:status: 200`) in trailers.
+                0 => c.send(HEADERS, END_HEADERS | END_STREAM, id, &[0x88]),
+                // Trailers that do not end the stream.
+                1 => c.send(HEADERS, END_HEADERS, id, &literal("x-a", "1")),
+                // Fine: one kept, `content-type` dropped (no trailer).
+                _ => {
+                    let mut block = literal("x-ok", "1");
+                    block.extend(literal("content-type", "text/plain"));
+                    c.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
+                }
+            }
+            if i < 2 {
+                let Some(rst) = c.until(|f| f.kind == RST_STREAM) else {
+                    return;
+                };
+                log.lock()
+                    .unwrap()
+                    .push((rst.stream, u32_at(&rst.payload, 0)));
+            }
+        }
+        let _ = c.until(|_| false);
+    });
+    let client = h2c_client();
+    for (path, why) in [
+        ("/pseudo", "a pseudo-header in trailers"),
+        ("/open", "trailers without END_STREAM"),
+    ] {
+        let res = bounded(client.get(format!("http://{addr}{path}")).send())
+            .await
+            .unwrap();
+        let err = bounded(res.into_body().bytes_and_trailers())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(why), "{err}");
+    }
+    let res = bounded(client.get(format!("http://{addr}/fine")).send())
+        .await
+        .unwrap();
+    let (bytes, trailers) = bounded(res.into_body().bytes_and_trailers()).await.unwrap();
+    assert_eq!(bytes, "ab");
+    let trailers = trailers.unwrap();
+    assert_eq!(trailers.len(), 1, "{trailers:?}");
+    assert_eq!(trailers["x-ok"], "1");
+    // Both malformed streams were reset with PROTOCOL_ERROR.
+    assert_eq!(*resets.lock().unwrap(), [(1, 1), (3, 1)]);
 }
 
 #[weft::test]

@@ -647,8 +647,13 @@ fn request_trailers_reach_the_handler_with_the_body() {
     c.send(HEADERS, END_HEADERS, 5, &request_block("POST", "/trailers"));
     c.send(HEADERS, END_HEADERS | END_STREAM, 5, &[0x84]);
     assert_eq!(next_error(&mut c), Some((RST_STREAM, 5, PROTOCOL_ERROR)));
-    c.get(7, "/x");
-    assert_eq!(c.responses(&[7]), [(200, b"hello /x".to_vec())]);
+    // So do trailers that do not end the stream.
+    c.send(HEADERS, END_HEADERS, 7, &request_block("POST", "/trailers"));
+    c.send(DATA, 0, 7, b"abc");
+    c.send(HEADERS, END_HEADERS, 7, &literal("x-sum", "1"));
+    assert_eq!(next_error(&mut c), Some((RST_STREAM, 7, PROTOCOL_ERROR)));
+    c.get(9, "/x");
+    assert_eq!(c.responses(&[9]), [(200, b"hello /x".to_vec())]);
 }
 
 /// RFC 9113 section 5.4.2: frames the peer sent before it saw the server's RST_STREAM are

@@ -19,6 +19,10 @@ async fn bounded<F: std::future::Future>(fut: F) -> F::Output {
     weft::timeout(fut, DEADLINE).await.expect("did not hang")
 }
 
+/// The length of `/big-memory` and `/big-stream`: past every HTTP/2 window's start (the
+/// default 64 KiB, weft's 1 MiB stream windows).
+const BIG: usize = 3 << 20;
+
 fn checksum_trailers(value: &'static str) -> HeaderMap {
     let mut t = HeaderMap::new();
     t.insert("x-checksum", HeaderValue::from_static(value));
@@ -29,7 +33,8 @@ fn checksum_trailers(value: &'static str) -> HeaderMap {
 
 /// `/echo-trailers` answers with the request's trailers (`name=value;` each, sorted) and
 /// its `Trailer` field; `/known` answers `hello` with known trailers; `/later` streams
-/// `a`, `b` and trailers produced after them; `/plain` answers `plain`. Every request's remote
+/// `a`, `b` and trailers produced after them; `/big-memory` and `/big-stream` are [`BIG`]
+/// bytes with trailers (known, and produced after the stream); `/plain` answers `plain`. Every request's remote
 /// address goes into `peers`.
 fn start() -> (Server, Arc<Mutex<Vec<SocketAddr>>>) {
     let peers = Arc::new(Mutex::new(Vec::new()));
@@ -79,6 +84,18 @@ fn start() -> (Server, Arc<Mutex<Vec<SocketAddr>>>) {
                         res.headers_mut()
                             .insert(header::TRAILER, HeaderValue::from_static("x-checksum"));
                         res
+                    }
+                    "/big-memory" => Response::new(
+                        Body::from(vec![b'm'; BIG]).with_trailers(checksum_trailers("bm")),
+                    ),
+                    "/big-stream" => {
+                        let chunks = futures_lite::stream::iter(
+                            (0..BIG / 65536).map(|_| Ok::<_, std::io::Error>(vec![b's'; 65536])),
+                        );
+                        Response::new(Body::from_stream(chunks).with_trailers_from(async {
+                            weft::sleep(std::time::Duration::from_millis(5)).await;
+                            Some(checksum_trailers("bs"))
+                        }))
                     }
                     _ => Response::new(Body::from("plain")),
                 }
@@ -297,22 +314,198 @@ async fn malformed_response_trailers_are_a_body_error() {
     weft::spawn_blocking(move || server.join().unwrap()).await;
 }
 
-#[weft::test]
-async fn a_body_with_trailers_still_goes_whole_over_http2() {
-    // HTTP/2 does not carry weft's trailers yet; the bodies must not suffer for it.
-    let (server, _) = start();
-    let client = Client::builder().http2_prior_knowledge().build().unwrap();
-    for path in ["known", "later"] {
-        let url = format!("http://{}/{path}", server.addr);
-        let res = bounded(client.get(&url).header("te", "trailers").send())
-            .await
-            .unwrap();
-        assert_eq!(res.version(), weft::http::Version::HTTP_2);
-        let want = if path == "known" { "hello" } else { "ab" };
-        assert_eq!(bounded(res.text()).await.unwrap(), want);
+fn h2c() -> Client {
+    Client::builder().http2_prior_knowledge().build().unwrap()
+}
+
+/// Reads `res` chunk by chunk to its end, checking that its trailers are not there before.
+async fn read_to_end(res: &mut weft::http::client::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    for _ in 0..100_000 {
+        assert!(res.trailers().is_none(), "not before the body's end");
+        match bounded(res.chunk()).await {
+            Some(chunk) => body.extend_from_slice(&chunk.unwrap()),
+            None => return body,
+        }
     }
+    panic!("no end in 100,000 chunks");
+}
+
+#[weft::test]
+async fn the_server_sends_trailers_over_http2_and_the_client_keeps_them() {
+    let (server, peers) = start();
+    let client = h2c();
+    let url = |p: &str| format!("http://{}/{p}", server.addr);
+    // Over HTTP/2 trailers go whether or not the request has `te: trailers`.
+    let mut res = bounded(client.get(url("known")).send()).await.unwrap();
+    assert_eq!(res.version(), weft::http::Version::HTTP_2);
+    assert_eq!(read_to_end(&mut res).await, b"hello");
+    let trailers = res.trailers().expect("trailers after the end");
+    assert_eq!(trailers["x-checksum"], "k1");
+    assert_eq!(
+        trailers.len(),
+        1,
+        "content-type is no trailer: {trailers:?}"
+    );
+    // Produced after the stream's last chunk.
+    let res = bounded(client.get(url("later")).send()).await.unwrap();
+    let (bytes, trailers) = bounded(res.into_body().bytes_and_trailers()).await.unwrap();
+    assert_eq!(bytes, "ab");
+    assert_eq!(trailers.unwrap()["x-checksum"], "l2");
+    // Past the windows: the trailers come after every byte.
+    for (path, byte, sum) in [("big-memory", b'm', "bm"), ("big-stream", b's', "bs")] {
+        let mut res = bounded(client.get(url(path)).send()).await.unwrap();
+        let body = read_to_end(&mut res).await;
+        assert_eq!(body.len(), BIG, "{path}");
+        assert!(body.iter().all(|&b| b == byte), "{path}");
+        assert_eq!(res.trailers().unwrap()["x-checksum"], sum, "{path}");
+    }
+    // None: none.
+    let res = bounded(client.get(url("plain")).send()).await.unwrap();
+    let (bytes, trailers) = bounded(res.into_body().bytes_and_trailers()).await.unwrap();
+    assert_eq!((&bytes[..], trailers), (&b"plain"[..], None));
+    let peers = peers.lock().unwrap().clone();
+    assert_eq!(peers.len(), 5);
+    assert!(
+        peers.iter().all(|p| *p == peers[0]),
+        "one connection: {peers:?}"
+    );
+}
+
+#[weft::test]
+async fn the_client_sends_request_trailers_over_http2() {
+    let (server, _) = start();
+    let client = h2c();
     let url = format!("http://{}/echo-trailers", server.addr);
-    let body = Body::from("up").with_trailers(checksum_trailers("h2"));
+    let body = Body::from("hello").with_trailers(checksum_trailers("c1"));
     let res = bounded(client.post(&url).body(body).send()).await.unwrap();
-    assert!(bounded(res.text()).await.unwrap().starts_with("up|"));
+    assert_eq!(res.version(), weft::http::Version::HTTP_2);
+    assert_eq!(bounded(res.text()).await.unwrap(), "hello|x-checksum=c1;|");
+    // Produced once the stream has ended.
+    let (tx, rx) = weft::sync::oneshot::channel::<HeaderMap>();
+    let chunks = futures_lite::stream::iter(vec![Ok::<_, std::io::Error>("a"), Ok("b")]);
+    let body = Body::from_stream(chunks).with_trailers_from(async move { rx.await.ok() });
+    tx.send(checksum_trailers("c2")).unwrap();
+    let res = bounded(client.post(&url).body(body).send()).await.unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "ab|x-checksum=c2;|");
+    // Larger than the server's stream window, in memory; and no body at all.
+    let big = "z".repeat((1 << 20) + 100_000);
+    let body = Body::from(big.clone()).with_trailers(checksum_trailers("c3"));
+    let res = bounded(client.post(&url).body(body).send()).await.unwrap();
+    assert_eq!(
+        bounded(res.text()).await.unwrap(),
+        format!("{big}|x-checksum=c3;|")
+    );
+    let body = Body::empty().with_trailers(checksum_trailers("c4"));
+    let res = bounded(client.post(&url).body(body).send()).await.unwrap();
+    assert_eq!(bounded(res.text()).await.unwrap(), "|x-checksum=c4;|");
+}
+
+/// A body whose trailers never come holds only its own stream: the connection's other
+/// streams go on.
+#[weft::test]
+async fn trailers_that_never_come_hold_only_their_stream() {
+    let (server, _) = start();
+    let client = h2c();
+    let url = format!("http://{}/echo-trailers", server.addr);
+    let (_tx, rx) = weft::sync::oneshot::channel::<HeaderMap>();
+    let body = Body::from("stuck").with_trailers_from(async move { rx.await.ok() });
+    let stuck = weft::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move { client.post(&url).body(body).send().await }
+    });
+    for i in 0..5 {
+        let body = Body::from(format!("n{i}")).with_trailers(checksum_trailers("ok"));
+        let res = bounded(client.post(&url).body(body).send()).await.unwrap();
+        assert_eq!(
+            bounded(res.text()).await.unwrap(),
+            format!("n{i}|x-checksum=ok;|")
+        );
+    }
+    assert!(!stuck.is_finished(), "its request waits for its trailers");
+}
+
+/// A raw HTTP/2 client with the default 64 KiB windows: the trailers wait for the DATA
+/// still held back by flow control, then end the stream.
+#[test]
+fn trailers_do_not_overtake_data_held_by_flow_control() {
+    use common::h2::{Client as Raw, DATA, END_HEADERS, END_STREAM, HEADERS, WINDOW_UPDATE};
+    let (server, _) = start();
+    let mut c = Raw::connect(server.addr);
+    c.get(1, "/big-memory");
+    let mut data = 0usize;
+    let mut opened = false;
+    for _ in 0..10_000 {
+        let f = c.read().expect("the stream's end");
+        if f.stream != 1 {
+            continue;
+        }
+        match f.kind {
+            DATA => {
+                data += f.payload.len();
+                assert_eq!(f.flags & END_STREAM, 0, "END_STREAM went on DATA");
+            }
+            HEADERS if data == 0 => {}
+            HEADERS => {
+                assert_eq!(data, BIG, "the trailers came before all the DATA");
+                assert_eq!(
+                    f.flags & (END_STREAM | END_HEADERS),
+                    END_STREAM | END_HEADERS
+                );
+                assert!(!f.payload.is_empty());
+                assert!(f.payload[0] & 0x80 == 0, "no indexed (pseudo-)field first");
+                return;
+            }
+            other => panic!("frame type {other} on the stream"),
+        }
+        if data == 65_535 && !opened {
+            // The initial windows are spent: open them for the rest.
+            opened = true;
+            c.send(WINDOW_UPDATE, 0, 0, &(BIG as u32).to_be_bytes());
+            c.send(WINDOW_UPDATE, 0, 1, &(BIG as u32).to_be_bytes());
+        }
+    }
+    panic!("no trailers");
+}
+
+/// nghttp (nghttp2's client, packaged with h2load) as the outside peer: it prints the
+/// trailers it receives and sends the ones it is given (curl 7.88's `-v` shows no HTTP/2
+/// trailers).
+#[test]
+fn nghttp_gets_and_sends_http2_trailers() {
+    let (server, _) = start();
+    let nghttp = |args: &[&str]| std::process::Command::new("nghttp").args(args).output();
+    let out = match nghttp(&["-v", "-t", "20", &format!("http://{}/known", server.addr)]) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!("nghttp is not installed: not checked");
+            return;
+        }
+        other => other.unwrap(),
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let trailers = text.find("recv (stream_id=13) x-checksum: k1");
+    let data = text.find("recv DATA frame");
+    assert!(trailers.is_some() && data < trailers, "{text}");
+    assert!(!text.contains("content-type"), "no trailer: {text}");
+    // Request trailers: nghttp sends them after the data it posts.
+    let dir = std::env::temp_dir().join(format!("weft-trailers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("body");
+    std::fs::write(&file, "posted").unwrap();
+    let out = nghttp(&[
+        "-t",
+        "20",
+        "-d",
+        file.to_str().unwrap(),
+        "--trailer",
+        "x-checksum: n1",
+        &format!("http://{}/echo-trailers", server.addr),
+    ])
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "posted|x-checksum=n1;|x-checksum"
+    );
 }

@@ -11,7 +11,16 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
+/// A body's stream of chunks, and the trailers that came after them.
+pub(crate) trait Chunks: Stream<Item = Result<Bytes, Error>> + Send {
+    /// The trailers that followed the last chunk, taken out once the stream has ended (an
+    /// HTTP/2 response's, which come in a HEADERS frame of their own); `None` for most.
+    fn take_trailers(self: Pin<&mut Self>) -> Option<HeaderMap> {
+        None
+    }
+}
+
+pub(crate) type ChunkStream = Pin<Box<dyn Chunks>>;
 
 type TrailersFuture = Pin<Box<dyn Future<Output = Option<HeaderMap>> + Send>>;
 
@@ -164,8 +173,8 @@ impl Body {
     /// the connection (a client's response) knows its trailers only at its end: `trailers`
     /// is `None` until [`chunk`](Body::chunk) has returned `None`, and
     /// [`bytes_and_trailers`](Body::bytes_and_trailers) reads the body and its trailers in
-    /// one go (the client keeps HTTP/1.1 response trailers; HTTP/2 ones are dropped for now).
-    /// Only fields that may be trailers are kept (RFC 9110 section 6.5.1): framing
+    /// one go (the client keeps response trailers, HTTP/1.1's after a chunked body and
+    /// HTTP/2's from the HEADERS frame that ends the stream). Only fields that may be trailers are kept (RFC 9110 section 6.5.1): framing
     /// (`Content-Length`, `Transfer-Encoding`, `Trailer`), routing (`Host`), authentication,
     /// cookies, `Content-*`, control fields such as `Cache-Control` and the conditionals, and
     /// connection-specific fields are dropped.
@@ -199,9 +208,10 @@ impl Body {
     /// Sent on HTTP/1.1 after the last chunk (the body then goes chunked, even if its length
     /// is known, with a `Trailer` field naming them unless one is set): by the client
     /// always, by the server only when the request's `TE` lists `trailers` (as hyper does;
-    /// otherwise they are dropped and the body goes as it would without them). Fields that
-    /// may not be trailers (see [`trailers`](Body::trailers)) are not sent. HTTP/2 does not
-    /// send trailers yet: over it they are dropped.
+    /// otherwise they are dropped and the body goes as it would without them). On HTTP/2
+    /// they always go, by both ends, in a HEADERS frame that ends the stream after the last
+    /// DATA (gRPC's `grpc-status` is such a trailer). Fields that may not be trailers (see
+    /// [`trailers`](Body::trailers)) are not sent.
     ///
     /// # Examples
     ///
@@ -266,7 +276,7 @@ impl Body {
     }
 
     /// The trailers, taken out, once [`chunk`](Body::chunk) has returned `None`: what the
-    /// HTTP/1.1 writers send after the last chunk (and the hook for HTTP/2's writers).
+    /// HTTP/1.1 writers send after the last chunk, and HTTP/2's in a trailing HEADERS frame.
     pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
         match self.trailers.take().map(|t| *t) {
             Some(Trailers::Known(t)) => Some(t),
@@ -364,7 +374,14 @@ impl Body {
             Kind::Full(b) => std::mem::take(b),
             Kind::Stream { stream, len } => {
                 match std::task::ready!(stream.as_mut().poll_next(cx)) {
-                    None => return self.poll_end(cx),
+                    None => {
+                        if self.trailers.is_none() {
+                            if let Some(t) = stream.as_mut().take_trailers() {
+                                self.trailers = Some(Box::new(Trailers::Known(t)));
+                            }
+                        }
+                        return self.poll_end(cx);
+                    }
                     Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                     Some(Ok(chunk)) => {
                         if let Some(len) = len {
@@ -562,6 +579,24 @@ pin_project_lite::pin_project! {
         inner: S,
         map: F,
     }
+}
+
+impl<S, F> Chunks for MapStream<S, F>
+where
+    S: Stream + Send,
+    F: FnMut(S::Item) -> Result<Bytes, Error> + Send,
+{
+}
+
+/// `stream` as a body's chunks, with no trailers of its own.
+pub(crate) fn chunks<S>(stream: S) -> ChunkStream
+where
+    S: Stream<Item = Result<Bytes, Error>> + Send + 'static,
+{
+    Box::pin(MapStream {
+        inner: stream,
+        map: std::convert::identity::<Result<Bytes, Error>>,
+    })
 }
 
 impl<S, F, T> Stream for MapStream<S, F>

@@ -6,6 +6,7 @@
 
 use super::pool::{Key, Pool};
 use super::upload::{Duplex, Outgoing, Upload};
+use crate::http::body::{self, ChunkStream, Chunks};
 use crate::http::h1::{self, BodyState, Framing, ReadBuf, ResponseHead};
 use crate::http::{Body, Error, HeaderMap, Method, StatusCode, Uri};
 use crate::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -409,7 +410,7 @@ pub(crate) fn response_body(
         trailers,
     };
     let stream = futures_lite::stream::unfold(reader, Reader::step);
-    let body = Body::streaming(with_deadline(Box::pin(stream), deadline, url), len);
+    let body = Body::streaming(with_deadline(body::chunks(stream), deadline, url), len);
     match received {
         Some(rx) => body.with_received_trailers(rx),
         None => body,
@@ -428,6 +429,7 @@ pub(crate) fn with_deadline(
             inner: Some(stream),
             deadline: Some((at, None)),
             url,
+            trailers: None,
         }),
     }
 }
@@ -500,14 +502,20 @@ impl Reader {
     }
 }
 
-pub(crate) type ChunkStream = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
-
 /// A body stream that ends with a timeout error at the request's deadline (dropping the
 /// connection).
 struct WithDeadline {
     inner: Option<ChunkStream>,
     deadline: Option<(Instant, Option<Pin<Box<Sleep>>>)>,
     url: Uri,
+    /// The inner stream's trailers, taken from it at its end (it is dropped then).
+    trailers: Option<HeaderMap>,
+}
+
+impl Chunks for WithDeadline {
+    fn take_trailers(self: Pin<&mut Self>) -> Option<HeaderMap> {
+        self.get_mut().trailers.take()
+    }
 }
 
 impl Stream for WithDeadline {
@@ -532,6 +540,7 @@ impl Stream for WithDeadline {
         }
         match inner.as_mut().poll_next(cx) {
             Poll::Ready(None) => {
+                this.trailers = inner.as_mut().take_trailers();
                 this.inner = None;
                 Poll::Ready(None)
             }

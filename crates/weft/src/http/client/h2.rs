@@ -5,8 +5,9 @@
 
 use super::conn::with_deadline;
 use super::Response;
+use crate::http::body::Chunks;
 use crate::http::h2::client::{Failure, Handle, Request, StreamRef};
-use crate::http::{Body, Error, Method, StatusCode, Uri, Version};
+use crate::http::{Body, Error, HeaderMap, Method, StatusCode, Uri, Version};
 use crate::time::Instant;
 use bytes::Bytes;
 use futures_core::Stream;
@@ -56,8 +57,8 @@ pub(crate) async fn exchange(
     ))
 }
 
-/// The response data of a stream, as a body's chunks; dropped before the end, it resets
-/// the stream.
+/// The response data of a stream, as a body's chunks, and its trailers at the end; dropped
+/// before the end, it resets the stream.
 struct Data {
     stream: StreamRef,
 }
@@ -67,5 +68,11 @@ impl Stream for Data {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().stream.poll_data(cx)
+    }
+}
+
+impl Chunks for Data {
+    fn take_trailers(self: Pin<&mut Self>) -> Option<HeaderMap> {
+        self.get_mut().stream.take_trailers()
     }
 }

@@ -107,10 +107,10 @@ impl Response {
 
     /// The trailer fields that came after the body, once it has been read to its end
     /// ([`chunk`](Response::chunk) returned `None`); see [`Body::trailers`]. To read the body
-    /// and its trailers at once: `response.into_body().bytes_and_trailers()`. Servers may
-    /// send trailers only to a request whose `TE` lists `trailers` (a weft server, like
-    /// hyper, does so): set `.header("te", "trailers")` to ask. HTTP/2 response trailers are
-    /// not kept yet.
+    /// and its trailers at once: `response.into_body().bytes_and_trailers()`. Over HTTP/1.1,
+    /// servers may send trailers only to a request whose `TE` lists `trailers` (a weft
+    /// server, like hyper, does so): set `.header("te", "trailers")` to ask. Over HTTP/2
+    /// they come whenever the server sends them.
     pub fn trailers(&self) -> Option<&HeaderMap> {
         self.body.trailers()
     }

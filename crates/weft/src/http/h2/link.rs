@@ -267,7 +267,8 @@ where
     /// Queues one DATA frame of stream `id` with as much of `pending` as its window
     /// (`stream_window`), the connection's and the peer's frame size allow, and takes it off
     /// both windows. END_STREAM goes with it when that empties `pending` and `body` is known
-    /// to have nothing more. `None` if a window is closed; else whether END_STREAM went.
+    /// to have nothing more, neither bytes nor trailers (those follow in a HEADERS frame of
+    /// their own, [`Link::end`]). `None` if a window is closed; else whether END_STREAM went.
     pub(super) fn send_data(
         &mut self,
         id: u32,
@@ -281,7 +282,7 @@ where
         }
         let n = pending.len().min(window as usize).min(self.peer_max_frame);
         let piece = pending.split_to(n);
-        let end = pending.is_empty() && body.len() == Some(0);
+        let end = pending.is_empty() && body.len() == Some(0) && !body.has_trailers();
         frame::data(&mut self.wbuf, id, &piece, end);
         *stream_window -= n as i64;
         self.send_window -= n as i64;
@@ -292,6 +293,19 @@ where
     /// frames as the peer's frame size needs.
     pub(super) fn headers(&mut self, id: u32, block: &[u8], end_stream: bool) {
         frame::headers(&mut self.wbuf, id, block, end_stream, self.peer_max_frame);
+    }
+
+    /// Ends stream `id` once `body` has returned its last chunk (and all its DATA is
+    /// queued): with its trailers in a HEADERS frame with END_STREAM (they are not flow
+    /// controlled), or an empty DATA with END_STREAM if it has none to send.
+    pub(super) fn end(&mut self, id: u32, body: &mut Body) {
+        let block = body
+            .take_trailers()
+            .and_then(|t| message::trailers_block(&mut self.encoder, &t));
+        match block {
+            Some(block) => self.headers(id, &block, true),
+            None => frame::data(&mut self.wbuf, id, &[], true),
+        }
     }
 
     /// Decodes a whole header block with the connection's HPACK table (always, whatever

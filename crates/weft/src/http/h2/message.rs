@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 use super::hpack::{DecodeError, Decoder, Encoder};
+use crate::http::h1::may_be_trailer;
 use crate::http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, Version};
 use http::header::HeaderName;
 
@@ -158,8 +159,9 @@ pub(crate) fn request(fields: Fields) -> Result<Head, &'static str> {
     })
 }
 
-/// The trailer fields of a request (RFC 9113 section 8.1): regular fields only, by the
-/// rules of a request's; `Err` names why they are malformed.
+/// The trailer fields of a request or a response (RFC 9113 section 8.1): regular fields
+/// only, by the rules of a head's; `Err` names why they are malformed. Of the valid ones,
+/// only those that may be trailers are kept (RFC 9110 section 6.5.1, as on HTTP/1.1).
 pub(crate) fn trailers(fields: Fields) -> Result<HeaderMap, &'static str> {
     let mut headers = HeaderMap::new();
     for (name, value) in fields.list {
@@ -169,9 +171,28 @@ pub(crate) fn trailers(fields: Fields) -> Result<HeaderMap, &'static str> {
         check_regular_name(&name)?;
         let name = HeaderName::from_bytes(&name).map_err(|_| "an invalid field name")?;
         let value = HeaderValue::from_bytes(&value).map_err(|_| "an invalid field value")?;
-        headers.append(name, value);
+        if may_be_trailer(&name) {
+            headers.append(name, value);
+        }
     }
     Ok(headers)
+}
+
+/// The header block of `trailers`, the fields of it that may be trailers (RFC 9110 section
+/// 6.5.1) and have a place in HTTP/2; `None` if none has.
+pub(crate) fn trailers_block(enc: &mut Encoder, trailers: &HeaderMap) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    for (name, value) in trailers {
+        if CONNECTION_SPECIFIC.contains(&name.as_str().as_bytes()) || !may_be_trailer(name) {
+            continue;
+        }
+        if out.is_empty() {
+            out.reserve(16 + trailers.len() * 32);
+            enc.begin(&mut out);
+        }
+        enc.field(&mut out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// The header block of a response with `status` and `headers` (minus the fields HTTP/2 has

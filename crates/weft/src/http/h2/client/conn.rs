@@ -202,7 +202,8 @@ where
             &req.path,
             &req.headers,
         );
-        let end = req.body.is_empty();
+        // A body with trailers ends with them, in a HEADERS frame of their own.
+        let end = req.body.is_empty() && !req.body.has_trailers();
         self.link.headers(id, &block, end);
         self.last_opened = id;
         self.streams.insert(
@@ -240,7 +241,7 @@ where
             match polled {
                 Poll::Pending => return false,
                 Poll::Ready(None) => {
-                    frame::data(&mut self.link.wbuf, id, &[], true);
+                    self.link.end(id, &mut upload.body);
                     stream.upload = None;
                     self.maybe_done(id);
                     return true;

@@ -114,7 +114,7 @@ where
             return Ok(());
         }
         if stream.head_seen {
-            // Trailers: they end the stream; their fields are dropped.
+            // Trailers: they end the stream, and the body has them at its end.
             if !block.end_stream {
                 self.fail_stream(id, Reason::PROTOCOL_ERROR, "trailers without END_STREAM");
                 return Ok(());
@@ -127,8 +127,26 @@ where
                 );
                 return Ok(());
             }
+            if fields.too_large {
+                self.fail_stream(
+                    id,
+                    Reason::PROTOCOL_ERROR,
+                    "trailers over 64 KiB or 100 fields",
+                );
+                return Ok(());
+            }
+            let trailers = match message::trailers(fields) {
+                Ok(trailers) => trailers,
+                Err(why) => {
+                    self.fail_stream(id, Reason::PROTOCOL_ERROR, why);
+                    return Ok(());
+                }
+            };
             stream.recv_closed = true;
-            self.file(id, |slot| slot.end = true);
+            self.file(id, |slot| {
+                slot.end = true;
+                slot.trailers = Some(Box::new(trailers));
+            });
             self.maybe_done(id);
             return Ok(());
         }

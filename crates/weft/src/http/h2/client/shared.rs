@@ -12,7 +12,7 @@
 
 use super::{Failure, Request, ResponseHead, CONN_WINDOW, MAX_STREAM_ID};
 use crate::http::h2::link::STREAM_WINDOW;
-use crate::http::{Body, Error};
+use crate::http::{Body, Error, HeaderMap};
 use bytes::Bytes;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +58,8 @@ pub(super) struct Slot {
     pub(super) data: VecDeque<Bytes>,
     /// The response ended (END_STREAM).
     pub(super) end: bool,
+    /// The response's trailers, if a HEADERS frame ended it.
+    pub(super) trailers: Option<Box<HeaderMap>>,
     pub(super) failure: Option<Failure>,
     /// Bytes the reader took and the task has not given back to the stream's window yet.
     pub(super) released: i64,
@@ -179,6 +181,7 @@ impl Handle {
         Ok(StreamRef {
             shared: self.shared.clone(),
             id,
+            trailers: None,
         })
     }
 }
@@ -188,6 +191,8 @@ impl Handle {
 pub(crate) struct StreamRef {
     shared: Arc<Shared>,
     id: u32,
+    /// The response's trailers, taken from the slot at the body's end.
+    trailers: Option<Box<HeaderMap>>,
 }
 
 impl std::fmt::Debug for StreamRef {
@@ -210,7 +215,7 @@ impl StreamRef {
             return Poll::Ready(Err(Failure::Error(gone())));
         };
         if let Some(head) = slot.head.take() {
-            let more = !slot.end || !slot.data.is_empty();
+            let more = !slot.end || !slot.data.is_empty() || slot.trailers.is_some();
             return Poll::Ready(Ok((head, more)));
         }
         if let Some(failure) = slot.failure.take() {
@@ -253,6 +258,9 @@ impl StreamRef {
             return Poll::Ready(Some(Ok(bytes)));
         }
         if slot.end {
+            if slot.trailers.is_some() {
+                self.trailers = slot.trailers.take();
+            }
             return Poll::Ready(None);
         }
         if let Some(failure) = slot.failure.take() {
@@ -269,6 +277,13 @@ impl StreamRef {
         }
         refresh(&mut slot.waker, cx);
         Poll::Pending
+    }
+}
+
+impl StreamRef {
+    /// The response's trailers, once [`poll_data`](StreamRef::poll_data) has returned `None`.
+    pub(crate) fn take_trailers(&mut self) -> Option<HeaderMap> {
+        self.trailers.take().map(|t| *t)
     }
 }
 

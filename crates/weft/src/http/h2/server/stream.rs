@@ -162,7 +162,8 @@ where
             headers.remove(header::CONTENT_LENGTH);
         }
         let block = message::response_block(&mut self.link.encoder, status, headers);
-        let end = !send_body || body.is_empty();
+        // A body with trailers ends with them, in a HEADERS frame of their own.
+        let end = !send_body || (body.is_empty() && !body.has_trailers());
         self.link.headers(id, &block, end);
         stream.state = if end {
             State::Done
@@ -258,7 +259,7 @@ where
             match polled {
                 Ok(Poll::Pending) => return false,
                 Ok(Poll::Ready(None)) => {
-                    frame::data(&mut self.link.wbuf, id, &[], true);
+                    self.link.end(id, body);
                     stream.state = State::Done;
                     return true;
                 }
