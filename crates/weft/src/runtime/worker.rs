@@ -91,6 +91,11 @@ pub(crate) struct WorkerCtx {
     clock_seen: Cell<u64>,
     /// When (real clock) the time this worker has been busy was last added up.
     busy_since: Cell<u64>,
+    /// Set while this worker reaps a driver: the tasks its events wake are queued without
+    /// waking an idle worker for each, and [`WorkerCtx::reaped`] wakes one for the batch.
+    reaping: Cell<bool>,
+    /// A task woken during the reap went where another worker could take it.
+    reap_queued: Cell<bool>,
 }
 
 impl WorkerCtx {
@@ -165,6 +170,28 @@ impl WorkerCtx {
             }
         };
         if should_notify {
+            if self.reaping.get() {
+                self.reap_queued.set(true);
+            } else {
+                self.shared.notify_parked();
+            }
+        }
+    }
+
+    /// Runs `reap` (a driver poll or park, whose events wake tasks) with wake-ups of idle
+    /// workers held back: one reap can wake dozens of tasks, and each displaced from the LIFO
+    /// slot would otherwise wake a worker (and, while this one is parked, perhaps itself).
+    fn reaping<R>(&self, reap: impl FnOnce() -> R) -> R {
+        self.reaping.set(true);
+        let out = reap();
+        self.reaping.set(false);
+        out
+    }
+
+    /// After a reap (and, from a park, once this worker counts as awake again): wakes one
+    /// idle worker if the reap queued tasks it could take.
+    fn reaped(&self) {
+        if self.reap_queued.replace(false) {
             self.shared.notify_parked();
         }
     }
@@ -212,7 +239,8 @@ impl WorkerCtx {
             let now = self.shared.clock.now();
             self.process_timers_at(now);
             // Completions are not left waiting behind a worker that keeps busy.
-            self.shared.drivers[self.index].poll();
+            self.reaping(|| self.shared.drivers[self.index].poll());
+            self.reaped();
             // Nor are tasks behind another worker stuck in one poll, should every other worker
             // keep busy too (then none of them searches).
             // By the real clock: a paused test clock must not hide a stuck worker.
@@ -290,7 +318,9 @@ impl WorkerCtx {
                 return Some(t);
             }
             // Events its busy owner has not looked at yet: their tasks run here.
-            if self.shared.drivers[victim].poll_foreign() {
+            let foreign = self.reaping(|| self.shared.drivers[victim].poll_foreign());
+            self.reaped();
+            if foreign {
                 if let Some(t) = self.lifo().slot.take().or_else(|| self.local.pop()) {
                     return Some(t);
                 }
@@ -433,12 +463,13 @@ impl WorkerCtx {
             self.counters().parks.incr();
             #[cfg(feature = "tracing")]
             tracing::trace!(target: "weft::worker", worker = self.index, ?timeout, "park");
-            shared.drivers[self.index].park(timeout);
+            self.reaping(|| shared.drivers[self.index].park(timeout));
         }
         shared.timers.awake(self.index);
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }
+        self.reaped();
         let now = shared.clock.now();
         self.saw_clock(self.real_time(now), false);
         self.process_timers_at(now);
@@ -488,6 +519,8 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         fired: RefCell::new(Vec::new()),
         clock_seen: Cell::new(shared.clock.real()),
         busy_since: Cell::new(shared.clock.real()),
+        reaping: Cell::new(false),
+        reap_queued: Cell::new(false),
     });
     // Counted as exited however the thread ends, so `shutdown` never waits for a dead worker
     // (a panic can only escape from a waker or destructor that panics).
