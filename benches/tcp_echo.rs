@@ -198,7 +198,14 @@ fn print_metrics(ex: std::sync::Arc<weft::Executor>) {
     std::thread::spawn(move || {
         let figures = |m: &weft::runtime::Metrics, w: usize| {
             let w = m.worker(w);
-            [w.polls(), w.steals(), w.stolen_tasks(), w.parks(), w.lifo_hits(), w.io_events()]
+            [
+                w.polls(),
+                w.steals(),
+                w.stolen_tasks(),
+                w.parks(),
+                w.lifo_hits(),
+                w.io_events(),
+            ]
         };
         let mut last = ex.metrics();
         loop {
