@@ -219,6 +219,10 @@ fn claim_first<'l, W: Parked>(
     if list.is_empty() {
         return None;
     }
+    // Next most common: the first is a plain future's waiter, which is always claimed.
+    if list.head_is(|w| matches!(w.notify(), Notify::Waker(_))) {
+        return list.take_head();
+    }
     claim_first_parked(list, version, me)
 }
 
@@ -357,6 +361,10 @@ fn claim_receiver<'l, T>(
 ) -> Option<&'l mut RecvWaiter<T>> {
     if list.is_empty() {
         return None;
+    }
+    // The common case: the first is a plain receive future's waiter, always claimed.
+    if list.head_is(|w| !w.weak && matches!(w.notify, Notify::Waker(_))) {
+        return list.take_head();
     }
     claim_receiver_parked(list, version, me, wake, woke)
 }
