@@ -78,7 +78,7 @@ pub(crate) enum Wake {
 
 impl Wake {
     #[inline]
-    fn wake(self) {
+    pub(crate) fn wake(self) {
         match self {
             Wake::Waker(w) => w.wake(),
             Wake::Select(token) => {
@@ -428,16 +428,42 @@ impl<T> Chan<T> {
         self.state.lock()
     }
 
-    /// The common send on a busy channel, inline: open, nobody parked to receive, room in
-    /// the buffer. Gives the value back otherwise (then `try_send_locked` decides).
+    /// The common sends on a busy channel, inline: open, and nobody parked to receive and room
+    /// in the buffer, or a plain receive future parked first in line, which is handed the
+    /// value (the party to wake once the lock is released is returned). Gives the value back
+    /// otherwise (then `try_send_locked` decides).
     #[inline]
-    pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<(), T> {
-        if st.closed || !st.receivers.is_empty() || !st.has_room() {
+    pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<Option<Wake>, T> {
+        if st.closed {
             return Err(value);
         }
-        st.buf.push_back(value);
-        st.changed();
-        Ok(())
+        if st.receivers.is_empty() {
+            if !st.has_room() {
+                return Err(value);
+            }
+            st.buf.push_back(value);
+            st.changed();
+            return Ok(None);
+        }
+        Self::hand_off_fast(st, value).map(Some)
+    }
+
+    /// The hand-off of `try_send_fast`, out of line so that the buffered send stays short.
+    #[inline(never)]
+    fn hand_off_fast(st: &mut State<T>, value: T) -> Result<Wake, T> {
+        if st
+            .receivers
+            .head_is(|w| !w.weak && matches!(w.notify, Notify::Waker(_)))
+        {
+            if let Some(waiter) = st.receivers.take_head() {
+                waiter.outcome = RecvOutcome::Value(value);
+                let wake = waiter.notify.take_wake();
+                st.handed += 1;
+                st.changed();
+                return Ok(wake);
+            }
+        }
+        Err(value)
     }
 
     /// The common receive on a busy channel, inline: a buffered value and no parked sender

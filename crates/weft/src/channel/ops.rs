@@ -105,8 +105,11 @@ pub(crate) fn poll_send<T>(
     let mut l = waiter.lock();
     if let Some(v) = fresh.take() {
         match l.chan().try_send_fast(l.st(), v) {
-            Ok(()) => {
+            Ok(wake) => {
                 drop(l);
+                if let Some(w) = wake {
+                    w.wake();
+                }
                 coop.made_progress();
                 return Poll::Ready(Ok(()));
             }
