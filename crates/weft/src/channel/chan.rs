@@ -469,13 +469,45 @@ impl<T> Chan<T> {
     /// The common receive on a busy channel, inline: a buffered value and no parked sender
     /// to refill the buffer from (else `try_recv_locked` decides).
     #[inline]
-    pub(crate) fn try_recv_fast(&self, st: &mut State<T>) -> Option<T> {
+    pub(crate) fn try_recv_fast(&self, st: &mut State<T>) -> Option<(T, Option<Wake>)> {
         if !st.senders.is_empty() {
-            return None;
+            return Self::recv_from_sender_fast(st).map(|(v, w)| (v, Some(w)));
         }
         let v = st.pop_front()?;
         st.changed();
-        Some(v)
+        Some((v, None))
+    }
+
+    /// The receive of `try_recv_fast` when a plain send future is parked first in line: takes
+    /// the value first in line (the buffer's front, the buffer refilled from the sender, or
+    /// straight from the sender when the buffer is empty), as `try_recv_locked` would, and
+    /// returns the sender to wake. Out of line so that the buffered receive stays short. Leaves
+    /// owed values (see `State::owed`) to `try_recv_locked`.
+    #[inline(never)]
+    fn recv_from_sender_fast(st: &mut State<T>) -> Option<(T, Wake)> {
+        if st.owed > 0
+            || !st
+                .senders
+                .head_is(|w| w.value.is_some() && matches!(w.notify, Notify::Waker(_)))
+        {
+            return None;
+        }
+        let waiter = st.senders.take_head()?;
+        // Some: checked above, under the same lock.
+        let sent = waiter.value.take()?;
+        waiter.outcome = SendOutcome::Delivered;
+        let wake = waiter.notify.take_wake();
+        // With no owed value, the buffer holds at most its capacity, so once its front is
+        // taken there is room for the sender's value.
+        let v = match st.buf.pop_front() {
+            Some(front) => {
+                st.buf.push_back(sent);
+                front
+            }
+            None => sent,
+        };
+        st.changed();
+        Some((v, wake))
     }
 
     /// Sends without waiting: to the longest-waiting receiver, else into the buffer.

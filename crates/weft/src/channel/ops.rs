@@ -32,8 +32,11 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
     let coop = ready!(coop::poll_proceed(cx));
     let mut l = waiter.lock();
     if !l.is_in_chan() {
-        if let Some(v) = l.chan().try_recv_fast(l.st()) {
+        if let Some((v, wake)) = l.chan().try_recv_fast(l.st()) {
             drop(l);
+            if let Some(w) = wake {
+                w.wake();
+            }
             coop.made_progress();
             return Poll::Ready(Some(v));
         }
