@@ -192,6 +192,38 @@ fn drive(addr: SocketAddr, conns: usize, time: Duration, pid: u32) -> Result {
     })
 }
 
+/// `ECHO_METRICS=1`: every second, the weft server's scheduler figures for that second per
+/// worker, on stderr (what a round trip costs in polls, steals, parks and driver events).
+fn print_metrics(ex: std::sync::Arc<weft::Executor>) {
+    std::thread::spawn(move || {
+        let figures = |m: &weft::runtime::Metrics, w: usize| {
+            let w = m.worker(w);
+            [
+                w.polls(),
+                w.steals(),
+                w.stolen_tasks(),
+                w.parks(),
+                w.lifo_hits(),
+                w.io_events(),
+            ]
+        };
+        let mut last = ex.metrics();
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let now = ex.metrics();
+            for w in 0..now.workers() {
+                let (a, b) = (figures(&last, w), figures(&now, w));
+                let d: Vec<u64> = a.iter().zip(&b).map(|(a, b)| b - a).collect();
+                eprintln!(
+                    "worker {w}: polls {} steals {} stolen {} parks {} lifo {} io_events {}",
+                    d[0], d[1], d[2], d[3], d[4], d[5]
+                );
+            }
+            last = now;
+        }
+    });
+}
+
 /// The server side: an accept loop and one echo task per connection, on 2 workers.
 fn serve(kind: &str) {
     let workers: usize = env_or("ECHO_WORKERS", "2").parse().expect("ECHO_WORKERS");
@@ -209,6 +241,10 @@ fn serve(kind: &str) {
                 .io(io)
                 .build()
                 .unwrap();
+            let ex = std::sync::Arc::new(ex);
+            if std::env::var_os("ECHO_METRICS").is_some() {
+                print_metrics(ex.clone());
+            }
             ex.block_on(async move {
                 use weft::io::{AsyncReadExt, AsyncWriteExt};
                 let listener = weft::net::TcpListener::from_std(listener).unwrap();

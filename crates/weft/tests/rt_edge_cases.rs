@@ -354,6 +354,41 @@ fn a_stuck_worker_is_noticed_with_the_clock_paused() {
     );
 }
 
+/// A task that yielded waits, out of the other workers' reach, for its worker to finish its
+/// queue; should that worker get stuck in one poll instead, another worker takes it.
+#[test]
+fn a_task_that_yielded_does_not_wait_for_its_stuck_worker() {
+    let ex = Executor::builder().workers(2).build().unwrap();
+    for round in 0..3 {
+        let resumed = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let r2 = resumed.clone();
+        let stuck = ex.spawn(async move {
+            // Runs next on this worker (its LIFO slot), yields once and is deferred.
+            let yielder = weft::spawn(async move {
+                weft::yield_now().await;
+                r2.store(true, Ordering::SeqCst);
+            });
+            // Let the yielder run and yield; then this task is polled again after it.
+            weft::yield_now().await;
+            tx.send(Instant::now()).unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(yielder);
+        });
+        let stuck_at = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let deadline = stuck_at + Duration::from_millis(1500);
+        while !resumed.load(Ordering::SeqCst) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let waited = stuck_at.elapsed();
+        assert!(
+            resumed.load(Ordering::SeqCst),
+            "round {round}: the yielded task waited for the stuck poll ({waited:?})"
+        );
+        stuck.join();
+    }
+}
+
 /// Spawns from worker tasks, blocking-pool threads and destructors race the shutdown: every
 /// future that was handed to a spawn is dropped by the time shutdown has returned and the
 /// spawning threads are done (a spawn after shutdown drops its future, or panics, which drops

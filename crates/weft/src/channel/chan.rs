@@ -78,7 +78,7 @@ pub(crate) enum Wake {
 
 impl Wake {
     #[inline]
-    fn wake(self) {
+    pub(crate) fn wake(self) {
         match self {
             Wake::Waker(w) => w.wake(),
             Wake::Select(token) => {
@@ -219,6 +219,10 @@ fn claim_first<'l, W: Parked>(
     if list.is_empty() {
         return None;
     }
+    // Next most common: the first is a plain future's waiter, which is always claimed.
+    if list.head_is(|w| matches!(w.notify(), Notify::Waker(_))) {
+        return list.take_head();
+    }
     claim_first_parked(list, version, me)
 }
 
@@ -358,6 +362,10 @@ fn claim_receiver<'l, T>(
     if list.is_empty() {
         return None;
     }
+    // The common case: the first is a plain receive future's waiter, always claimed.
+    if list.head_is(|w| !w.weak && matches!(w.notify, Notify::Waker(_))) {
+        return list.take_head();
+    }
     claim_receiver_parked(list, version, me, wake, woke)
 }
 
@@ -420,28 +428,86 @@ impl<T> Chan<T> {
         self.state.lock()
     }
 
-    /// The common send on a busy channel, inline: open, nobody parked to receive, room in
-    /// the buffer. Gives the value back otherwise (then `try_send_locked` decides).
+    /// The common sends on a busy channel, inline: open, and nobody parked to receive and room
+    /// in the buffer, or a plain receive future parked first in line, which is handed the
+    /// value (the party to wake once the lock is released is returned). Gives the value back
+    /// otherwise (then `try_send_locked` decides).
     #[inline]
-    pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<(), T> {
-        if st.closed || !st.receivers.is_empty() || !st.has_room() {
+    pub(crate) fn try_send_fast(&self, st: &mut State<T>, value: T) -> Result<Option<Wake>, T> {
+        if st.closed {
             return Err(value);
         }
-        st.buf.push_back(value);
-        st.changed();
-        Ok(())
+        if st.receivers.is_empty() {
+            if !st.has_room() {
+                return Err(value);
+            }
+            st.buf.push_back(value);
+            st.changed();
+            return Ok(None);
+        }
+        Self::hand_off_fast(st, value).map(Some)
+    }
+
+    /// The hand-off of `try_send_fast`, out of line so that the buffered send stays short.
+    #[inline(never)]
+    fn hand_off_fast(st: &mut State<T>, value: T) -> Result<Wake, T> {
+        if st
+            .receivers
+            .head_is(|w| !w.weak && matches!(w.notify, Notify::Waker(_)))
+        {
+            if let Some(waiter) = st.receivers.take_head() {
+                waiter.outcome = RecvOutcome::Value(value);
+                let wake = waiter.notify.take_wake();
+                st.handed += 1;
+                st.changed();
+                return Ok(wake);
+            }
+        }
+        Err(value)
     }
 
     /// The common receive on a busy channel, inline: a buffered value and no parked sender
     /// to refill the buffer from (else `try_recv_locked` decides).
     #[inline]
-    pub(crate) fn try_recv_fast(&self, st: &mut State<T>) -> Option<T> {
+    pub(crate) fn try_recv_fast(&self, st: &mut State<T>) -> Option<(T, Option<Wake>)> {
         if !st.senders.is_empty() {
-            return None;
+            return Self::recv_from_sender_fast(st).map(|(v, w)| (v, Some(w)));
         }
         let v = st.pop_front()?;
         st.changed();
-        Some(v)
+        Some((v, None))
+    }
+
+    /// The receive of `try_recv_fast` when a plain send future is parked first in line: takes
+    /// the value first in line (the buffer's front, the buffer refilled from the sender, or
+    /// straight from the sender when the buffer is empty), as `try_recv_locked` would, and
+    /// returns the sender to wake. Out of line so that the buffered receive stays short. Leaves
+    /// owed values (see `State::owed`) to `try_recv_locked`.
+    #[inline(never)]
+    fn recv_from_sender_fast(st: &mut State<T>) -> Option<(T, Wake)> {
+        if st.owed > 0
+            || !st
+                .senders
+                .head_is(|w| w.value.is_some() && matches!(w.notify, Notify::Waker(_)))
+        {
+            return None;
+        }
+        let waiter = st.senders.take_head()?;
+        // Some: checked above, under the same lock.
+        let sent = waiter.value.take()?;
+        waiter.outcome = SendOutcome::Delivered;
+        let wake = waiter.notify.take_wake();
+        // With no owed value, the buffer holds at most its capacity, so once its front is
+        // taken there is room for the sender's value.
+        let v = match st.buf.pop_front() {
+            Some(front) => {
+                st.buf.push_back(sent);
+                front
+            }
+            None => sent,
+        };
+        st.changed();
+        Some((v, wake))
     }
 
     /// Sends without waiting: to the longest-waiting receiver, else into the buffer.

@@ -32,8 +32,11 @@ pub(crate) fn poll_recv<C: ChanRef<Item = T>, T>(
     let coop = ready!(coop::poll_proceed(cx));
     let mut l = waiter.lock();
     if !l.is_in_chan() {
-        if let Some(v) = l.chan().try_recv_fast(l.st()) {
+        if let Some((v, wake)) = l.chan().try_recv_fast(l.st()) {
             drop(l);
+            if let Some(w) = wake {
+                w.wake();
+            }
             coop.made_progress();
             return Poll::Ready(Some(v));
         }
@@ -105,8 +108,11 @@ pub(crate) fn poll_send<T>(
     let mut l = waiter.lock();
     if let Some(v) = fresh.take() {
         match l.chan().try_send_fast(l.st(), v) {
-            Ok(()) => {
+            Ok(wake) => {
                 drop(l);
+                if let Some(w) = wake {
+                    w.wake();
+                }
                 coop.made_progress();
                 return Poll::Ready(Ok(()));
             }
@@ -254,6 +260,43 @@ mod tests {
     fn poll_once<F: Future>(f: Pin<&mut F>) -> Poll<F::Output> {
         let mut cx = Context::from_waker(Waker::noop());
         f.poll(&mut cx)
+    }
+
+    #[test]
+    fn fast_paths_keep_the_order_with_a_parked_peer() {
+        // Capacity 1: one buffered value, a sender parked behind it. A receive takes the
+        // buffered value and refills the buffer from the sender, which completes.
+        let chan = Chan::<u32>::new(Capacity::Bounded(1));
+        assert!(poll_once(pin!(SendFuture::new(&chan, 1)).as_mut()).is_ready());
+        let mut s = Box::pin(SendFuture::new(&chan, 2));
+        assert!(poll_once(s.as_mut()).is_pending());
+        assert_eq!(
+            poll_once(pin!(RecvFuture::new(&chan)).as_mut()),
+            Poll::Ready(Some(1))
+        );
+        assert_eq!(chan.lock().buf.len(), 1, "refilled from the parked sender");
+        assert_eq!(poll_once(s.as_mut()), Poll::Ready(Ok(())));
+        assert_eq!(
+            poll_once(pin!(RecvFuture::new(&chan)).as_mut()),
+            Poll::Ready(Some(2))
+        );
+        // Capacity 0: a parked receiver is handed the value; a parked sender is taken from.
+        let chan = Chan::<u32>::new(Capacity::Bounded(0));
+        let mut r = Box::pin(RecvFuture::new(&chan));
+        assert!(poll_once(r.as_mut()).is_pending());
+        assert!(poll_once(pin!(SendFuture::new(&chan, 3)).as_mut()).is_ready());
+        assert_eq!(poll_once(r.as_mut()), Poll::Ready(Some(3)));
+        let mut s = Box::pin(SendFuture::new(&chan, 4));
+        assert!(poll_once(s.as_mut()).is_pending());
+        assert_eq!(
+            poll_once(pin!(RecvFuture::new(&chan)).as_mut()),
+            Poll::Ready(Some(4))
+        );
+        assert_eq!(poll_once(s.as_mut()), Poll::Ready(Ok(())));
+        let st = chan.lock();
+        assert!(st.nobody_parked());
+        assert!(st.buf.is_empty());
+        assert_eq!(st.handed, 0);
     }
 
     #[test]

@@ -120,6 +120,44 @@ impl<W> List<W> {
         self.head.is_none()
     }
 
+    /// True if the first parked waiter (there is one) passes `f`: the common case of a scan,
+    /// where the first waiter is taken (see `take_head`).
+    #[inline]
+    pub(crate) fn head_is(&mut self, f: impl FnOnce(&W) -> bool) -> bool {
+        match self.head {
+            // SAFETY: a linked node is alive (rule 2), and `&mut self` stands for the
+            // channel's lock (rule 1); the reference ends with this call.
+            Some(node) => f(unsafe { contents(node) }
+                .data
+                .as_ref()
+                .expect("a linked node holds its waiter")),
+            None => false,
+        }
+    }
+
+    /// Unlinks the first parked waiter and returns it, as `take_first` does when it takes the
+    /// first one. The waiter stays in the channel (its owner collects the outcome).
+    #[inline]
+    pub(crate) fn take_head(&mut self) -> Option<&mut W> {
+        let node = self.head?;
+        // SAFETY: a linked node is alive (rule 2), and `&mut self` stands for the channel's
+        // lock (rule 1). The head has no predecessor; its successor, if any, is linked, so
+        // alive, and is a different node, so the two references do not overlap. The returned
+        // borrow is tied to `&mut self` (rule 3).
+        unsafe {
+            let n = contents(node);
+            let next = n.next.take();
+            n.prev = None;
+            n.linked = false;
+            self.head = next;
+            match next {
+                None => self.tail = None,
+                Some(x) => contents(x).prev = None,
+            }
+            n.data.as_mut()
+        }
+    }
+
     /// Shows the parked waiters to `f`, oldest first, unlinking those it says to; the first one
     /// it takes is unlinked and returned. The waiter stays in the channel (its owner collects
     /// the outcome written into it).

@@ -236,7 +236,10 @@ impl Shared {
         fence(Ordering::SeqCst);
         nobody_runs()
             && !self.has_visible_work()
-            && self.lifos.iter().all(|l| l.slot.is_empty())
+            && self
+                .lifos
+                .iter()
+                .all(|l| l.slot.is_empty() && l.deferred().is_empty())
             && nobody_runs()
     }
 

@@ -17,6 +17,7 @@ use crate::sys::Driver;
 use crate::task::JoinHandle;
 use crossbeam_deque::{Injector, Steal};
 use crossbeam_utils::CachePadded;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::Location;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -88,6 +89,18 @@ pub(crate) struct WorkerLifo {
     /// The registry slot word ([`TaskMeta::slot_word`]) of the task in the poll under way, 0
     /// between polls: for the stall watchdog. Written by the owner only.
     pub(crate) running: AtomicU64,
+    /// Tasks that woke themselves (an exhausted budget, `yield_now`), run when the worker's
+    /// queue is empty and at its maintenance point. Out of the stealers' reach, so a producer
+    /// that yields is not taken from its consumer's worker; only a worker stuck in one poll
+    /// has them taken (with its LIFO task and queue).
+    pub(crate) deferred: Mutex<VecDeque<Runnable>>,
+}
+
+impl WorkerLifo {
+    /// The worker's deferred tasks (see the field).
+    pub(crate) fn deferred(&self) -> std::sync::MutexGuard<'_, VecDeque<Runnable>> {
+        self.deferred.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Overflow<Runnable> for Shared {
@@ -119,6 +132,7 @@ impl Shared {
                         slot: LifoSlot::new(),
                         polls: AtomicU64::new(0),
                         running: AtomicU64::new(0),
+                        deferred: Mutex::new(VecDeque::new()),
                     })
                 })
                 .collect(),

@@ -84,6 +84,10 @@ pub(crate) struct WorkerCtx {
     /// Set while this worker's thread runs a blocking job inline (see `run_blocking`).
     blocking: Cell<bool>,
     tick: Cell<u32>,
+    /// At least the number of this worker's deferred tasks (`WorkerLifo::deferred`; only a
+    /// worker taking a stuck one's tasks removes any behind its back), so that finding none
+    /// takes no lock.
+    deferred: Cell<usize>,
     /// Wakers of fired timers, reused between rounds.
     fired: RefCell<Vec<Waker>>,
     /// The real clock's last reading on this worker (ns; at most 61 ticks or a park old): the
@@ -91,6 +95,11 @@ pub(crate) struct WorkerCtx {
     clock_seen: Cell<u64>,
     /// When (real clock) the time this worker has been busy was last added up.
     busy_since: Cell<u64>,
+    /// Set while this worker reaps a driver: the tasks its events wake are queued without
+    /// waking an idle worker for each, and [`WorkerCtx::reaped`] wakes one for the batch.
+    reaping: Cell<bool>,
+    /// A task woken during the reap went where another worker could take it.
+    reap_queued: Cell<bool>,
 }
 
 impl WorkerCtx {
@@ -144,15 +153,22 @@ impl WorkerCtx {
 
     /// Schedules a task woken on this worker.
     pub(crate) fn schedule_local(&self, runnable: Runnable, woken_while_running: bool) {
-        let should_notify = if woken_while_running || self.blocking.get() {
-            // A task that woke itself (`yield_now`) goes to the back, behind everyone else; one
-            // woken by a blocking job this thread runs goes where idle workers can take it, for
-            // this thread will not get to it before the job ends (and the job may wait for it),
-            // so an idle worker is woken for it. A self-woken task brings no new work: this
-            // worker runs it after the others, and should it get stuck in one poll meanwhile,
-            // the watcher takes the task from its queue; one is woken if there is none.
+        let should_notify = if self.blocking.get() {
+            // Woken by a blocking job this thread runs: it goes where idle workers can take it,
+            // for this thread will not get to it before the job ends (and the job may wait for
+            // it), so an idle worker is woken for it.
             self.local.push_back(runnable, &*self.shared);
-            self.blocking.get() || self.shared.idle.needs_watcher()
+            true
+        } else if woken_while_running {
+            // A task that woke itself (its budget ran out, `yield_now`) is deferred: it runs
+            // once this worker's queue is empty, or at its next maintenance point, as tokio
+            // defers it. It brings no new work, so nobody is woken for it, and idle workers do
+            // not steal it: a producer that yields stays on its consumer's worker instead of
+            // moving to another and contending with it for their channel on every message.
+            // Should this worker get stuck in one poll meanwhile, the watcher takes it (one is
+            // woken if there is none).
+            self.defer(runnable);
+            self.shared.idle.needs_watcher()
         } else {
             match self.lifo().slot.put(runnable) {
                 Some(prev) => {
@@ -165,6 +181,28 @@ impl WorkerCtx {
             }
         };
         if should_notify {
+            if self.reaping.get() {
+                self.reap_queued.set(true);
+            } else {
+                self.shared.notify_parked();
+            }
+        }
+    }
+
+    /// Runs `reap` (a driver poll or park, whose events wake tasks) with wake-ups of idle
+    /// workers held back: one reap can wake dozens of tasks, and each displaced from the LIFO
+    /// slot would otherwise wake a worker (and, while this one is parked, perhaps itself).
+    fn reaping<R>(&self, reap: impl FnOnce() -> R) -> R {
+        self.reaping.set(true);
+        let out = reap();
+        self.reaping.set(false);
+        out
+    }
+
+    /// After a reap (and, from a park, once this worker counts as awake again): wakes one
+    /// idle worker if the reap queued tasks it could take.
+    fn reaped(&self) {
+        if self.reap_queued.replace(false) {
             self.shared.notify_parked();
         }
     }
@@ -177,6 +215,7 @@ impl WorkerCtx {
         if let Some(t) = self.lifo().slot.take() {
             self.local.push_back(t, &*self.shared);
         }
+        self.undefer_all();
         if !self.local.is_empty() {
             self.shared.notify_parked();
         }
@@ -188,6 +227,38 @@ impl WorkerCtx {
         }
         let _restore = Restore(&self.blocking, self.blocking.replace(true));
         job();
+    }
+
+    /// Defers a task that woke itself (see `schedule_local`). Out of line: it is the rare case,
+    /// and `schedule_local` is on every wake-up.
+    #[inline(never)]
+    fn defer(&self, runnable: Runnable) {
+        self.lifo().deferred().push_back(runnable);
+        self.deferred.set(self.deferred.get() + 1);
+    }
+
+    /// Moves the deferred tasks to the back of the local queue, where other workers can take
+    /// them.
+    fn undefer_all(&self) {
+        if self.deferred.get() == 0 {
+            return;
+        }
+        self.deferred.set(0);
+        let mut deferred = self.lifo().deferred();
+        while let Some(t) = deferred.pop_front() {
+            self.local.push_back(t, &*self.shared);
+        }
+    }
+
+    /// The oldest deferred task, to run now that nothing else is queued here.
+    fn undefer_one(&self) -> Option<Runnable> {
+        if self.deferred.get() == 0 {
+            return None;
+        }
+        let mut deferred = self.lifo().deferred();
+        let t = deferred.pop_front();
+        self.deferred.set(deferred.len());
+        t
     }
 
     /// Fires the due timers of every wheel at clock time `now` (another worker's may be overdue
@@ -212,7 +283,8 @@ impl WorkerCtx {
             let now = self.shared.clock.now();
             self.process_timers_at(now);
             // Completions are not left waiting behind a worker that keeps busy.
-            self.shared.drivers[self.index].poll();
+            self.reaping(|| self.shared.drivers[self.index].poll());
+            self.reaped();
             // Nor are tasks behind another worker stuck in one poll, should every other worker
             // keep busy too (then none of them searches).
             // By the real clock: a paused test clock must not hide a stuck worker.
@@ -226,6 +298,8 @@ impl WorkerCtx {
                 self.last_running_look.set(real);
                 self.take_stranded(Some(real));
             }
+            // Tasks that yielded are not starved by tasks that keep waking each other here.
+            self.undefer_all();
             if let Some(t) = self.shared.pop_injector() {
                 self.counters().injector_pops.incr();
                 return Some(t);
@@ -238,7 +312,7 @@ impl WorkerCtx {
         if let Some(t) = self.local.pop() {
             return Some(t);
         }
-        self.pop_injector_batch()
+        self.pop_injector_batch().or_else(|| self.undefer_one())
     }
 
     /// Takes one task from the injector to run and moves a fair share of the rest into the
@@ -290,7 +364,9 @@ impl WorkerCtx {
                 return Some(t);
             }
             // Events its busy owner has not looked at yet: their tasks run here.
-            if self.shared.drivers[victim].poll_foreign() {
+            let foreign = self.reaping(|| self.shared.drivers[victim].poll_foreign());
+            self.reaped();
+            if foreign {
                 if let Some(t) = self.lifo().slot.take().or_else(|| self.local.pop()) {
                     return Some(t);
                 }
@@ -335,7 +411,7 @@ impl WorkerCtx {
                 }
             };
             let queue = &shared.stealers[victim];
-            if lifo.slot.is_empty() && queue.is_empty() {
+            if lifo.slot.is_empty() && queue.is_empty() && lifo.deferred().is_empty() {
                 // Parked, or between polls: nothing waits for it.
                 seen[victim] = Some((polls, None));
                 continue;
@@ -355,6 +431,13 @@ impl WorkerCtx {
                         self.local.push_back(t, shared);
                         took = true;
                     }
+                    // And the tasks that yielded there, oldest first.
+                    let mut deferred = lifo.deferred();
+                    while let Some(t) = deferred.pop_front() {
+                        self.local.push_back(t, shared);
+                        took = true;
+                    }
+                    drop(deferred);
                     self.counters()
                         .stranded_taken
                         .add(self.local.len().saturating_sub(before) as u64);
@@ -433,12 +516,13 @@ impl WorkerCtx {
             self.counters().parks.incr();
             #[cfg(feature = "tracing")]
             tracing::trace!(target: "weft::worker", worker = self.index, ?timeout, "park");
-            shared.drivers[self.index].park(timeout);
+            self.reaping(|| shared.drivers[self.index].park(timeout));
         }
         shared.timers.awake(self.index);
         if shared.idle.transition_from_parked(self.index) {
             self.searching.set(true);
         }
+        self.reaped();
         let now = shared.clock.now();
         self.saw_clock(self.real_time(now), false);
         self.process_timers_at(now);
@@ -467,6 +551,8 @@ impl WorkerCtx {
             self.shared.idle.stop_watching(self.index);
         }
         drop(self.lifo().slot.take());
+        let deferred = std::mem::take(&mut *self.lifo().deferred());
+        drop(deferred);
         while let Some(t) = self.local.pop() {
             drop(t);
         }
@@ -485,9 +571,12 @@ pub(crate) fn main(shared: Arc<Shared>, index: usize, local: LocalQueue<Runnable
         last_running_look: Cell::new(0),
         blocking: Cell::new(false),
         tick: Cell::new(0),
+        deferred: Cell::new(0),
         fired: RefCell::new(Vec::new()),
         clock_seen: Cell::new(shared.clock.real()),
         busy_since: Cell::new(shared.clock.real()),
+        reaping: Cell::new(false),
+        reap_queued: Cell::new(false),
     });
     // Counted as exited however the thread ends, so `shutdown` never waits for a dead worker
     // (a panic can only escape from a waker or destructor that panics).
